@@ -1,0 +1,61 @@
+# colcrypt — `make demo` and `make test` do all set-up themselves (Debian packages, virtualenv,
+# the server's Python packages, the extension). See README.md.
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+SERVER_PYTHON ?= /usr/bin/python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+VERSION := 0.1.0
+EXT_SQL := extension/colcrypt--$(VERSION).sql
+SQL_SOURCES := $(shell grep -v '^\#' sql/load_order | sed 's|^|sql/|')
+PYTEST_ARGS ?=
+
+.PHONY: all setup venv build install server-python lint test unit dbtest demo bench clean
+
+all: build
+
+setup:
+	@tools/setup-machine.sh
+
+$(VENV)/.done: pyproject.toml
+	@test -x $(PY) || { echo "colcrypt: creating virtualenv $(VENV)"; $(SERVER_PYTHON) -m venv $(VENV); }
+	@echo "colcrypt: installing colcrypt and its test tools into $(VENV)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+venv: setup $(VENV)/.done
+
+# The extension script is built from sql/ in the order of sql/load_order.
+build: $(EXT_SQL)
+$(EXT_SQL): Makefile sql/load_order $(SQL_SOURCES)
+	@{ echo '-- Built by `make build` from sql/ (see sql/load_order). Do not edit.'; \
+	   printf '%s\n' '\echo Use "CREATE EXTENSION colcrypt CASCADE" to load this file. \quit'; \
+	   for f in $(SQL_SOURCES); do echo; echo "-- $$f"; cat $$f; done; } > $@
+
+install: setup build server-python
+	@$(MAKE) --no-print-directory -C extension PG_CONFIG=$(PG_CONFIG) install >/dev/null
+	@echo "colcrypt: installed the extension into $$($(PG_CONFIG) --sharedir)/extension and $$($(PG_CONFIG) --pkglibdir)"
+
+# What PL/Python imports inside the server, for the server's own interpreter.
+server-python:
+	@PG_CONFIG=$(PG_CONFIG) SERVER_PYTHON=$(SERVER_PYTHON) tools/install-server-python.sh
+
+lint: venv
+	@$(VENV)/bin/ruff check python tests
+	@$(VENV)/bin/sqlfluff lint --dialect postgres sql
+
+unit: venv
+	@$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
+
+test: venv install lint
+	@$(VENV)/bin/pytest tests $(PYTEST_ARGS)
+
+demo: venv install
+	@$(VENV)/bin/colcrypt demo
+
+bench: venv install
+	@$(PY) -m bench.run
+
+clean:
+	@$(MAKE) --no-print-directory -C extension PG_CONFIG=$(PG_CONFIG) clean >/dev/null 2>&1 || true
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,341 @@
+-- Built by `make build` from sql/ (see sql/load_order). Do not edit.
+\echo Use "CREATE EXTENSION colcrypt CASCADE" to load this file. \quit
+
+-- sql/schema.sql
+-- colcrypt: online migration of plaintext columns to AES-256-GCM column encryption.
+-- Built from sql/ by `make build`; do not edit extension/colcrypt--*.sql by hand.
+
+COMMENT ON SCHEMA colcrypt IS
+'colcrypt: AES-256-GCM column encryption with envelope keys held in a KMS or HSM, '
+'and the online migration of plaintext columns to it. See docs/ in the colcrypt sources.';
+
+-- sql/tables/key_versions.sql
+CREATE TABLE colcrypt.key_versions (
+    key_id text NOT NULL,
+    version integer NOT NULL,
+    provider text NOT NULL,
+    kek_ref text NOT NULL,
+    wrapped_key bytea NOT NULL,
+    kcv bytea NOT NULL,
+    state text NOT NULL DEFAULT 'active',
+    counter regclass NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by name NOT NULL DEFAULT current_user,
+    state_changed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (key_id, version),
+    CONSTRAINT key_versions_key_id_format
+    CHECK (key_id ~ '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$'),
+    CONSTRAINT key_versions_version_positive CHECK (version >= 1),
+    CONSTRAINT key_versions_provider_known
+    CHECK (provider IN ('local', 'pkcs11', 'aws-kms')),
+    CONSTRAINT key_versions_kcv_length CHECK (octet_length(kcv) = 16),
+    CONSTRAINT key_versions_state_known
+    CHECK (state IN ('active', 'retired', 'destroyed'))
+);
+
+CREATE UNIQUE INDEX key_versions_one_active
+ON colcrypt.key_versions (key_id) WHERE state = 'active';
+
+-- The keyring must travel with pg_dump: without it no value can be decrypted.
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.key_versions', '');
+
+COMMENT ON TABLE colcrypt.key_versions IS
+'Storage of the keyring: one row per data-key version, holding only the wrapped data key. '
+'Read it through the view colcrypt.keyring; write it with colcrypt keys create (colcrypt.add_key).';
+COMMENT ON COLUMN colcrypt.key_versions.kcv IS
+'Key check value: first 16 bytes of HMAC-SHA256(data key, ''colcrypt-kcv-v1'' || 0x00 || key_id || 0x00 || version). '
+'Detects unwrapping with the wrong KEK; see docs/format.md.';
+COMMENT ON COLUMN colcrypt.key_versions.counter IS
+'Sequence advanced by 256 before each block of 256 encryptions: an upper bound of the nonces drawn under this key.';
+
+-- sql/tables/key_grants.sql
+CREATE TABLE colcrypt.key_grants (
+    key_id text NOT NULL,
+    grantee regrole NOT NULL,
+    granted_by name NOT NULL DEFAULT current_user,
+    granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (key_id, grantee)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.key_grants', '');
+
+COMMENT ON TABLE colcrypt.key_grants IS
+'Roles whose sessions may have a key unwrapped server-side on first use. '
+'Managed with colcrypt.grant_key() and colcrypt.revoke_key(); membership counts (pg_has_role MEMBER).';
+
+-- sql/views/keyring.sql
+CREATE VIEW colcrypt.keyring AS
+SELECT
+    k.key_id,
+    k.version,
+    k.provider,
+    k.kek_ref,
+    k.wrapped_key,
+    k.state,
+    k.created_at,
+    k.created_by,
+    k.state_changed_at,
+    pg_catalog.encode(k.kcv, 'hex') AS key_check_value,
+    coalesce(pg_catalog.pg_sequence_last_value(k.counter), 0) AS encryptions
+FROM colcrypt.key_versions AS k;
+
+COMMENT ON VIEW colcrypt.keyring IS
+'The keyring: key id, version, provider, KEK reference, wrapped data key, key check value, state, '
+'timestamps and encryption counter (an upper bound, counted in blocks of 256). Never holds an unwrapped key.';
+
+-- sql/functions/encrypt_column.sql
+-- security: INVOKER. The key cache is per role; running as the caller is what makes grants count.
+-- search_path: not SET here, because a SET clause costs about 0.6 us per call on the hottest path.
+-- The C code resolves no names on that path; its slow path (key loading) pins search_path itself.
+CREATE FUNCTION colcrypt.encrypt_column(p_value text, p_key_id text, p_context text)
+RETURNS bytea
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'colcrypt_encrypt_column';
+
+COMMENT ON FUNCTION colcrypt.encrypt_column(text, text, text) IS
+'Encrypts p_value with the active version of key p_key_id (AES-256-GCM, random 96-bit nonce) into the '
+'colcrypt envelope, binding p_context (the column''s stable identity, optionally the row key) as associated data. '
+'NULL gives NULL. VOLATILE and PARALLEL UNSAFE: each call draws a nonce and counts it against the key.';
+
+-- sql/functions/decrypt_column.sql
+-- security: INVOKER. Decryption must use the caller's own key grants.
+-- search_path: not SET here, because a SET clause costs about 0.6 us per call on the hottest path.
+-- The C code resolves no names on that path; its slow path (key loading) pins search_path itself.
+CREATE FUNCTION colcrypt.decrypt_column(p_ciphertext bytea, p_context text)
+RETURNS text
+LANGUAGE c STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'colcrypt_decrypt_column';
+
+COMMENT ON FUNCTION colcrypt.decrypt_column(bytea, text) IS
+'Decrypts a colcrypt envelope made with context p_context. NULL gives NULL. Raises KC001 when the context or '
+'value does not authenticate, KC002 for a malformed value, KC003 for an unknown envelope version, KC004 for a key '
+'missing from the keyring and 42501 when the caller has no access to the key; never returns wrong plaintext. '
+'PARALLEL RESTRICTED: keys are cached in the leader backend only.';
+
+-- sql/functions/encrypt_value.sql
+-- security: INVOKER, like encrypt_column, which it calls.
+-- The settings below make the text form canonical, whatever the session's DateStyle or TimeZone.
+CREATE FUNCTION colcrypt.encrypt_value(p_value anyelement, p_key_id text, p_context text)
+RETURNS bytea
+LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+SET timezone = 'UTC'
+SET extra_float_digits = 3
+SET bytea_output = 'hex'
+AS $$
+    -- format('%s') uses the type's output function, keeping char(n) padding that ::text drops.
+    SELECT colcrypt.encrypt_column(
+        CASE WHEN p_value IS NOT NULL THEN format('%s', p_value) END, p_key_id, p_context
+    )
+$$;
+
+COMMENT ON FUNCTION colcrypt.encrypt_value(anyelement, text, text) IS
+'Encrypts a value of any type from its canonical text form (ISO dates, UTC timestamps, exact floats, hex bytea), '
+'so that colcrypt.decrypt_value restores it exactly. NULL gives NULL.';
+
+-- sql/functions/decrypt_value.sql
+-- security: INVOKER, like decrypt_column, which it calls.
+-- The settings match encrypt_value's, so the canonical text form parses back to the same value.
+CREATE FUNCTION colcrypt.decrypt_value(p_ciphertext bytea, p_context text, p_type anyelement)
+RETURNS anyelement
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+SET timezone = 'UTC'
+SET extra_float_digits = 3
+SET bytea_output = 'hex'
+AS $$
+BEGIN
+    -- PL/pgSQL converts the text to the polymorphic result type through its input function.
+    RETURN colcrypt.decrypt_column(p_ciphertext, p_context);
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.decrypt_value(bytea, text, anyelement) IS
+'Decrypts a value made by colcrypt.encrypt_value and returns it as the type of p_type, e.g. '
+'colcrypt.decrypt_value(c, ctx, NULL::date). For a type modifier cast the result: ...::numeric(10,2).';
+
+-- sql/functions/session_public_key.sql
+-- security: INVOKER. It only makes a key pair in the caller's own backend.
+CREATE FUNCTION colcrypt.session_public_key()
+RETURNS bytea
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_session_public_key';
+
+COMMENT ON FUNCTION colcrypt.session_public_key() IS
+'Makes a new X25519 key pair held only in this backend and returns its public key. '
+'Clients seal data keys to it for colcrypt.load_key, so key bytes never travel in SQL text or logs.';
+
+-- sql/functions/load_key.sql
+-- security: INVOKER. The key is cached for the calling role only.
+CREATE FUNCTION colcrypt.load_key(p_key_id text, p_version integer, p_sealed_key bytea)
+RETURNS void
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_load_key';
+
+COMMENT ON FUNCTION colcrypt.load_key(text, integer, bytea) IS
+'Loads a data key that the client unwrapped and sealed to colcrypt.session_public_key() into this backend, '
+'for the current role, after checking it against the keyring''s key check value. '
+'Dropped by colcrypt.forget_keys(), RESET ALL, DISCARD ALL and the end of the session.';
+
+-- sql/functions/forget_keys.sql
+-- security: INVOKER. It clears the caller's own backend.
+CREATE FUNCTION colcrypt.forget_keys()
+RETURNS integer
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_forget_keys';
+
+COMMENT ON FUNCTION colcrypt.forget_keys() IS
+'Drops every data key cached in this backend (for all roles) and the session key pair; returns how many keys were dropped.';
+
+-- sql/functions/loaded_keys.sql
+-- security: INVOKER. It lists only the calling role's entries.
+CREATE FUNCTION colcrypt.loaded_keys()
+RETURNS TABLE (key_id text, version integer, source text, active boolean)
+LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_loaded_keys';
+
+COMMENT ON FUNCTION colcrypt.loaded_keys() IS
+'Data keys cached in this backend for the current role: key id, version, source (server or session) '
+'and whether new values are encrypted with it. Never shows key bytes.';
+
+-- sql/functions/unwrap_key.sql
+-- security: INVOKER, so that the grant check sees the real caller. EXECUTE is revoked from PUBLIC:
+-- only the C key cache calls it (through fmgr, which skips the EXECUTE check) and keeps the key it returns.
+CREATE FUNCTION colcrypt._unwrap_key(
+    p_key_id text, p_version integer, p_kek_file text, p_python_path text
+)
+RETURNS bytea
+LANGUAGE plpython3u VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+import sys
+if p_python_path not in sys.path:
+    sys.path.insert(0, p_python_path)
+from colcrypt.server import unwrap_key
+return unwrap_key(plpy, p_key_id, p_version, p_kek_file)
+$$;
+
+COMMENT ON FUNCTION colcrypt._unwrap_key(text, integer, text, text) IS
+'Internal: unwraps a data key server-side for a role granted it (version 0 = the active one) and returns '
+'version || key to the C key cache. Not callable by PUBLIC.';
+
+-- sql/functions/add_key.sql
+-- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) add keys, as themselves.
+CREATE FUNCTION colcrypt.add_key(
+    p_key_id text,
+    p_version integer,
+    p_provider text,
+    p_kek_ref text,
+    p_wrapped_key bytea,
+    p_kcv bytea
+)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_counter text := format('key_counter_%s_v%s', left(md5(p_key_id), 16), p_version);
+BEGIN
+    IF p_key_id IS NULL OR p_key_id !~ '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC008',
+            MESSAGE = format('colcrypt: %L is not a valid key id', p_key_id),
+            HINT = 'A key id is 1 to 128 characters: letters, digits and . _ : / -, starting with a letter or digit.';
+    END IF;
+    IF EXISTS (
+        SELECT 1 FROM colcrypt.key_versions AS k
+        WHERE k.key_id = p_key_id AND k.version = p_version
+    ) THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC011',
+            MESSAGE = format('colcrypt: key %s version %s already exists', p_key_id, p_version),
+            HINT = 'Choose another key id, or rotate the key to make a new version.';
+    END IF;
+    EXECUTE format('CREATE SEQUENCE colcrypt.%I INCREMENT BY 256 MINVALUE 0 START WITH 0', v_counter);
+    EXECUTE format('GRANT SELECT ON SEQUENCE colcrypt.%I TO PUBLIC', v_counter);
+    INSERT INTO colcrypt.key_versions (key_id, version, provider, kek_ref, wrapped_key, kcv, counter)
+    VALUES (
+        p_key_id, p_version, p_provider, p_kek_ref, p_wrapped_key, p_kcv,
+        format('colcrypt.%I', v_counter)::regclass
+    );
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.add_key(text, integer, text, text, bytea, bytea) IS
+'Adds a wrapped data-key version to the keyring, with its encryption-counter sequence. '
+'Called by colcrypt keys create, which generates and wraps the key outside the database.';
+
+-- sql/functions/grant_key.sql
+-- security: INVOKER. Key administrators (EXECUTE is revoked from PUBLIC) grant as themselves.
+CREATE FUNCTION colcrypt.grant_key(p_key_id text, p_role text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_role regrole := pg_catalog.to_regrole(p_role);
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC004',
+            MESSAGE = format('colcrypt: key %L is not in colcrypt.keyring', p_key_id),
+            HINT = 'Create it first: colcrypt keys create KEY_ID. List keys with SELECT key_id FROM colcrypt.keyring.';
+    END IF;
+    IF v_role IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42704',
+            MESSAGE = format('colcrypt: role %L does not exist', p_role),
+            HINT = 'Create the role first, or check the spelling (role names are case-sensitive when quoted).';
+    END IF;
+    INSERT INTO colcrypt.key_grants (key_id, grantee) VALUES (p_key_id, v_role)
+    ON CONFLICT (key_id, grantee) DO NOTHING;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.grant_key(text, text) IS
+'Lets sessions of p_role (and of its members) have key p_key_id unwrapped server-side on first use. '
+'Needs colcrypt.kek_file (or another provider) configured by a superuser. Idempotent.';
+
+-- sql/functions/revoke_key.sql
+-- security: INVOKER. Key administrators (EXECUTE is revoked from PUBLIC) revoke as themselves.
+CREATE FUNCTION colcrypt.revoke_key(p_key_id text, p_role text)
+RETURNS boolean
+LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH revoked AS (
+        DELETE FROM colcrypt.key_grants AS g
+        WHERE g.key_id = p_key_id AND g.grantee = pg_catalog.to_regrole(p_role)
+        RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM revoked)
+$$;
+
+COMMENT ON FUNCTION colcrypt.revoke_key(text, text) IS
+'Removes the grant of key p_key_id to p_role; returns whether there was one. '
+'Sessions that already hold the key keep it until they disconnect or run DISCARD ALL.';
+
+-- sql/security.sql
+-- Security first: nothing is open by default; grant what the roles need.
+REVOKE ALL ON ALL TABLES IN SCHEMA colcrypt FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA colcrypt FROM PUBLIC;
+GRANT USAGE ON SCHEMA colcrypt TO PUBLIC;
+
+-- The keyring holds only wrapped keys and check values; the C key cache reads it as the caller.
+GRANT SELECT ON colcrypt.key_versions, colcrypt.key_grants, colcrypt.keyring TO PUBLIC;
+
+-- Anyone may use keys they were granted or loaded; key administration stays with the owner.
+GRANT EXECUTE ON FUNCTION
+colcrypt.encrypt_column(text, text, text),
+colcrypt.decrypt_column(bytea, text),
+colcrypt.encrypt_value(anyelement, text, text),
+colcrypt.decrypt_value(bytea, text, anyelement),
+colcrypt.session_public_key(),
+colcrypt.load_key(text, integer, bytea),
+colcrypt.forget_keys(),
+colcrypt.loaded_keys()
+TO PUBLIC;

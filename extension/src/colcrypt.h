@@ -1,0 +1,67 @@
+/*
+ * colcrypt.h — shared declarations of the colcrypt C module.
+ *
+ * The module holds the one hot primitive (AES-256-GCM seal/open of the
+ * versioned envelope, docs/format.md) and the per-backend key cache it reads.
+ * Key providers (KEK file, HSM, KMS) stay in PL/Python: the cache asks them
+ * for a data key on a miss, never on the hot path.
+ */
+#ifndef COLCRYPT_H
+#define COLCRYPT_H
+
+#include "postgres.h"
+
+#include <openssl/evp.h>
+
+#define CC_ERR_AUTH			MAKE_SQLSTATE('K','C','0','0','1')
+#define CC_ERR_MALFORMED	MAKE_SQLSTATE('K','C','0','0','2')
+#define CC_ERR_VERSION		MAKE_SQLSTATE('K','C','0','0','3')
+#define CC_ERR_UNKNOWN_KEY	MAKE_SQLSTATE('K','C','0','0','4')
+#define CC_ERR_KCV			MAKE_SQLSTATE('K','C','0','0','5')
+#define CC_ERR_KEY_STATE	MAKE_SQLSTATE('K','C','0','0','7')
+#define CC_ERR_ARGUMENT		MAKE_SQLSTATE('K','C','0','0','8')
+#define CC_ERR_SEALED		MAKE_SQLSTATE('K','C','0','0','9')
+#define CC_ERR_NOT_CONFIGURED MAKE_SQLSTATE('K','C','0','1','0')
+
+#define CC_ENVELOPE_VERSION	1
+#define CC_ALG_AES256GCM	1
+#define CC_KEY_ID_MAX		255
+#define CC_DEK_LEN			32
+#define CC_NONCE_LEN		12
+#define CC_TAG_LEN			16
+#define CC_KCV_LEN			16
+/* Must equal the INCREMENT BY of each key version's counter sequence. */
+#define CC_NONCE_BLOCK		256
+
+typedef struct CachedKey
+{
+	char		key_id[CC_KEY_ID_MAX + 1];
+	int			key_id_len;
+	uint32		version;
+	Oid			role;			/* only this role may use the entry */
+	bool		active;			/* new values are sealed with this version */
+	const char *source;			/* "server" or "session" */
+	Oid			counter_seq;
+	int64		nonces_left;
+	EVP_CIPHER_CTX *enc;
+	EVP_CIPHER_CTX *dec;
+} CachedKey;
+
+/* keycache.c */
+extern char *colcrypt_kek_file;
+extern CachedKey *keycache_active(const char *key_id, int len);
+extern CachedKey *keycache_version(const char *key_id, int len, uint32 version);
+extern void keycache_install(const char *key_id, int len, uint32 version,
+							 const unsigned char *dek, const char *source);
+extern void keycache_count_encryption(CachedKey *key);
+extern void keycache_clear(void);
+extern void keycache_define_gucs(void);
+extern void check_key_id(const char *key_id, int len);
+
+/* session_seal.c */
+extern void session_seal_clear(void);
+
+/* aead.c */
+extern void colcrypt_random(unsigned char *out, int len);
+
+#endif

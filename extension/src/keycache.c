@@ -1,0 +1,370 @@
+/*
+ * keycache.c — data keys held in this backend, ready for AES-256-GCM.
+ *
+ * An entry belongs to the role that loaded it (GetUserId() at the time), so a
+ * pooled connection handed to another role cannot use it. The cache is tied
+ * to the GUC colcrypt.key_cache_handle: RESET ALL, DISCARD ALL and a rollback
+ * of the transaction that loaded the first key all change the setting, and
+ * its assign hook then drops every key.
+ */
+#include "colcrypt.h"
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "port/pg_bswap.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+PG_FUNCTION_INFO_V1(colcrypt_forget_keys);
+PG_FUNCTION_INFO_V1(colcrypt_loaded_keys);
+
+char	   *colcrypt_kek_file = NULL;
+static char *cache_handle_setting = NULL;
+static char cache_handle[33] = "";
+
+static CachedKey *keys = NULL;
+static int	nkeys = 0;
+static int	maxkeys = 0;
+
+void
+keycache_clear(void)
+{
+	for (int i = 0; i < nkeys; i++)
+	{
+		EVP_CIPHER_CTX_free(keys[i].enc);
+		EVP_CIPHER_CTX_free(keys[i].dec);
+	}
+	if (keys)
+		memset(keys, 0, sizeof(CachedKey) * maxkeys);
+	nkeys = 0;
+	cache_handle[0] = '\0';
+	session_seal_clear();
+}
+
+static void
+assign_cache_handle(const char *newval, void *extra)
+{
+	if (newval == NULL || strcmp(newval, cache_handle) != 0)
+		keycache_clear();
+}
+
+void
+keycache_define_gucs(void)
+{
+	DefineCustomStringVariable("colcrypt.kek_file",
+							   "File holding the local provider's key-encryption key, for server-side unwrapping.",
+							   "Readable only by the server's operating-system account. Set in postgresql.conf.",
+							   &colcrypt_kek_file, "", PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("colcrypt.key_cache_handle",
+							   "Handle of this session's colcrypt key cache; resetting it drops every loaded key.",
+							   NULL, &cache_handle_setting, "", PGC_USERSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							   NULL, assign_cache_handle, NULL);
+	MarkGUCPrefixReserved("colcrypt");
+}
+
+void
+check_key_id(const char *key_id, int len)
+{
+	if (len < 1 || len > CC_KEY_ID_MAX)
+		ereport(ERROR, (errcode(CC_ERR_ARGUMENT),
+						errmsg("colcrypt: key id must be 1 to %d bytes long, not %d", CC_KEY_ID_MAX, len),
+						errhint("List the keys with: SELECT key_id FROM colcrypt.keyring;")));
+}
+
+static CachedKey *
+find_key(const char *key_id, int len, uint32 version, bool want_active)
+{
+	Oid			role = GetUserId();
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		CachedKey  *k = &keys[i];
+
+		if (k->role == role && k->key_id_len == len &&
+			(want_active ? k->active : k->version == version) &&
+			memcmp(k->key_id, key_id, len) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/* Runs fn with search_path pinned, as a SET clause would, but only here on the slow path. */
+static int
+pin_search_path(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+/* Asks the key provider (PL/Python colcrypt._unwrap_key) for a data key. */
+static void
+load_from_provider(const char *key_id, int len, uint32 version)
+{
+	Oid			argtypes[4] = {TEXTOID, INT4OID, TEXTOID, TEXTOID};
+	Oid			fn;
+	char		python_path[MAXPGPATH];
+	bytea	   *answer;
+	uint32		got_version;
+	char		id[CC_KEY_ID_MAX + 1];
+
+	if (colcrypt_kek_file == NULL || colcrypt_kek_file[0] == '\0')
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("colcrypt: key \"%.*s\" is not loaded in this session and server-side unwrapping is not configured",
+							   len, key_id),
+						errhint("Load the key with colcrypt.connect(dsn, keys=[...]) from Python, or have a superuser set colcrypt.kek_file in postgresql.conf and run colcrypt.grant_key().")));
+
+	/* Looked up each time: a dropped and recreated extension changes the OID. */
+	fn = LookupFuncName(list_make2(makeString("colcrypt"), makeString("_unwrap_key")),
+						4, argtypes, false);
+	snprintf(python_path, sizeof(python_path), "%s/colcrypt/python", pkglib_path);
+	memcpy(id, key_id, len);
+	id[len] = '\0';
+
+	/*
+	 * Called through fmgr, so no EXECUTE check: the function is revoked from
+	 * PUBLIC and only reachable here, where the data key goes straight into
+	 * the cache. It runs as the current user and checks that user's grant.
+	 */
+	answer = DatumGetByteaPP(OidFunctionCall4(fn, CStringGetTextDatum(id),
+											  Int32GetDatum((int32) version),
+											  CStringGetTextDatum(colcrypt_kek_file),
+											  CStringGetTextDatum(python_path)));
+	if (VARSIZE_ANY_EXHDR(answer) != 4 + CC_DEK_LEN)
+		ereport(ERROR, (errcode(CC_ERR_KCV),
+						errmsg("colcrypt: the key provider returned a malformed data key for \"%s\"", id),
+						errhint("Check the colcrypt installation: make install puts the provider code in place.")));
+	memcpy(&got_version, VARDATA_ANY(answer), 4);
+	keycache_install(key_id, len, pg_ntoh32(got_version),
+					 (unsigned char *) VARDATA_ANY(answer) + 4, "server");
+	OPENSSL_cleanse(VARDATA_ANY(answer), VARSIZE_ANY_EXHDR(answer));
+}
+
+CachedKey *
+keycache_active(const char *key_id, int len)
+{
+	CachedKey  *k = find_key(key_id, len, 0, true);
+
+	if (k == NULL)
+	{
+		check_key_id(key_id, len);
+		load_from_provider(key_id, len, 0);
+		k = find_key(key_id, len, 0, true);
+		if (k == NULL)
+			ereport(ERROR, (errcode(CC_ERR_KEY_STATE),
+							errmsg("colcrypt: key \"%.*s\" has no active version to encrypt with", len, key_id),
+							errhint("See SELECT * FROM colcrypt.keyring WHERE key_id = '%.*s'; create or rotate the key.", len, key_id)));
+	}
+	return k;
+}
+
+CachedKey *
+keycache_version(const char *key_id, int len, uint32 version)
+{
+	CachedKey  *k = find_key(key_id, len, version, false);
+
+	if (k == NULL)
+	{
+		load_from_provider(key_id, len, version);
+		k = find_key(key_id, len, version, false);
+		if (k == NULL)
+			elog(ERROR, "colcrypt: the key provider did not return version %u of \"%.*s\"", version, len, key_id);
+	}
+	return k;
+}
+
+static void
+compute_kcv(const unsigned char *dek, const char *key_id, int len, uint32 version,
+			unsigned char *out)
+{
+	static const char label[] = "colcrypt-kcv-v1";
+	unsigned char msg[sizeof(label) + CC_KEY_ID_MAX + 1 + 4];
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len;
+	uint32		version_be = pg_hton32(version);
+	int			n = 0;
+
+	memcpy(msg, label, sizeof(label));	/* includes the NUL separator */
+	n += sizeof(label);
+	memcpy(msg + n, key_id, len);
+	n += len;
+	msg[n++] = 0;
+	memcpy(msg + n, &version_be, 4);
+	n += 4;
+	if (HMAC(EVP_sha256(), dek, CC_DEK_LEN, msg, n, mac, &mac_len) == NULL)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+						errmsg("colcrypt: OpenSSL failed to compute a key check value")));
+	memcpy(out, mac, CC_KCV_LEN);
+	OPENSSL_cleanse(mac, sizeof(mac));
+}
+
+static void
+set_cache_handle(void)
+{
+	unsigned char raw[16];
+
+	if (cache_handle[0] != '\0')
+		return;
+	colcrypt_random(raw, sizeof(raw));
+	for (int i = 0; i < 16; i++)
+		snprintf(cache_handle + 2 * i, 3, "%02x", raw[i]);
+	(void) set_config_option("colcrypt.key_cache_handle", cache_handle, PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
+}
+
+/*
+ * Puts a data key into the cache for the current role after checking it
+ * against the keyring's key check value. The caller wipes its copy of dek.
+ */
+void
+keycache_install(const char *key_id, int len, uint32 version,
+				 const unsigned char *dek, const char *source)
+{
+	Datum		values[2];
+	bool		isnull;
+	int			level;
+	bytea	   *kcv_datum;
+	unsigned char stored_kcv[CC_KCV_LEN];
+	int			stored_kcv_len;
+	char	   *state;
+	Oid			counter;
+	unsigned char kcv[CC_KCV_LEN];
+	CachedKey  *k;
+	MemoryContext caller_cxt = CurrentMemoryContext;
+
+	check_key_id(key_id, len);
+	values[0] = PointerGetDatum(cstring_to_text_with_len(key_id, len));
+	values[1] = Int32GetDatum((int32) version);
+
+	level = pin_search_path();
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT kcv, state, counter::oid FROM colcrypt.key_versions"
+							  " WHERE key_id OPERATOR(pg_catalog.=) $1"
+							  " AND version OPERATOR(pg_catalog.=) $2",
+							  2, (Oid[]) {TEXTOID, INT4OID}, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "colcrypt: keyring lookup failed");
+	if (SPI_processed == 0)
+		ereport(ERROR, (errcode(CC_ERR_UNKNOWN_KEY),
+						errmsg("colcrypt: key \"%.*s\" version %u is not in colcrypt.keyring", len, key_id, version),
+						errhint("The value was encrypted with a key this database does not have; restore the keyring entry or use the database it came from.")));
+	kcv_datum = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	stored_kcv_len = VARSIZE_ANY_EXHDR(kcv_datum);
+	if (stored_kcv_len == CC_KCV_LEN)
+		memcpy(stored_kcv, VARDATA_ANY(kcv_datum), CC_KCV_LEN);
+	state = MemoryContextStrdup(caller_cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	counter = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	SPI_finish();
+	AtEOXact_GUC(true, level);
+
+	if (strcmp(state, "destroyed") == 0)
+		ereport(ERROR, (errcode(CC_ERR_KEY_STATE),
+						errmsg("colcrypt: key \"%.*s\" version %u was destroyed", len, key_id, version),
+						errhint("Values encrypted with a destroyed key cannot be recovered.")));
+	compute_kcv(dek, key_id, len, version, kcv);
+	if (stored_kcv_len != CC_KCV_LEN || CRYPTO_memcmp(kcv, stored_kcv, CC_KCV_LEN) != 0)
+		ereport(ERROR, (errcode(CC_ERR_KCV),
+						errmsg("colcrypt: the data key offered for \"%.*s\" version %u does not match its key check value",
+							   len, key_id, version),
+						errhint("The key was unwrapped with the wrong key-encryption key, or the keyring entry was altered.")));
+
+	if (nkeys == maxkeys)
+	{
+		int			newmax = maxkeys ? maxkeys * 2 : 8;
+
+		keys = keys ? repalloc(keys, sizeof(CachedKey) * newmax)
+			: MemoryContextAllocZero(TopMemoryContext, sizeof(CachedKey) * newmax);
+		memset(keys + maxkeys, 0, sizeof(CachedKey) * (newmax - maxkeys));
+		maxkeys = newmax;
+	}
+	set_cache_handle();
+
+	/* A reload replaces the entry for the same role, key and version. */
+	k = find_key(key_id, len, version, false);
+	if (k != NULL)
+	{
+		EVP_CIPHER_CTX_free(k->enc);
+		EVP_CIPHER_CTX_free(k->dec);
+	}
+	else
+		k = &keys[nkeys++];
+	memset(k, 0, sizeof(CachedKey));
+	memcpy(k->key_id, key_id, len);
+	k->key_id_len = len;
+	k->version = version;
+	k->role = GetUserId();
+	k->active = strcmp(state, "active") == 0;
+	k->source = strcmp(source, "server") == 0 ? "server" : "session";
+	k->counter_seq = counter;
+	k->enc = EVP_CIPHER_CTX_new();
+	k->dec = EVP_CIPHER_CTX_new();
+	if (k->enc == NULL || k->dec == NULL ||
+		EVP_EncryptInit_ex(k->enc, EVP_aes_256_gcm(), NULL, dek, NULL) != 1 ||
+		EVP_DecryptInit_ex(k->dec, EVP_aes_256_gcm(), NULL, dek, NULL) != 1)
+	{
+		nkeys--;
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+						errmsg("colcrypt: OpenSSL could not set up AES-256-GCM")));
+	}
+}
+
+/*
+ * Counts encryptions per key version in blocks: the sequence is advanced by
+ * CC_NONCE_BLOCK before a block is used, so the keyring's counter is an upper
+ * bound of the random nonces drawn under the key (the GCM limit is 2^32).
+ */
+void
+keycache_count_encryption(CachedKey *key)
+{
+	if (key->nonces_left == 0)
+	{
+		(void) nextval_internal(key->counter_seq, false);
+		key->nonces_left = CC_NONCE_BLOCK;
+	}
+	key->nonces_left--;
+}
+
+Datum
+colcrypt_forget_keys(PG_FUNCTION_ARGS)
+{
+	int			n = nkeys;
+
+	keycache_clear();
+	PG_RETURN_INT32(n);
+}
+
+Datum
+colcrypt_loaded_keys(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			role = GetUserId();
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < nkeys; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		if (keys[i].role != role)
+			continue;
+		values[0] = PointerGetDatum(cstring_to_text_with_len(keys[i].key_id, keys[i].key_id_len));
+		values[1] = Int32GetDatum((int32) keys[i].version);
+		values[2] = CStringGetTextDatum(keys[i].source);
+		values[3] = BoolGetDatum(keys[i].active);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

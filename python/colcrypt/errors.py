@@ -1,0 +1,42 @@
+"""The colcrypt error catalogue: one SQLSTATE per failure, shared by SQL, C and Python."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    sqlstate: str
+    name: str
+    meaning: str
+
+
+CATALOGUE = (
+    ErrorCode("KC001", "authentication_failed",
+              "a value did not authenticate: wrong context, wrong key or altered bytes"),
+    ErrorCode("KC002", "malformed_envelope", "a value is not a colcrypt envelope or is truncated"),
+    ErrorCode("KC003", "unsupported_envelope", "unknown envelope version or algorithm"),
+    ErrorCode("KC004", "unknown_key", "key id or version not in colcrypt.keyring"),
+    ErrorCode("KC005", "key_check_failed", "a data key does not match its key check value"),
+    ErrorCode("KC006", "provider_error", "the key provider (KEK file, HSM, KMS) failed"),
+    ErrorCode("KC007", "key_state", "the key version cannot be used: destroyed or not active"),
+    ErrorCode("KC008", "invalid_argument", "an argument is NULL, empty or malformed"),
+    ErrorCode("KC009", "sealed_key_rejected", "a sealed session key did not open"),
+    ErrorCode("KC010", "not_configured", "server-side key access is not configured"),
+    ErrorCode("KC011", "key_exists", "the key id and version already exist"),
+    ErrorCode("42501", "insufficient_privilege", "the role has no access to the key"),
+)
+
+BY_SQLSTATE = {e.sqlstate: e for e in CATALOGUE}
+
+
+class ColcryptError(Exception):
+    """An error raised on the client side, carrying the catalogue's SQLSTATE and a hint."""
+
+    def __init__(self, sqlstate: str, message: str, hint: str = ""):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text}\nHINT: {self.hint}" if self.hint else text

@@ -1,0 +1,1 @@
+"""Key providers: where key-encryption keys (KEKs) live and how data keys are wrapped under them."""

@@ -1,0 +1,19 @@
+-- Security first: nothing is open by default; grant what the roles need.
+REVOKE ALL ON ALL TABLES IN SCHEMA colcrypt FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA colcrypt FROM PUBLIC;
+GRANT USAGE ON SCHEMA colcrypt TO PUBLIC;
+
+-- The keyring holds only wrapped keys and check values; the C key cache reads it as the caller.
+GRANT SELECT ON colcrypt.key_versions, colcrypt.key_grants, colcrypt.keyring TO PUBLIC;
+
+-- Anyone may use keys they were granted or loaded; key administration stays with the owner.
+GRANT EXECUTE ON FUNCTION
+colcrypt.encrypt_column(text, text, text),
+colcrypt.decrypt_column(bytea, text),
+colcrypt.encrypt_value(anyelement, text, text),
+colcrypt.decrypt_value(bytea, text, anyelement),
+colcrypt.session_public_key(),
+colcrypt.load_key(text, integer, bytea),
+colcrypt.forget_keys(),
+colcrypt.loaded_keys()
+TO PUBLIC;

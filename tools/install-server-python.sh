@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Python code that colcrypt's PL/Python functions import, for the server's own
+# interpreter, into $(pg_config --pkglibdir)/colcrypt/python (colcrypt passes that path to them).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+target="$("$PG_CONFIG" --pkglibdir)/colcrypt/python"
+spec=$(grep -v '^#' "$here/python/server-requirements.txt" | xargs)
+
+mkdir -p "$target"
+if ! PYTHONPATH="$target" "$SERVER_PYTHON" - <<'PY' 2>/dev/null
+import cryptography, sys
+sys.exit(int(cryptography.__version__.split(".")[0]) < 42 or "/colcrypt/python" not in cryptography.__file__)
+PY
+then
+    echo "colcrypt: installing $spec for the server's $SERVER_PYTHON into $target"
+    "$SERVER_PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+        --root-user-action=ignore --upgrade --target "$target" $spec 2>&1 | grep -v "is ignored: it is neither" || true
+    PYTHONPATH="$target" "$SERVER_PYTHON" -c 'import cryptography.hazmat.primitives.ciphers.aead'
+fi
+rm -rf "$target/colcrypt"
+mkdir -p "$target/colcrypt/providers"
+for f in __init__.py errors.py envelope.py server.py providers/__init__.py providers/local.py; do
+    cp "$here/python/colcrypt/$f" "$target/colcrypt/$f"
+done
+chmod -R a+rX "$target"
