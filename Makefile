@@ -27,10 +27,8 @@ venv: setup $(VENV)/.done
 
 # The extension script is built from sql/ in the order of sql/load_order.
 build: $(EXT_SQL)
-$(EXT_SQL): Makefile sql/load_order $(SQL_SOURCES)
-	@{ echo '-- Built by `make build` from sql/ (see sql/load_order). Do not edit.'; \
-	   printf '%s\n' '\echo Use "CREATE EXTENSION colcrypt CASCADE" to load this file. \quit'; \
-	   for f in $(SQL_SOURCES); do echo; echo "-- $$f"; cat $$f; done; } > $@
+$(EXT_SQL): tools/build_sql.py sql/load_order $(SQL_SOURCES)
+	@$(SERVER_PYTHON) tools/build_sql.py --version $(VERSION)
 
 install: setup build server-python
 	@$(MAKE) --no-print-directory -C extension PG_CONFIG=$(PG_CONFIG) install >/dev/null

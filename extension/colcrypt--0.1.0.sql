@@ -257,7 +257,7 @@ BEGIN
             MESSAGE = format('colcrypt: key %s version %s already exists', p_key_id, p_version),
             HINT = 'Choose another key id, or rotate the key to make a new version.';
     END IF;
-    EXECUTE format('CREATE SEQUENCE colcrypt.%I INCREMENT BY 256 MINVALUE 0 START WITH 0', v_counter);
+    EXECUTE format('CREATE SEQUENCE colcrypt.%I INCREMENT BY 256 MINVALUE 0 START WITH 256', v_counter);
     EXECUTE format('GRANT SELECT ON SEQUENCE colcrypt.%I TO PUBLIC', v_counter);
     INSERT INTO colcrypt.key_versions (key_id, version, provider, kek_ref, wrapped_key, kcv, counter)
     VALUES (

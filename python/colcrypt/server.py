@@ -38,16 +38,16 @@ def _query(plpy, sql: str, types: list, args: list):
 def unwrap_key(plpy, key_id: str, version: int, kek_file: str) -> bytes:
     """Return version (4 bytes, big-endian) || data key for a granted caller."""
     try:
-        if not _query(plpy, GRANT_SQL, ["text"], [key_id])[0]["granted"]:
-            role = plpy.execute("SELECT current_user AS u")[0]["u"]
-            plpy.error(f"colcrypt: role {role} has no access to key {key_id}", sqlstate="42501",
-                       hint=f"A key administrator can run SELECT colcrypt.grant_key('{key_id}', '{role}'); "
-                            "or load the key client-side with colcrypt.connect(dsn, keys=[...]).")
         rows = _query(plpy, KEY_SQL, ["text", "int4"], [key_id, version])
         if not rows:
             what = "has no active version" if version == 0 else f"version {version} is not in colcrypt.keyring"
-            plpy.error(f"colcrypt: key {key_id} {what}", sqlstate="KC004" if version else "KC007",
-                       hint="See SELECT * FROM colcrypt.keyring; create or rotate the key.")
+            plpy.error(f"colcrypt: key \"{key_id}\" {what}", sqlstate="KC004",
+                       hint="See SELECT key_id, version, state FROM colcrypt.keyring; create or rotate the key.")
+        if not _query(plpy, GRANT_SQL, ["text"], [key_id])[0]["granted"]:
+            role = plpy.execute("SELECT current_user AS u")[0]["u"]
+            plpy.error(f"colcrypt: role \"{role}\" has no access to key \"{key_id}\"", sqlstate="42501",
+                       hint=f"A key administrator can run SELECT colcrypt.grant_key('{key_id}', '{role}'); "
+                            "or load the key client-side with colcrypt.connect(dsn, keys=[...]).")
         row = rows[0]
         if row["provider"] != local.NAME:
             plpy.error(f"colcrypt: key {key_id} uses provider {row['provider']}, which this server cannot reach",

@@ -1,0 +1,39 @@
+"""`colcrypt install`: create or update the extension in one database, or say what is missing."""
+
+import psycopg
+from psycopg import sql
+
+from colcrypt import __version__
+from colcrypt.errors import ColcryptError
+
+NEEDS = {
+    "colcrypt": "the colcrypt extension files are not installed in this server: "
+                "run `make install` on the database host (PG_CONFIG=... for another server)",
+    "plpython3u": "PL/Python is not installed in this server: apt-get install postgresql-plpython3-15",
+    "pgcrypto": "pgcrypto is not installed in this server: apt-get install postgresql-contrib",
+}
+
+
+def install(conn: psycopg.Connection) -> str:
+    """Create or update colcrypt; return what was done. Raises ColcryptError naming what is missing."""
+    available = dict(conn.execute(
+        "SELECT name, installed_version FROM pg_available_extensions WHERE name = ANY(%s)",
+        (list(NEEDS),)).fetchall())
+    missing = [NEEDS[name] for name in NEEDS if name not in available]
+    if missing:
+        raise ColcryptError("KC010", "cannot install colcrypt: " + "; ".join(missing),
+                            "Install the missing server packages, then run colcrypt install again.")
+    installed = available["colcrypt"]
+    superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+    if installed == __version__:
+        return f"colcrypt {installed} is already installed; nothing to do"
+    if not superuser:
+        raise ColcryptError("42501", "cannot install colcrypt: the connecting role is not a superuser",
+                            "colcrypt uses plpython3u, an untrusted language: connect as a superuser "
+                            "(e.g. --dsn 'user=postgres ...') for the install; applications need no superuser.")
+    with conn.transaction():
+        if installed is None:
+            conn.execute("CREATE EXTENSION colcrypt CASCADE")
+            return f"created extension colcrypt {__version__} (with pgcrypto and plpython3u)"
+        conn.execute(sql.SQL("ALTER EXTENSION colcrypt UPDATE TO {}").format(sql.Literal(__version__)))
+        return f"updated extension colcrypt {installed} -> {__version__}"
