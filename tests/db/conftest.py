@@ -79,6 +79,12 @@ def db(cluster) -> Database:
 
 
 @pytest.fixture
+def bare_db(cluster) -> Database:
+    """Like db, without any key."""
+    return new_database(cluster, with_key=False)
+
+
+@pytest.fixture
 def conn(db):
     with db.connect() as c:
         yield c

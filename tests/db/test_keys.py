@@ -14,11 +14,6 @@ from tests.db.conftest import new_database
 from tests.db.helpers import raises_sqlstate, scalar
 
 
-@pytest.fixture
-def bare_db(cluster):
-    return new_database(cluster, with_key=False)
-
-
 def test_cli_creates_kek_file_and_key(bare_db, tmp_path, capsys):
     kek_file = tmp_path / "sub" / "kek"
     assert main(["keys", "create", "cust", "--dsn", bare_db.dsn, "--kek-file", str(kek_file)]) == 0
