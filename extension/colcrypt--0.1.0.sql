@@ -113,7 +113,7 @@ COMMENT ON FUNCTION colcrypt.decrypt_column(bytea, text) IS
 'PARALLEL RESTRICTED: keys are cached in the leader backend only.';
 
 -- sql/functions/encrypt_value.sql
--- security: INVOKER, like encrypt_column, which it calls.
+-- security: INVOKER. It encrypts with the caller's own key grants, through encrypt_column.
 -- The settings below make the text form canonical, whatever the session's DateStyle or TimeZone.
 CREATE FUNCTION colcrypt.encrypt_value(p_value anyelement, p_key_id text, p_context text)
 RETURNS bytea
@@ -136,7 +136,7 @@ COMMENT ON FUNCTION colcrypt.encrypt_value(anyelement, text, text) IS
 'so that colcrypt.decrypt_value restores it exactly. NULL gives NULL.';
 
 -- sql/functions/decrypt_value.sql
--- security: INVOKER, like decrypt_column, which it calls.
+-- security: INVOKER. It decrypts with the caller's own key grants, through decrypt_column.
 -- The settings match encrypt_value's, so the canonical text form parses back to the same value.
 CREATE FUNCTION colcrypt.decrypt_value(p_ciphertext bytea, p_context text, p_type anyelement)
 RETURNS anyelement
@@ -207,7 +207,7 @@ COMMENT ON FUNCTION colcrypt.loaded_keys() IS
 'and whether new values are encrypted with it. Never shows key bytes.';
 
 -- sql/functions/unwrap_key.sql
--- security: INVOKER, so that the grant check sees the real caller. EXECUTE is revoked from PUBLIC:
+-- security: INVOKER. The grant check must see the real caller. EXECUTE is revoked from PUBLIC:
 -- only the C key cache calls it (through fmgr, which skips the EXECUTE check) and keeps the key it returns.
 CREATE FUNCTION colcrypt._unwrap_key(
     p_key_id text, p_version integer, p_kek_file text, p_python_path text
@@ -321,12 +321,12 @@ COMMENT ON FUNCTION colcrypt.revoke_key(text, text) IS
 
 -- sql/security.sql
 -- Security first: nothing is open by default; grant what the roles need.
-REVOKE ALL ON ALL TABLES IN SCHEMA colcrypt FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA colcrypt FROM PUBLIC;
-GRANT USAGE ON SCHEMA colcrypt TO PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA colcrypt FROM public;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA colcrypt FROM public;
+GRANT USAGE ON SCHEMA colcrypt TO public;
 
 -- The keyring holds only wrapped keys and check values; the C key cache reads it as the caller.
-GRANT SELECT ON colcrypt.key_versions, colcrypt.key_grants, colcrypt.keyring TO PUBLIC;
+GRANT SELECT ON colcrypt.key_versions, colcrypt.key_grants, colcrypt.keyring TO public;
 
 -- Anyone may use keys they were granted or loaded; key administration stays with the owner.
 GRANT EXECUTE ON FUNCTION
@@ -338,4 +338,4 @@ colcrypt.session_public_key(),
 colcrypt.load_key(text, integer, bytea),
 colcrypt.forget_keys(),
 colcrypt.loaded_keys()
-TO PUBLIC;
+TO public;

@@ -1,10 +1,10 @@
 -- Security first: nothing is open by default; grant what the roles need.
-REVOKE ALL ON ALL TABLES IN SCHEMA colcrypt FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA colcrypt FROM PUBLIC;
-GRANT USAGE ON SCHEMA colcrypt TO PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA colcrypt FROM public;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA colcrypt FROM public;
+GRANT USAGE ON SCHEMA colcrypt TO public;
 
 -- The keyring holds only wrapped keys and check values; the C key cache reads it as the caller.
-GRANT SELECT ON colcrypt.key_versions, colcrypt.key_grants, colcrypt.keyring TO PUBLIC;
+GRANT SELECT ON colcrypt.key_versions, colcrypt.key_grants, colcrypt.keyring TO public;
 
 -- Anyone may use keys they were granted or loaded; key administration stays with the owner.
 GRANT EXECUTE ON FUNCTION
@@ -16,4 +16,4 @@ colcrypt.session_public_key(),
 colcrypt.load_key(text, integer, bytea),
 colcrypt.forget_keys(),
 colcrypt.loaded_keys()
-TO PUBLIC;
+TO public;

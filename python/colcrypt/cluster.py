@@ -18,12 +18,13 @@ SERVER_ACCOUNT = "postgres"
 
 
 def pg_bindir() -> Path:
-    pg_config = os.environ.get("PG_CONFIG") or (DEFAULT_PG_CONFIG if os.path.exists(DEFAULT_PG_CONFIG) else "pg_config")
+    fallback = DEFAULT_PG_CONFIG if os.path.exists(DEFAULT_PG_CONFIG) else "pg_config"
+    pg_config = os.environ.get("PG_CONFIG") or fallback
     try:
         out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         raise ColcryptError("KC010", "pg_config not found: PostgreSQL server binaries are not installed",
-                            "Run `make setup` (Debian: apt-get install postgresql-15 postgresql-server-dev-15).") from None
+                            "Run `make setup`, or apt-get install postgresql-15 postgresql-server-dev-15.") from None
     return Path(out.strip())
 
 

@@ -1,4 +1,4 @@
--- security: INVOKER, like decrypt_column, which it calls.
+-- security: INVOKER. It decrypts with the caller's own key grants, through decrypt_column.
 -- The settings match encrypt_value's, so the canonical text form parses back to the same value.
 CREATE FUNCTION colcrypt.decrypt_value(p_ciphertext bytea, p_context text, p_type anyelement)
 RETURNS anyelement

@@ -1,4 +1,4 @@
--- security: INVOKER, like encrypt_column, which it calls.
+-- security: INVOKER. It encrypts with the caller's own key grants, through encrypt_column.
 -- The settings below make the text form canonical, whatever the session's DateStyle or TimeZone.
 CREATE FUNCTION colcrypt.encrypt_value(p_value anyelement, p_key_id text, p_context text)
 RETURNS bytea

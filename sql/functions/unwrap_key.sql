@@ -1,4 +1,4 @@
--- security: INVOKER, so that the grant check sees the real caller. EXECUTE is revoked from PUBLIC:
+-- security: INVOKER. The grant check must see the real caller. EXECUTE is revoked from PUBLIC:
 -- only the C key cache calls it (through fmgr, which skips the EXECUTE check) and keeps the key it returns.
 CREATE FUNCTION colcrypt._unwrap_key(
     p_key_id text, p_version integer, p_kek_file text, p_python_path text

@@ -5,7 +5,8 @@ import pytest
 
 from tests.db.helpers import raises_sqlstate, scalar
 
-ROUND_TRIP = "SELECT colcrypt.decrypt_column(colcrypt.encrypt_column(%s, 'k', 'crm.customers.ssn'), 'crm.customers.ssn')"
+ROUND_TRIP = ("SELECT colcrypt.decrypt_column(colcrypt.encrypt_column(%s, 'k', 'crm.customers.ssn'),"
+              " 'crm.customers.ssn')")
 
 
 @pytest.mark.parametrize("value", [
@@ -135,4 +136,5 @@ def test_works_in_a_table(conn):
                  " FROM generate_series(1, 5000) g")
     bad = scalar(conn, "SELECT count(*) FROM t WHERE colcrypt.decrypt_column(ssn, 't.ssn') <> lpad(id::text, 9, '0')")
     assert bad == 0
-    assert scalar(conn, "SELECT count(*) FROM t WHERE position(convert_to(lpad(id::text, 9, '0'), 'UTF8') in ssn) > 0") == 0
+    assert scalar(conn, "SELECT count(*) FROM t"
+                        " WHERE position(convert_to(lpad(id::text, 9, '0'), 'UTF8') in ssn) > 0") == 0

@@ -36,7 +36,8 @@ def create_kek_file(path: Path) -> bytes:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise ColcryptError("KC006", f"KEK file {path} already exists",
-                            "Use it as it is, or move it away first: losing a KEK loses every key wrapped with it.") from None
+                            "Use it as it is, or move it away first: "
+                            "losing a KEK loses every key wrapped with it.") from None
     with os.fdopen(fd, "w") as f:
         f.write(kek.hex() + "\n")
     return kek
@@ -90,4 +91,5 @@ def unwrap(kek: bytes, ref: str, key_id: str, version: int, wrapped: bytes) -> b
         return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], _aad(key_id, version))
     except InvalidTag:
         raise ColcryptError("KC005", f"wrapped key {key_id} version {version} did not unwrap",
-                            "The keyring entry was altered; restore it from a backup of colcrypt.key_versions.") from None
+                            "The keyring entry was altered; "
+                            "restore it from a backup of colcrypt.key_versions.") from None

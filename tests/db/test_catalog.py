@@ -1,0 +1,56 @@
+"""Catalog checks of the installed extension: comments, search_path, privileges."""
+
+from pathlib import Path
+
+from tests.db.helpers import scalar
+
+MEMBERS = """
+    SELECT d.classid::regclass::text AS kind, d.objid,
+           pg_describe_object(d.classid, d.objid, 0) AS object
+    FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+    WHERE e.extname = 'colcrypt' AND d.deptype = 'e'
+"""
+
+# The two hot-path C functions pin search_path in C on their slow path (see their sql/ files).
+HOT_PATH = {"colcrypt.encrypt_column(text,text,text)", "colcrypt.decrypt_column(bytea,text)"}
+
+
+def test_every_public_object_has_a_comment(conn):
+    missing = conn.execute(f"""
+        SELECT m.object FROM ({MEMBERS}) m
+        WHERE m.kind IN ('pg_proc', 'pg_class', 'pg_namespace', 'pg_type')
+          AND NOT (m.kind = 'pg_type')  -- row types of tables and views are covered by the relation
+          AND obj_description(m.objid, m.kind) IS NULL
+    """).fetchall()
+    assert missing == []
+    assert scalar(conn, "SELECT obj_description('colcrypt'::regnamespace, 'pg_namespace')")
+    n_sources = len(list((Path(__file__).resolve().parents[2] / "sql/functions").glob("*.sql")))
+    assert scalar(conn, f"SELECT count(*) FROM ({MEMBERS}) m WHERE m.kind = 'pg_proc'") == n_sources
+
+
+def test_functions_pin_search_path(conn):
+    unpinned = {r[0] for r in conn.execute("""
+        SELECT p.oid::regprocedure::text FROM pg_proc p
+        WHERE p.pronamespace = 'colcrypt'::regnamespace
+          AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
+    """).fetchall()}
+    assert unpinned == HOT_PATH
+
+
+def test_no_security_definer_functions(conn):
+    assert scalar(conn, "SELECT count(*) FROM pg_proc WHERE pronamespace = 'colcrypt'::regnamespace"
+                        " AND prosecdef") == 0
+
+
+def test_admin_functions_are_not_executable_by_public(conn):
+    for fn in ("colcrypt.add_key(text,integer,text,text,bytea,bytea)", "colcrypt.grant_key(text,text)",
+               "colcrypt.revoke_key(text,text)", "colcrypt._unwrap_key(text,integer,text,text)"):
+        assert scalar(conn, "SELECT has_function_privilege('public', %s, 'EXECUTE')", (fn,)) is False, fn
+    assert scalar(conn, "SELECT has_function_privilege('public', 'colcrypt.decrypt_column(bytea,text)', 'EXECUTE')")
+    assert scalar(conn, "SELECT has_table_privilege('public', 'colcrypt.key_versions', 'UPDATE')") is False
+
+
+def test_keyring_travels_with_pg_dump(conn):
+    assert scalar(conn, "SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM pg_extension,"
+                        " unnest(extconfig) c WHERE extname = 'colcrypt'") == ["colcrypt.key_grants",
+                                                                              "colcrypt.key_versions"]
