@@ -23,6 +23,7 @@
 #include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(colcrypt_forget_keys);
@@ -111,6 +112,32 @@ pin_search_path(void)
 	return level;
 }
 
+/* Raises the error that the provider sent back as JSON {sqlstate, message, hint}. */
+static void
+raise_provider_error(const char *json, int len)
+{
+	Jsonb	   *doc = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(pnstrdup(json, len))));
+	char	   *fields[3] = {"sqlstate", "message", "hint"};
+	char	   *values[3];
+
+	for (int i = 0; i < 3; i++)
+	{
+		JsonbValue	key;
+		JsonbValue *v;
+
+		key.type = jbvString;
+		key.val.string.val = fields[i];
+		key.val.string.len = strlen(fields[i]);
+		v = findJsonbValueFromContainer(&doc->root, JB_FOBJECT, &key);
+		values[i] = (v && v->type == jbvString) ? pnstrdup(v->val.string.val, v->val.string.len) : "";
+	}
+	if (strlen(values[0]) != 5)
+		values[0] = "KC006";
+	ereport(ERROR, (errcode(MAKE_SQLSTATE(values[0][0], values[0][1], values[0][2], values[0][3], values[0][4])),
+					errmsg_internal("%s", values[1]),
+					values[2][0] ? errhint("%s", values[2]) : 0));
+}
+
 /* Asks the key provider (PL/Python colcrypt._unwrap_key) for a data key. */
 static void
 load_from_provider(const char *key_id, int len, uint32 version)
@@ -119,6 +146,8 @@ load_from_provider(const char *key_id, int len, uint32 version)
 	Oid			fn;
 	char		python_path[MAXPGPATH];
 	bytea	   *answer;
+	unsigned char *answer_bytes;
+	int			answer_len;
 	uint32		got_version;
 	char		id[CC_KEY_ID_MAX + 1];
 
@@ -144,14 +173,24 @@ load_from_provider(const char *key_id, int len, uint32 version)
 											  Int32GetDatum((int32) version),
 											  CStringGetTextDatum(colcrypt_kek_file),
 											  CStringGetTextDatum(python_path)));
-	if (VARSIZE_ANY_EXHDR(answer) != 4 + CC_DEK_LEN)
+	answer_bytes = (unsigned char *) VARDATA_ANY(answer);
+	answer_len = VARSIZE_ANY_EXHDR(answer);
+	if (answer_len > 1 && answer_bytes[0] == 1)
+		raise_provider_error((char *) answer_bytes + 1, answer_len - 1);
+	if (answer_len != 1 + 4 + CC_DEK_LEN || answer_bytes[0] != 0)
 		ereport(ERROR, (errcode(CC_ERR_KCV),
 						errmsg("colcrypt: the key provider returned a malformed data key for \"%s\"", id),
 						errhint("Check the colcrypt installation: make install puts the provider code in place.")));
-	memcpy(&got_version, VARDATA_ANY(answer), 4);
-	keycache_install(key_id, len, pg_ntoh32(got_version),
-					 (unsigned char *) VARDATA_ANY(answer) + 4, "server");
-	OPENSSL_cleanse(VARDATA_ANY(answer), VARSIZE_ANY_EXHDR(answer));
+	memcpy(&got_version, answer_bytes + 1, 4);
+	PG_TRY();
+	{
+		keycache_install(key_id, len, pg_ntoh32(got_version), answer_bytes + 5, "server");
+	}
+	PG_FINALLY();
+	{
+		OPENSSL_cleanse(answer_bytes, answer_len);
+	}
+	PG_END_TRY();
 }
 
 CachedKey *

@@ -4,6 +4,7 @@ Runs inside the server with its own /usr/bin/python3; imports nothing but the st
 cryptography and colcrypt's provider code. plpy is passed in, so unit tests can pass a fake.
 """
 
+import json
 import struct
 
 from colcrypt.errors import ColcryptError
@@ -36,24 +37,33 @@ def _query(plpy, sql: str, types: list, args: list):
 
 
 def unwrap_key(plpy, key_id: str, version: int, kek_file: str) -> bytes:
-    """Return version (4 bytes, big-endian) || data key for a granted caller."""
+    """Answer the C key cache: 0x00 || version (4, BE) || data key, or 0x01 || JSON error.
+
+    Errors go back as data so that the C side raises them with their own SQLSTATE and a clean
+    message (an exception leaving PL/Python would be prefixed with its Python type name).
+    """
     try:
-        rows = _query(plpy, KEY_SQL, ["text", "int4"], [key_id, version])
-        if not rows:
-            what = "has no active version" if version == 0 else f"version {version} is not in colcrypt.keyring"
-            plpy.error(f"colcrypt: key \"{key_id}\" {what}", sqlstate="KC004",
-                       hint="See SELECT key_id, version, state FROM colcrypt.keyring; create or rotate the key.")
-        if not _query(plpy, GRANT_SQL, ["text"], [key_id])[0]["granted"]:
-            role = plpy.execute("SELECT current_user AS u")[0]["u"]
-            plpy.error(f"colcrypt: role \"{role}\" has no access to key \"{key_id}\"", sqlstate="42501",
-                       hint=f"A key administrator can run SELECT colcrypt.grant_key('{key_id}', '{role}'); "
-                            "or load the key client-side with colcrypt.connect(dsn, keys=[...]).")
-        row = rows[0]
-        if row["provider"] != local.NAME:
-            plpy.error(f"colcrypt: key {key_id} uses provider {row['provider']}, which this server cannot reach",
-                       sqlstate="KC010", hint="Configure server-side access for that provider (docs/keys.md).")
-        dek = local.unwrap(local.read_kek_file(kek_file), row["kek_ref"], key_id,
-                           row["version"], row["wrapped_key"])
+        version, dek = _unwrap(plpy, key_id, version, kek_file)
     except ColcryptError as e:
-        plpy.error(f"colcrypt: {e.args[0]}", sqlstate=e.sqlstate, hint=e.hint)
-    return struct.pack(">I", row["version"]) + dek
+        return b"\x01" + json.dumps({"sqlstate": e.sqlstate, "message": f"colcrypt: {e.args[0]}",
+                                      "hint": e.hint}).encode()
+    return b"\x00" + struct.pack(">I", version) + dek
+
+
+def _unwrap(plpy, key_id: str, version: int, kek_file: str) -> tuple[int, bytes]:
+    rows = _query(plpy, KEY_SQL, ["text", "int4"], [key_id, version])
+    if not rows:
+        what = "has no active version" if version == 0 else f"version {version} is not in colcrypt.keyring"
+        raise ColcryptError("KC004", f'key "{key_id}" {what}',
+                            "See SELECT key_id, version, state FROM colcrypt.keyring; create or rotate the key.")
+    if not _query(plpy, GRANT_SQL, ["text"], [key_id])[0]["granted"]:
+        role = plpy.execute("SELECT current_user AS u")[0]["u"]
+        raise ColcryptError("42501", f'role "{role}" has no access to key "{key_id}"',
+                            f"A key administrator can run SELECT colcrypt.grant_key('{key_id}', '{role}'); "
+                            "or load the key client-side with colcrypt.connect(dsn, keys=[...]).")
+    row = rows[0]
+    if row["provider"] != local.NAME:
+        raise ColcryptError("KC010", f'key "{key_id}" uses provider {row["provider"]}, which this server cannot reach',
+                            "Configure server-side access for that provider (docs/keys.md).")
+    kek = local.read_kek_file(kek_file)
+    return row["version"], local.unwrap(kek, row["kek_ref"], key_id, row["version"], row["wrapped_key"])
