@@ -45,6 +45,8 @@ typedef struct CachedKey
 	int64		nonces_left;
 	EVP_CIPHER_CTX *enc;
 	EVP_CIPHER_CTX *dec;
+	void	   *sodium_state;	/* crypto_aead_aes256gcm_state, or NULL without AES-NI */
+	void	   *sodium_alloc;	/* the allocation sodium_state is aligned within */
 } CachedKey;
 
 /* keycache.c */
@@ -61,7 +63,17 @@ extern void check_key_id(const char *key_id, int len);
 /* session_seal.c */
 extern void session_seal_clear(void);
 
-/* aead.c */
+/* envelope.c */
 extern void colcrypt_random(unsigned char *out, int len);
+
+/* aead.c */
+extern bool aead_sodium_available;
+extern void aead_key_init(CachedKey *key, const unsigned char *dek);
+extern void aead_key_free(CachedKey *key);
+extern void aead_define_gucs(void);
+extern void aead_seal(CachedKey *key, const unsigned char *nonce, const unsigned char *aad, int aad_len,
+					  const unsigned char *pt, int pt_len, unsigned char *ct, unsigned char *tag);
+extern bool aead_open(CachedKey *key, const unsigned char *nonce, const unsigned char *aad, int aad_len,
+					  const unsigned char *ct, int ct_len, const unsigned char *tag, unsigned char *pt);
 
 #endif

@@ -41,10 +41,7 @@ void
 keycache_clear(void)
 {
 	for (int i = 0; i < nkeys; i++)
-	{
-		EVP_CIPHER_CTX_free(keys[i].enc);
-		EVP_CIPHER_CTX_free(keys[i].dec);
-	}
+		aead_key_free(&keys[i]);
 	if (keys)
 		memset(keys, 0, sizeof(CachedKey) * maxkeys);
 	nkeys = 0;
@@ -72,7 +69,6 @@ keycache_define_gucs(void)
 							   NULL, &cache_handle_setting, "", PGC_USERSET,
 							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
 							   NULL, assign_cache_handle, NULL);
-	MarkGUCPrefixReserved("colcrypt");
 }
 
 void
@@ -334,10 +330,7 @@ keycache_install(const char *key_id, int len, uint32 version,
 	/* A reload replaces the entry for the same role, key and version. */
 	k = find_key(key_id, len, version, false);
 	if (k != NULL)
-	{
-		EVP_CIPHER_CTX_free(k->enc);
-		EVP_CIPHER_CTX_free(k->dec);
-	}
+		aead_key_free(k);
 	else
 		k = &keys[nkeys++];
 	memset(k, 0, sizeof(CachedKey));
@@ -348,18 +341,17 @@ keycache_install(const char *key_id, int len, uint32 version,
 	k->active = strcmp(state, "active") == 0;
 	k->source = strcmp(source, "server") == 0 ? "server" : "session";
 	k->counter_seq = counter;
-	k->enc = EVP_CIPHER_CTX_new();
-	k->dec = EVP_CIPHER_CTX_new();
-	if (k->enc == NULL || k->dec == NULL ||
-		EVP_EncryptInit_ex(k->enc, EVP_aes_256_gcm(), NULL, dek, NULL) != 1 ||
-		EVP_DecryptInit_ex(k->dec, EVP_aes_256_gcm(), NULL, dek, NULL) != 1)
+	PG_TRY();
+	{
+		aead_key_init(k, dek);
+	}
+	PG_CATCH();
 	{
 		nkeys--;
-		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-						errmsg("colcrypt: OpenSSL could not set up AES-256-GCM")));
+		PG_RE_THROW();
 	}
+	PG_END_TRY();
 }
-
 /*
  * Counts encryptions per key version in blocks: the sequence is advanced by
  * CC_NONCE_BLOCK before a block is used, so the keyring's counter is an upper

@@ -5,7 +5,7 @@ import pytest
 from colcrypt import envelope
 from colcrypt.keys import unwrap_client_side
 from colcrypt.providers import local
-from tests.db.helpers import scalar
+from tests.db.helpers import raises_sqlstate, scalar
 from tests.vectors import load
 
 VECTORS = load()
@@ -26,9 +26,14 @@ def vector_conn(bare_db, cluster):
         yield conn
 
 
+ENGINES = ["libsodium", "openssl"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("v", VECTORS["envelopes"], ids=lambda v: v["key_id"] + ":" + v["plaintext"][:8])
-def test_c_module_decrypts_vector(vector_conn, v):
+def test_c_module_decrypts_vector(vector_conn, v, engine):
     conn = vector_conn
+    conn.execute("SELECT set_config('colcrypt.aead_engine', %s, false)", (engine,))
     assert scalar(conn, "SELECT colcrypt.decrypt_column(%s, %s)",
                   (bytes.fromhex(v["envelope"]), v["context"])) == v["plaintext"]
     assert scalar(conn, "SELECT key_check_value FROM colcrypt.keyring WHERE key_id = %s",
@@ -40,3 +45,21 @@ def test_python_opens_what_c_seals(db, conn):
     ((version, dek),) = unwrap_client_side(conn, "k", db.kek_file)
     assert envelope.parse(ct)[:2] == ("k", version)
     assert envelope.open_(dek, ct, "crm.customers.ssn").decode() == "Zoë 123-45-6789"
+
+
+@pytest.mark.parametrize(("seal_with", "open_with"), [("libsodium", "openssl"), ("openssl", "libsodium")])
+def test_engines_agree(conn, seal_with, open_with):
+    values = ["", "x", "Zoë 東京", "y" * 100_000]
+    conn.execute("SELECT set_config('colcrypt.aead_engine', %s, false)", (seal_with,))
+    cts = [scalar(conn, "SELECT colcrypt.encrypt_column(%s, 'k', 'c')", (v,)) for v in values]
+    conn.execute("SELECT set_config('colcrypt.aead_engine', %s, false)", (open_with,))
+    assert [scalar(conn, "SELECT colcrypt.decrypt_column(%s, 'c')", (ct,)) for ct in cts] == values
+    tampered = bytearray(cts[2])
+    tampered[-1] ^= 1
+    with raises_sqlstate("KC001"):
+        conn.execute("SELECT colcrypt.decrypt_column(%s, 'c')", (bytes(tampered),))
+
+
+def test_auto_engine_is_the_default(conn):
+    conn.execute("SELECT colcrypt.forget_keys()")  # loads the module, which defines the setting
+    assert scalar(conn, "SHOW colcrypt.aead_engine") == "auto"

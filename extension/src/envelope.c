@@ -1,0 +1,214 @@
+/*
+ * envelope.c — the colcrypt value envelope (docs/format.md) and its SQL entry
+ * points colcrypt.encrypt_column / colcrypt.decrypt_column.
+ *
+ * Envelope: version(1) algorithm(1) key_id_len(1) key_id(L) key_version(4, BE)
+ *           nonce(12) ciphertext(n) tag(16)
+ * Associated data: the header (everything before the nonce) || context.
+ */
+#include "colcrypt.h"
+
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "port/pg_bswap.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(colcrypt_encrypt_column);
+PG_FUNCTION_INFO_V1(colcrypt_decrypt_column);
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	keycache_define_gucs();
+	aead_define_gucs();
+	MarkGUCPrefixReserved("colcrypt");
+}
+
+/*
+ * Random nonces come from a pool refilled by pg_strong_random (OpenSSL's
+ * RAND_bytes in Debian's build): one call per 256 nonces instead of one per
+ * value. The pool lives in backend memory filled after fork, so two backends
+ * never share it.
+ */
+static unsigned char nonce_pool[CC_NONCE_LEN * 256];
+static int	nonce_pool_pos = sizeof(nonce_pool);
+
+void
+colcrypt_random(unsigned char *out, int len)
+{
+	if (!pg_strong_random(out, len))
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+						errmsg("colcrypt: could not generate random bytes")));
+}
+
+static void
+next_nonce(unsigned char *nonce)
+{
+	if (nonce_pool_pos + CC_NONCE_LEN > (int) sizeof(nonce_pool))
+	{
+		colcrypt_random(nonce_pool, sizeof(nonce_pool));
+		nonce_pool_pos = 0;
+	}
+	memcpy(nonce, nonce_pool + nonce_pool_pos, CC_NONCE_LEN);
+	memset(nonce_pool + nonce_pool_pos, 0, CC_NONCE_LEN);
+	nonce_pool_pos += CC_NONCE_LEN;
+}
+
+/*
+ * Associated data = header || context, contiguous as the AEAD primitive wants it. Small ones
+ * (nearly all) go in the caller's stack buffer.
+ */
+static unsigned char *
+build_aad(unsigned char *buf, int buf_len, const unsigned char *hdr, int hdr_len,
+		  const char *context, int ctx_len)
+{
+	unsigned char *aad = hdr_len + ctx_len <= buf_len ? buf : palloc(hdr_len + ctx_len);
+
+	memcpy(aad, hdr, hdr_len);
+	memcpy(aad + hdr_len, context, ctx_len);
+	return aad;
+}
+
+static void
+require_arg(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR, (errcode(CC_ERR_ARGUMENT),
+						errmsg("colcrypt: %s must not be NULL", what),
+						errhint("Pass the key id and the context (the column's stable identity, e.g. 'crm.customers.ssn').")));
+}
+
+Datum
+colcrypt_encrypt_column(PG_FUNCTION_ARGS)
+{
+	text	   *value;
+	text	   *key_id;
+	text	   *context;
+	CachedKey  *key;
+	int			hdr_len;
+	int			pt_len;
+	int			out_len;
+	bytea	   *result;
+	unsigned char *p;
+	unsigned char *hdr;
+	unsigned char aad_buf[1024];
+	unsigned char *aad;
+	uint32		version_be;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	require_arg(fcinfo, 1, "key id");
+	require_arg(fcinfo, 2, "context");
+	value = PG_GETARG_TEXT_PP(0);
+	key_id = PG_GETARG_TEXT_PP(1);
+	context = PG_GETARG_TEXT_PP(2);
+
+	key = keycache_active(VARDATA_ANY(key_id), VARSIZE_ANY_EXHDR(key_id));
+	keycache_count_encryption(key);
+
+	pt_len = VARSIZE_ANY_EXHDR(value);
+	hdr_len = 3 + key->key_id_len + 4;
+	out_len = hdr_len + CC_NONCE_LEN + pt_len + CC_TAG_LEN;
+	result = (bytea *) palloc(VARHDRSZ + out_len);
+	SET_VARSIZE(result, VARHDRSZ + out_len);
+
+	hdr = p = (unsigned char *) VARDATA(result);
+	*p++ = CC_ENVELOPE_VERSION;
+	*p++ = CC_ALG_AES256GCM;
+	*p++ = (unsigned char) key->key_id_len;
+	memcpy(p, key->key_id, key->key_id_len);
+	p += key->key_id_len;
+	version_be = pg_hton32(key->version);
+	memcpy(p, &version_be, 4);
+	p += 4;
+	next_nonce(p);
+	p += CC_NONCE_LEN;
+	aad = build_aad(aad_buf, sizeof(aad_buf), hdr, hdr_len, VARDATA_ANY(context),
+					VARSIZE_ANY_EXHDR(context));
+	aead_seal(key, p - CC_NONCE_LEN, aad, hdr_len + VARSIZE_ANY_EXHDR(context),
+			  (unsigned char *) VARDATA_ANY(value), pt_len, p, p + pt_len);
+
+	PG_RETURN_BYTEA_P(result);
+}
+
+static void
+malformed(const char *why, const char *context, int context_len)
+{
+	ereport(ERROR, (errcode(CC_ERR_MALFORMED),
+					errmsg("colcrypt: value for context \"%.*s\" is not a colcrypt envelope: %s",
+						   context_len, context, why),
+					errhint("Only values produced by colcrypt.encrypt_column can be decrypted; the stored value may be truncated or was never encrypted.")));
+}
+
+Datum
+colcrypt_decrypt_column(PG_FUNCTION_ARGS)
+{
+	bytea	   *envelope;
+	text	   *context;
+	unsigned char *in;
+	int			in_len;
+	int			ctx_len;
+	int			key_id_len;
+	int			hdr_len;
+	int			ct_len;
+	uint32		version;
+	unsigned char aad_buf[1024];
+	unsigned char *aad;
+	CachedKey  *key;
+	const unsigned char *nonce;
+	unsigned char *ct;
+	unsigned char *tag;
+	text	   *result;
+	char	   *ctx;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	require_arg(fcinfo, 1, "context");
+	envelope = PG_GETARG_BYTEA_PP(0);
+	context = PG_GETARG_TEXT_PP(1);
+	in = (unsigned char *) VARDATA_ANY(envelope);
+	in_len = VARSIZE_ANY_EXHDR(envelope);
+	ctx = VARDATA_ANY(context);
+	ctx_len = VARSIZE_ANY_EXHDR(context);
+
+	if (in_len < 3)
+		malformed("too short", ctx, ctx_len);
+	if (in[0] != CC_ENVELOPE_VERSION || in[1] != CC_ALG_AES256GCM)
+		ereport(ERROR, (errcode(CC_ERR_VERSION),
+						errmsg("colcrypt: value for context \"%.*s\" has envelope version %d, algorithm %d; this colcrypt reads version %d, algorithm %d",
+							   ctx_len, ctx, in[0], in[1], CC_ENVELOPE_VERSION, CC_ALG_AES256GCM),
+						errhint("Upgrade the colcrypt extension to one that knows this envelope, or check that the column holds colcrypt values.")));
+	key_id_len = in[2];
+	hdr_len = 3 + key_id_len + 4;
+	if (key_id_len == 0 || in_len < hdr_len + CC_NONCE_LEN + CC_TAG_LEN)
+		malformed("truncated", ctx, ctx_len);
+
+	memcpy(&version, in + 3 + key_id_len, 4);
+	version = pg_ntoh32(version);
+	key = keycache_version((char *) in + 3, key_id_len, version);
+
+	nonce = in + hdr_len;
+	ct_len = in_len - hdr_len - CC_NONCE_LEN - CC_TAG_LEN;
+	tag = in + in_len - CC_TAG_LEN;
+	result = (text *) palloc(VARHDRSZ + ct_len + 1);
+	ct = (unsigned char *) VARDATA(result);
+
+	aad = build_aad(aad_buf, sizeof(aad_buf), in, hdr_len, ctx, ctx_len);
+	if (!aead_open(key, nonce, aad, hdr_len + ctx_len, nonce + CC_NONCE_LEN, ct_len, tag, ct))
+		ereport(ERROR, (errcode(CC_ERR_AUTH),
+						errmsg("colcrypt: value for context \"%.*s\" failed authentication with key \"%s\" version %u",
+							   ctx_len, ctx, key->key_id, key->version),
+						errdetail("The context does not match the one the value was encrypted with (a value moved to another column or row), or the value was altered."),
+						errhint("Decrypt with the context used at encryption; if it is right, restore the value from a trusted copy.")));
+	if (!pg_verifymbstr((char *) ct, ct_len, true))
+		ereport(ERROR, (errcode(CC_ERR_MALFORMED),
+						errmsg("colcrypt: plaintext for context \"%.*s\" is not valid in the database encoding", ctx_len, ctx),
+						errhint("The value was encrypted in a database with another encoding; decrypt it there.")));
+	SET_VARSIZE(result, VARHDRSZ + ct_len);
+	PG_RETURN_TEXT_P(result);
+}
