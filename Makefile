@@ -39,7 +39,7 @@ server-python:
 	@PG_CONFIG=$(PG_CONFIG) SERVER_PYTHON=$(SERVER_PYTHON) tools/install-server-python.sh
 
 lint: venv
-	@$(VENV)/bin/ruff check python tests
+	@$(VENV)/bin/ruff check python tests bench tools
 	@$(VENV)/bin/sqlfluff lint --dialect postgres sql
 
 unit: venv
