@@ -26,6 +26,10 @@ WHERE key_id OPERATOR(pg_catalog.=) $1
        OR ($2 OPERATOR(pg_catalog.=) 0 AND state OPERATOR(pg_catalog.=) 'active'))
 """
 
+EXISTS_SQL = """
+SELECT EXISTS (SELECT 1 FROM colcrypt.key_versions WHERE key_id OPERATOR(pg_catalog.=) $1) AS known
+"""
+
 _plans: dict = {}
 
 
@@ -53,9 +57,12 @@ def unwrap_key(plpy, key_id: str, version: int, kek_file: str) -> bytes:
 def _unwrap(plpy, key_id: str, version: int, kek_file: str) -> tuple[int, bytes]:
     rows = _query(plpy, KEY_SQL, ["text", "int4"], [key_id, version])
     if not rows:
-        what = "has no active version" if version == 0 else f"version {version} is not in colcrypt.keyring"
-        raise ColcryptError("KC004", f'key "{key_id}" {what}',
-                            "See SELECT key_id, version, state FROM colcrypt.keyring; create or rotate the key.")
+        hint = "See SELECT key_id, version, state FROM colcrypt.keyring; create or rotate the key."
+        if not _query(plpy, EXISTS_SQL, ["text"], [key_id])[0]["known"]:
+            raise ColcryptError("KC004", f'key "{key_id}" is not in colcrypt.keyring', hint)
+        if version == 0:
+            raise ColcryptError("KC007", f'key "{key_id}" has no active version to encrypt with', hint)
+        raise ColcryptError("KC004", f'key "{key_id}" version {version} is not in colcrypt.keyring', hint)
     if not _query(plpy, GRANT_SQL, ["text"], [key_id])[0]["granted"]:
         role = plpy.execute("SELECT current_user AS u")[0]["u"]
         raise ColcryptError("42501", f'role "{role}" has no access to key "{key_id}"',

@@ -179,3 +179,16 @@ def test_unwrap_function_is_not_callable_by_users(db, app_role):
             app.execute("SELECT colcrypt._unwrap_key('k', 1, '/tmp/x', '/tmp')")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app.execute("SELECT colcrypt.add_key('x', 1, 'local', 'r', '\\x00', '\\x00')")
+
+
+def test_retired_key_decrypts_but_does_not_encrypt(conn):
+    ct = scalar(conn, "SELECT colcrypt.encrypt_column('old', 'k', 'c')")
+    conn.execute("UPDATE colcrypt.key_versions SET state = 'retired'")
+    conn.execute("SELECT colcrypt.forget_keys()")
+    assert scalar(conn, "SELECT colcrypt.decrypt_column(%s, 'c')", (ct,)) == "old"
+    with raises_sqlstate("KC007", "no active version"):
+        conn.execute("SELECT colcrypt.encrypt_column('new', 'k', 'c')")
+    conn.execute("UPDATE colcrypt.key_versions SET state = 'destroyed'")
+    conn.execute("SELECT colcrypt.forget_keys()")
+    with raises_sqlstate("KC007", "destroyed"):
+        conn.execute("SELECT colcrypt.decrypt_column(%s, 'c')", (ct,))
