@@ -39,11 +39,12 @@ class Cluster:
         self.bindir = pg_bindir()
         self.run_as = SERVER_ACCOUNT if os.geteuid() == 0 else None
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess:
+    def _cmd(self, *args: str) -> list[str]:
         cmd = [str(self.bindir / args[0]), *args[1:]]
-        if self.run_as:
-            cmd = ["runuser", "-u", self.run_as, "--", *cmd]
-        result = subprocess.run(cmd, capture_output=True, text=True, cwd="/")
+        return ["runuser", "-u", self.run_as, "--", *cmd] if self.run_as else cmd
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(self._cmd(*args), capture_output=True, text=True, cwd="/")
         if result.returncode != 0:
             raise ColcryptError("KC010", f"{args[0]} failed for cluster {self.data}: {result.stderr.strip()}",
                                 f"See {self.log_file}.")
@@ -77,7 +78,7 @@ class Cluster:
 
     def is_running(self) -> bool:
         return (self.data / "postmaster.pid").exists() and subprocess.run(
-            [str(self.bindir / "pg_ctl"), "status", "-D", str(self.data)], capture_output=True).returncode == 0
+            self._cmd("pg_ctl", "status", "-D", str(self.data)), capture_output=True, cwd="/").returncode == 0
 
     def start(self) -> None:
         if not self.is_running():
@@ -106,10 +107,15 @@ def throwaway(prefix: str = "colcrypt-") -> Cluster:
 
 
 def embedded() -> Cluster:
-    """The CLI's embedded default: one cluster under $COLCRYPT_HOME, made and started on demand."""
-    home = Path(os.environ.get("COLCRYPT_HOME") or Path.home() / ".local/share/colcrypt")
-    cluster = Cluster(home / "embedded")
+    """The CLI's embedded default: one cluster under $COLCRYPT_HOME, made and started on demand.
+
+    The default home is ~/.local/share/colcrypt, or /var/lib/colcrypt for root, whose home the
+    server's account cannot enter.
+    """
+    default = Path("/var/lib/colcrypt") if os.geteuid() == 0 else Path.home() / ".local/share/colcrypt"
+    cluster = Cluster(Path(os.environ.get("COLCRYPT_HOME") or default) / "embedded")
     if not cluster.data.exists():
+        cluster.root.mkdir(parents=True, exist_ok=True)
         cluster.init(server_kek_settings(cluster))
     cluster.start()
     return cluster

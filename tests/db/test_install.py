@@ -1,5 +1,10 @@
 """colcrypt install: idempotent, and clear about what stops it."""
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import psycopg
 
 from colcrypt.cli import main
@@ -44,3 +49,45 @@ def test_install_needs_a_superuser_and_says_so(cluster, capsys):
 def test_unreachable_server_is_a_clear_error(tmp_path, capsys):
     assert main(["install", "--dsn", f"host={tmp_path} port=1 user=postgres connect_timeout=2"]) == 1
     assert "colcrypt: error" in capsys.readouterr().err
+
+
+def test_embedded_default_without_dsn(monkeypatch, tmp_path, capsys):
+    from colcrypt.cluster import embedded
+
+    home = Path(tempfile.mkdtemp(prefix="colcrypt-home-"))
+    home.chmod(0o755)  # the server's account must reach the cluster inside
+    for var in ("DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGHOSTADDR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("COLCRYPT_HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("COLCRYPT_KEK_FILE", raising=False)
+    try:
+        assert main(["install"]) == 0
+        assert main(["keys", "create", "e1"]) == 0
+        assert main(["keys", "grant", "e1", "postgres"]) == 0
+        out = capsys.readouterr()
+        assert "using the embedded cluster" in out.err and "created key e1" in out.out
+        with psycopg.connect(embedded().dsn(), autocommit=True) as conn:  # server-side unwrap works
+            ct = conn.execute("SELECT colcrypt.encrypt_column('v', 'e1', 'c')").fetchone()[0]
+            assert conn.execute("SELECT colcrypt.decrypt_column(%s, 'c')", (ct,)).fetchone()[0] == "v"
+    finally:
+        embedded().destroy()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_throwaway_cluster_really_stops():
+    from colcrypt.cluster import throwaway
+
+    c = throwaway("colcrypt-stop-")
+    c.init()
+    c.start()
+    assert c.is_running()
+    pid = int((c.data / "postmaster.pid").read_text().split()[0])
+    c.destroy()
+    assert not c.root.exists()
+    try:
+        os.kill(pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    assert not alive, "the postmaster outlived destroy()"
