@@ -1,8 +1,8 @@
 """colcrypt install: idempotent, and clear about what stops it."""
 
-import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -85,9 +85,14 @@ def test_throwaway_cluster_really_stops():
     pid = int((c.data / "postmaster.pid").read_text().split()[0])
     c.destroy()
     assert not c.root.exists()
+    deadline = time.monotonic() + 10  # pg_ctl returns once the pid file is gone; the exit follows
+    while Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists() or "Z" in _state(pid), "the postmaster outlived destroy()"
+
+
+def _state(pid: int) -> str:
     try:
-        os.kill(pid, 0)
-        alive = True
-    except ProcessLookupError:
-        alive = False
-    assert not alive, "the postmaster outlived destroy()"
+        return next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State"))
+    except (FileNotFoundError, StopIteration):
+        return "Z"
