@@ -103,14 +103,14 @@ COMMENT ON FUNCTION colcrypt.encrypt_column(text, text, text) IS
 -- The C code resolves no names on that path; its slow path (key loading) pins search_path itself.
 CREATE FUNCTION colcrypt.decrypt_column(p_ciphertext bytea, p_context text)
 RETURNS text
-LANGUAGE c STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED SECURITY INVOKER
+LANGUAGE c STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS 'MODULE_PATHNAME', 'colcrypt_decrypt_column';
 
 COMMENT ON FUNCTION colcrypt.decrypt_column(bytea, text) IS
 'Decrypts a colcrypt envelope made with context p_context. NULL gives NULL. Raises KC001 when the context or '
 'value does not authenticate, KC002 for a malformed value, KC003 for an unknown envelope version, KC004 for a key '
 'missing from the keyring and 42501 when the caller has no access to the key; never returns wrong plaintext. '
-'PARALLEL RESTRICTED: keys are cached in the leader backend only.';
+'PARALLEL UNSAFE: keys are cached per backend and loading one needs a normal transaction.';
 
 -- sql/functions/encrypt_value.sql
 -- security: INVOKER. It encrypts with the caller's own key grants, through encrypt_column.
@@ -140,7 +140,7 @@ COMMENT ON FUNCTION colcrypt.encrypt_value(anyelement, text, text) IS
 -- The settings match encrypt_value's, so the canonical text form parses back to the same value.
 CREATE FUNCTION colcrypt.decrypt_value(p_ciphertext bytea, p_context text, p_type anyelement)
 RETURNS anyelement
-LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED SECURITY INVOKER
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 SET datestyle = 'ISO, YMD'
 SET intervalstyle = 'postgres'
@@ -206,26 +206,38 @@ COMMENT ON FUNCTION colcrypt.loaded_keys() IS
 'Data keys cached in this backend for the current role: key id, version, source (server or session) '
 'and whether new values are encrypted with it. Never shows key bytes.';
 
+-- sql/functions/provider_context.sql
+-- security: INVOKER. It reveals settings only to the key provider call in progress, by its one-time token.
+CREATE FUNCTION colcrypt._provider_context(p_call_token bytea)
+RETURNS text []
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_provider_context';
+
+COMMENT ON FUNCTION colcrypt._provider_context(bytea) IS
+'Internal: gives colcrypt._unwrap_key its settings (the KEK file and the server-side Python path) '
+'during a call made by the C key cache with token p_call_token; raises 42501 otherwise.';
+
 -- sql/functions/unwrap_key.sql
--- security: INVOKER. The grant check must see the real caller. EXECUTE is revoked from PUBLIC:
--- only the C key cache calls it (through fmgr, which skips the EXECUTE check) and keeps the key it returns.
-CREATE FUNCTION colcrypt._unwrap_key(
-    p_key_id text, p_version integer, p_kek_file text, p_python_path text
-)
+-- security: INVOKER. The grant check must see the real caller. It trusts no argument: its settings
+-- come from colcrypt._provider_context(token), which answers only during the C key cache's own call.
+CREATE FUNCTION colcrypt._unwrap_key(p_key_id text, p_version integer, p_call_token bytea)
 RETURNS bytea
 LANGUAGE plpython3u VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 import sys
-if p_python_path not in sys.path:
-    sys.path.insert(0, p_python_path)
+kek_file, python_path = plpy.execute(
+    plpy.prepare("SELECT colcrypt._provider_context($1) AS c", ["bytea"]), [p_call_token])[0]["c"]
+if python_path not in sys.path:
+    sys.path.insert(0, python_path)
 from colcrypt.server import unwrap_key
-return unwrap_key(plpy, p_key_id, p_version, p_kek_file)
+return unwrap_key(plpy, p_key_id, p_version, kek_file)
 $$;
 
-COMMENT ON FUNCTION colcrypt._unwrap_key(text, integer, text, text) IS
+COMMENT ON FUNCTION colcrypt._unwrap_key(text, integer, bytea) IS
 'Internal: unwraps a data key server-side for a role granted it (version 0 = the active one) and returns '
-'version || key to the C key cache. Not callable by PUBLIC.';
+'it to the C key cache, which calls it with a one-time token. Not callable by PUBLIC, and useless to call directly.';
 
 -- sql/functions/add_key.sql
 -- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) add keys, as themselves.
@@ -337,5 +349,6 @@ colcrypt.decrypt_value(bytea, text, anyelement),
 colcrypt.session_public_key(),
 colcrypt.load_key(text, integer, bytea),
 colcrypt.forget_keys(),
-colcrypt.loaded_keys()
+colcrypt.loaded_keys(),
+colcrypt._provider_context(bytea)
 TO public;

@@ -15,5 +15,6 @@ colcrypt.decrypt_value(bytea, text, anyelement),
 colcrypt.session_public_key(),
 colcrypt.load_key(text, integer, bytea),
 colcrypt.forget_keys(),
-colcrypt.loaded_keys()
+colcrypt.loaded_keys(),
+colcrypt._provider_context(bytea)
 TO public;

@@ -57,6 +57,7 @@ extern void keycache_install(const char *key_id, int len, uint32 version,
 							 const unsigned char *dek, const char *source);
 extern void keycache_count_encryption(CachedKey *key);
 extern void keycache_clear(void);
+extern void set_cache_handle(void);
 extern void keycache_define_gucs(void);
 extern void check_key_id(const char *key_id, int len);
 

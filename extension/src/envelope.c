@@ -136,6 +136,14 @@ colcrypt_encrypt_column(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(result);
 }
 
+/* The characters colcrypt.key_versions allows in a key id (ASCII only). */
+static inline bool
+key_id_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		c == '.' || c == '_' || c == ':' || c == '/' || c == '-';
+}
+
 static void
 malformed(const char *why, const char *context, int context_len)
 {
@@ -188,6 +196,9 @@ colcrypt_decrypt_column(PG_FUNCTION_ARGS)
 	if (key_id_len == 0 || in_len < hdr_len + CC_NONCE_LEN + CC_TAG_LEN)
 		malformed("truncated", ctx, ctx_len);
 
+	for (int i = 0; i < key_id_len; i++)
+		if (!key_id_char(in[3 + i]))
+			malformed("its key id has characters a key id cannot have", ctx, ctx_len);
 	memcpy(&version, in + 3 + key_id_len, 4);
 	version = pg_ntoh32(version);
 	key = keycache_version((char *) in + 3, key_id_len, version);
@@ -206,9 +217,12 @@ colcrypt_decrypt_column(PG_FUNCTION_ARGS)
 						errdetail("The context does not match the one the value was encrypted with (a value moved to another column or row), or the value was altered."),
 						errhint("Decrypt with the context used at encryption; if it is right, restore the value from a trusted copy.")));
 	if (!pg_verifymbstr((char *) ct, ct_len, true))
+	{
+		memset(ct, 0, ct_len);
 		ereport(ERROR, (errcode(CC_ERR_MALFORMED),
 						errmsg("colcrypt: plaintext for context \"%.*s\" is not valid in the database encoding", ctx_len, ctx),
 						errhint("The value was encrypted in a database with another encoding; decrypt it there.")));
+	}
 	SET_VARSIZE(result, VARHDRSZ + ct_len);
 	PG_RETURN_TEXT_P(result);
 }

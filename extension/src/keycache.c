@@ -21,6 +21,8 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "port/pg_bswap.h"
+#include "access/xact.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -28,6 +30,7 @@
 
 PG_FUNCTION_INFO_V1(colcrypt_forget_keys);
 PG_FUNCTION_INFO_V1(colcrypt_loaded_keys);
+PG_FUNCTION_INFO_V1(colcrypt_provider_context);
 
 char	   *colcrypt_kek_file = NULL;
 static char *cache_handle_setting = NULL;
@@ -67,7 +70,7 @@ keycache_define_gucs(void)
 	DefineCustomStringVariable("colcrypt.key_cache_handle",
 							   "Handle of this session's colcrypt key cache; resetting it drops every loaded key.",
 							   NULL, &cache_handle_setting, "", PGC_USERSET,
-							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_SUPERUSER_ONLY,
 							   NULL, assign_cache_handle, NULL);
 }
 
@@ -135,18 +138,31 @@ raise_provider_error(const char *json, int len)
 }
 
 /* Asks the key provider (PL/Python colcrypt._unwrap_key) for a data key. */
+/*
+ * The provider function may be executable by roles other than its owner (ALTER DEFAULT
+ * PRIVILEGES, an explicit GRANT), so it does not trust its caller: it asks
+ * colcrypt._provider_context(token) for its settings, which answers only during a call made
+ * here, with the random token of that call.
+ */
+static unsigned char provider_token[16];
+static bool provider_call_active = false;
+
 static void
 load_from_provider(const char *key_id, int len, uint32 version)
 {
-	Oid			argtypes[4] = {TEXTOID, INT4OID, TEXTOID, TEXTOID};
+	Oid			argtypes[3] = {TEXTOID, INT4OID, BYTEAOID};
 	Oid			fn;
-	char		python_path[MAXPGPATH];
+	bytea	   *token;
 	bytea	   *answer;
 	unsigned char *answer_bytes;
 	int			answer_len;
 	uint32		got_version;
 	char		id[CC_KEY_ID_MAX + 1];
 
+	if (IsInParallelMode())
+		ereport(ERROR, (errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+						errmsg("colcrypt: key \"%.*s\" is not loaded and cannot be loaded during a parallel query", len, key_id),
+						errhint("Use the key once before the query (e.g. SELECT colcrypt.encrypt_column('', key, '')), or SET max_parallel_workers_per_gather = 0.")));
 	if (colcrypt_kek_file == NULL || colcrypt_kek_file[0] == '\0')
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						errmsg("colcrypt: key \"%.*s\" is not loaded in this session and server-side unwrapping is not configured",
@@ -155,28 +171,38 @@ load_from_provider(const char *key_id, int len, uint32 version)
 
 	/* Looked up each time: a dropped and recreated extension changes the OID. */
 	fn = LookupFuncName(list_make2(makeString("colcrypt"), makeString("_unwrap_key")),
-						4, argtypes, false);
-	snprintf(python_path, sizeof(python_path), "%s/colcrypt/python", pkglib_path);
+						3, argtypes, false);
 	memcpy(id, key_id, len);
 	id[len] = '\0';
+	colcrypt_random(provider_token, sizeof(provider_token));
+	token = (bytea *) palloc(VARHDRSZ + sizeof(provider_token));
+	SET_VARSIZE(token, VARHDRSZ + sizeof(provider_token));
+	memcpy(VARDATA(token), provider_token, sizeof(provider_token));
 
-	/*
-	 * Called through fmgr, so no EXECUTE check: the function is revoked from
-	 * PUBLIC and only reachable here, where the data key goes straight into
-	 * the cache. It runs as the current user and checks that user's grant.
-	 */
-	answer = DatumGetByteaPP(OidFunctionCall4(fn, CStringGetTextDatum(id),
-											  Int32GetDatum((int32) version),
-											  CStringGetTextDatum(colcrypt_kek_file),
-											  CStringGetTextDatum(python_path)));
+	/* fmgr skips the EXECUTE check; the function checks the current user's grant itself. */
+	provider_call_active = true;
+	PG_TRY();
+	{
+		answer = DatumGetByteaPP(OidFunctionCall3(fn, CStringGetTextDatum(id),
+												  Int32GetDatum((int32) version),
+												  PointerGetDatum(token)));
+	}
+	PG_FINALLY();
+	{
+		provider_call_active = false;
+	}
+	PG_END_TRY();
 	answer_bytes = (unsigned char *) VARDATA_ANY(answer);
 	answer_len = VARSIZE_ANY_EXHDR(answer);
 	if (answer_len > 1 && answer_bytes[0] == 1)
 		raise_provider_error((char *) answer_bytes + 1, answer_len - 1);
 	if (answer_len != 1 + 4 + CC_DEK_LEN || answer_bytes[0] != 0)
+	{
+		OPENSSL_cleanse(answer_bytes, answer_len);
 		ereport(ERROR, (errcode(CC_ERR_KCV),
 						errmsg("colcrypt: the key provider returned a malformed data key for \"%s\"", id),
 						errhint("Check the colcrypt installation: make install puts the provider code in place.")));
+	}
 	memcpy(&got_version, answer_bytes + 1, 4);
 	PG_TRY();
 	{
@@ -217,7 +243,9 @@ keycache_version(const char *key_id, int len, uint32 version)
 		load_from_provider(key_id, len, version);
 		k = find_key(key_id, len, version, false);
 		if (k == NULL)
-			elog(ERROR, "colcrypt: the key provider did not return version %u of \"%.*s\"", version, len, key_id);
+			ereport(ERROR, (errcode(CC_ERR_UNKNOWN_KEY),
+							errmsg("colcrypt: the key provider did not return version %u of \"%.*s\"", version, len, key_id),
+							errhint("Check SELECT * FROM colcrypt.keyring for that version.")));
 	}
 	return k;
 }
@@ -247,7 +275,7 @@ compute_kcv(const unsigned char *dek, const char *key_id, int len, uint32 versio
 	OPENSSL_cleanse(mac, sizeof(mac));
 }
 
-static void
+void
 set_cache_handle(void)
 {
 	unsigned char raw[16];
@@ -287,11 +315,17 @@ keycache_install(const char *key_id, int len, uint32 version,
 
 	level = pin_search_path();
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT kcv, state, counter::oid FROM colcrypt.key_versions"
-							  " WHERE key_id OPERATOR(pg_catalog.=) $1"
-							  " AND version OPERATOR(pg_catalog.=) $2",
+	/* The counter must be a sequence of colcrypt's own: nextval_internal skips ACL checks. */
+	if (SPI_execute_with_args("SELECT k.kcv, k.state, c.oid FROM colcrypt.key_versions k"
+							  " LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) k.counter::oid"
+							  " AND c.relkind OPERATOR(pg_catalog.=) 'S'"
+							  " AND c.relnamespace OPERATOR(pg_catalog.=) 'colcrypt'::pg_catalog.regnamespace"
+							  " WHERE k.key_id OPERATOR(pg_catalog.=) $1"
+							  " AND k.version OPERATOR(pg_catalog.=) $2",
 							  2, (Oid[]) {TEXTOID, INT4OID}, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "colcrypt: keyring lookup failed");
+		ereport(ERROR, (errcode(CC_ERR_UNKNOWN_KEY),
+						errmsg("colcrypt: could not read colcrypt.keyring for key \"%.*s\"", len, key_id),
+						errhint("Check that the colcrypt extension is installed in this database.")));
 	if (SPI_processed == 0)
 		ereport(ERROR, (errcode(CC_ERR_UNKNOWN_KEY),
 						errmsg("colcrypt: key \"%.*s\" version %u is not in colcrypt.keyring", len, key_id, version),
@@ -302,6 +336,11 @@ keycache_install(const char *key_id, int len, uint32 version,
 		memcpy(stored_kcv, VARDATA_ANY(kcv_datum), CC_KCV_LEN);
 	state = MemoryContextStrdup(caller_cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	counter = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	if (isnull)
+		ereport(ERROR, (errcode(CC_ERR_KCV),
+						errmsg("colcrypt: the encryption counter of key \"%.*s\" version %u is not a colcrypt sequence",
+							   len, key_id, version),
+						errhint("The keyring entry was altered; restore colcrypt.key_versions from a backup.")));
 	SPI_finish();
 	AtEOXact_GUC(true, level);
 
@@ -334,6 +373,18 @@ keycache_install(const char *key_id, int len, uint32 version,
 	else
 		k = &keys[nkeys++];
 	memset(k, 0, sizeof(CachedKey));
+	PG_TRY();
+	{
+		aead_key_init(k, dek);
+	}
+	PG_CATCH();
+	{
+		aead_key_free(k);
+		*k = keys[--nkeys];		/* close the hole with the last entry */
+		memset(&keys[nkeys], 0, sizeof(CachedKey));
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	memcpy(k->key_id, key_id, len);
 	k->key_id_len = len;
 	k->version = version;
@@ -341,17 +392,13 @@ keycache_install(const char *key_id, int len, uint32 version,
 	k->active = strcmp(state, "active") == 0;
 	k->source = strcmp(source, "server") == 0 ? "server" : "session";
 	k->counter_seq = counter;
-	PG_TRY();
-	{
-		aead_key_init(k, dek);
-	}
-	PG_CATCH();
-	{
-		nkeys--;
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	if (k->active)
+		for (int i = 0; i < nkeys; i++)
+			if (&keys[i] != k && keys[i].role == k->role && keys[i].key_id_len == len &&
+				memcmp(keys[i].key_id, key_id, len) == 0)
+				keys[i].active = false;
 }
+
 /*
  * Counts encryptions per key version in blocks: the sequence is advanced by
  * CC_NONCE_BLOCK before a block is used, so the keyring's counter is an upper
@@ -398,4 +445,22 @@ colcrypt_loaded_keys(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+Datum
+colcrypt_provider_context(PG_FUNCTION_ARGS)
+{
+	bytea	   *token = PG_GETARG_BYTEA_PP(0);
+	char		python_path[MAXPGPATH];
+	Datum		elems[2];
+
+	if (!provider_call_active || VARSIZE_ANY_EXHDR(token) != sizeof(provider_token) ||
+		CRYPTO_memcmp(VARDATA_ANY(token), provider_token, sizeof(provider_token)) != 0)
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("colcrypt: the key provider may only be called by colcrypt itself"),
+						errhint("Use colcrypt.encrypt_column / decrypt_column; keys are unwrapped for granted roles on first use.")));
+	snprintf(python_path, sizeof(python_path), "%s/colcrypt/python", pkglib_path);
+	elems[0] = CStringGetTextDatum(colcrypt_kek_file);
+	elems[1] = CStringGetTextDatum(python_path);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, 2, TEXTOID, -1, false, TYPALIGN_INT));
 }

@@ -58,6 +58,7 @@ colcrypt_session_public_key(PG_FUNCTION_ARGS)
 						errmsg("colcrypt: OpenSSL could not make an X25519 session key")));
 	}
 	EVP_PKEY_CTX_free(pctx);
+	set_cache_handle();			/* so that RESET ALL / DISCARD ALL drop the private key too */
 	SET_VARSIZE(result, VARHDRSZ + X25519_LEN);
 	PG_RETURN_BYTEA_P(result);
 }

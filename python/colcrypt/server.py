@@ -69,6 +69,9 @@ def _unwrap(plpy, key_id: str, version: int, kek_file: str) -> tuple[int, bytes]
                             f"A key administrator can run SELECT colcrypt.grant_key('{key_id}', '{role}'); "
                             "or load the key client-side with colcrypt.connect(dsn, keys=[...]).")
     row = rows[0]
+    if row["state"] == "destroyed":
+        raise ColcryptError("KC007", f'key "{key_id}" version {row["version"]} was destroyed',
+                            "Values encrypted with a destroyed key cannot be recovered.")
     if row["provider"] != local.NAME:
         raise ColcryptError("KC010", f'key "{key_id}" uses provider {row["provider"]}, which this server cannot reach',
                             "Configure server-side access for that provider (docs/keys.md).")

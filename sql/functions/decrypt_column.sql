@@ -3,11 +3,11 @@
 -- The C code resolves no names on that path; its slow path (key loading) pins search_path itself.
 CREATE FUNCTION colcrypt.decrypt_column(p_ciphertext bytea, p_context text)
 RETURNS text
-LANGUAGE c STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED SECURITY INVOKER
+LANGUAGE c STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS 'MODULE_PATHNAME', 'colcrypt_decrypt_column';
 
 COMMENT ON FUNCTION colcrypt.decrypt_column(bytea, text) IS
 'Decrypts a colcrypt envelope made with context p_context. NULL gives NULL. Raises KC001 when the context or '
 'value does not authenticate, KC002 for a malformed value, KC003 for an unknown envelope version, KC004 for a key '
 'missing from the keyring and 42501 when the caller has no access to the key; never returns wrong plaintext. '
-'PARALLEL RESTRICTED: keys are cached in the leader backend only.';
+'PARALLEL UNSAFE: keys are cached per backend and loading one needs a normal transaction.';

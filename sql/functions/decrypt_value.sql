@@ -2,7 +2,7 @@
 -- The settings match encrypt_value's, so the canonical text form parses back to the same value.
 CREATE FUNCTION colcrypt.decrypt_value(p_ciphertext bytea, p_context text, p_type anyelement)
 RETURNS anyelement
-LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED SECURITY INVOKER
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 SET datestyle = 'ISO, YMD'
 SET intervalstyle = 'postgres'

@@ -1,19 +1,19 @@
--- security: INVOKER. The grant check must see the real caller. EXECUTE is revoked from PUBLIC:
--- only the C key cache calls it (through fmgr, which skips the EXECUTE check) and keeps the key it returns.
-CREATE FUNCTION colcrypt._unwrap_key(
-    p_key_id text, p_version integer, p_kek_file text, p_python_path text
-)
+-- security: INVOKER. The grant check must see the real caller. It trusts no argument: its settings
+-- come from colcrypt._provider_context(token), which answers only during the C key cache's own call.
+CREATE FUNCTION colcrypt._unwrap_key(p_key_id text, p_version integer, p_call_token bytea)
 RETURNS bytea
 LANGUAGE plpython3u VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 import sys
-if p_python_path not in sys.path:
-    sys.path.insert(0, p_python_path)
+kek_file, python_path = plpy.execute(
+    plpy.prepare("SELECT colcrypt._provider_context($1) AS c", ["bytea"]), [p_call_token])[0]["c"]
+if python_path not in sys.path:
+    sys.path.insert(0, python_path)
 from colcrypt.server import unwrap_key
-return unwrap_key(plpy, p_key_id, p_version, p_kek_file)
+return unwrap_key(plpy, p_key_id, p_version, kek_file)
 $$;
 
-COMMENT ON FUNCTION colcrypt._unwrap_key(text, integer, text, text) IS
+COMMENT ON FUNCTION colcrypt._unwrap_key(text, integer, bytea) IS
 'Internal: unwraps a data key server-side for a role granted it (version 0 = the active one) and returns '
-'version || key to the C key cache. Not callable by PUBLIC.';
+'it to the C key cache, which calls it with a one-time token. Not callable by PUBLIC, and useless to call directly.';

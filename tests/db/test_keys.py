@@ -3,6 +3,7 @@
 import json
 import os
 import stat
+import time
 
 import psycopg
 import pytest
@@ -162,7 +163,7 @@ def test_server_side_unwrap_needs_configuration(cluster):
         su.execute("SELECT pg_reload_conf()")
     try:
         with db.connect() as conn:
-            conn.execute("SELECT pg_sleep(0.2)")
+            _wait_for_setting(conn, "")
             with raises_sqlstate("42501", "server-side unwrapping is not configured"):
                 conn.execute("SELECT colcrypt.encrypt_column('x', 'k', 'c')")
             with pytest.raises(psycopg.errors.CantChangeRuntimeParam):  # only postgresql.conf sets it
@@ -171,14 +172,97 @@ def test_server_side_unwrap_needs_configuration(cluster):
         with psycopg.connect(cluster.dsn(), autocommit=True) as su:
             su.execute("ALTER SYSTEM RESET colcrypt.kek_file")
             su.execute("SELECT pg_reload_conf()")
+            _wait_for_setting(su, str(cluster.kek_file))
+
+
+def _wait_for_setting(conn, value: str) -> None:
+    """Wait until this backend has applied a configuration reload of colcrypt.kek_file."""
+    conn.execute("LOAD 'colcrypt'")  # the module defines the setting
+    deadline = time.monotonic() + 10
+    while scalar(conn, "SELECT current_setting('colcrypt.kek_file')") != value:
+        assert time.monotonic() < deadline, "the configuration reload did not arrive"
+        time.sleep(0.05)
 
 
 def test_unwrap_function_is_not_callable_by_users(db, app_role):
     with psycopg.connect(db.cluster.dsn(db.name, user=app_role), autocommit=True) as app:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # PostgreSQL's own check
-            app.execute("SELECT colcrypt._unwrap_key('k', 1, '/tmp/x', '/tmp')")
+            app.execute("SELECT colcrypt._unwrap_key('k', 1, '\\x00')")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app.execute("SELECT colcrypt.add_key('x', 1, 'local', 'r', '\\x00', '\\x00')")
+
+
+def test_unwrap_function_granted_by_mistake_still_gives_nothing(db, app_role):
+    with db.connect() as admin:  # what ALTER DEFAULT PRIVILEGES ... GRANT EXECUTE would do
+        admin.execute(f"GRANT EXECUTE ON FUNCTION colcrypt._unwrap_key(text, integer, bytea) TO {app_role}")
+        admin.execute(f"SELECT colcrypt.grant_key('k', '{app_role}')")
+    with psycopg.connect(db.cluster.dsn(db.name, user=app_role), autocommit=True) as app:
+        for token in (b"\x00" * 16, b""):
+            with raises_sqlstate("42501", "only be called by colcrypt itself"):
+                app.execute("SELECT colcrypt._unwrap_key('k', 1, %s)", (token,))
+        assert scalar(app, "SELECT colcrypt.decrypt_column(colcrypt.encrypt_column('v', 'k', 'c'), 'c')") == "v"
+        with raises_sqlstate("42501", "only be called by colcrypt itself"):  # not even after a real call
+            app.execute("SELECT colcrypt._unwrap_key('k', 1, %s)", (b"\x00" * 16,))
+
+
+def test_parallel_query_neither_crashes_nor_loads_keys(conn):
+    conn.execute("CREATE TABLE p AS SELECT g AS id, colcrypt.encrypt_column(g::text, 'k', 'p') AS c"
+                 " FROM generate_series(1, 20000) g")
+    conn.execute("ANALYZE p")
+    conn.execute("DISCARD ALL")
+    for setting in ("parallel_setup_cost = 0", "parallel_tuple_cost = 0", "min_parallel_table_scan_size = 0",
+                    "max_parallel_workers_per_gather = 2"):
+        conn.execute(f"SET {setting}")
+    for _ in range(2):  # the second run used to crash the server
+        assert scalar(conn, "SELECT count(colcrypt.decrypt_column(c, 'p')) FROM p WHERE id % 10 = 0") == 2000
+    plan = "\n".join(r[0] for r in conn.execute(
+        "EXPLAIN SELECT count(colcrypt.decrypt_column(c, 'p')) FROM p WHERE id % 10 = 0"))
+    assert "Gather" not in plan  # decrypt_column is PARALLEL UNSAFE
+
+
+def test_active_version_moves_to_a_newly_loaded_version(db, conn):
+    from colcrypt import envelope
+    from colcrypt.providers import local
+
+    scalar(conn, "SELECT colcrypt.encrypt_column('x', 'k', 'c')")
+    kek = local.read_kek_file(db.kek_file)
+    dek2 = os.urandom(32)
+    conn.execute("UPDATE colcrypt.key_versions SET state = 'retired' WHERE key_id = 'k'")
+    conn.execute("SELECT colcrypt.add_key('k', 2, 'local', %s, %s, %s)",
+                 (local.kek_ref(kek), local.wrap(kek, "k", 2, dek2), envelope.key_check_value(dek2, "k", 2)))
+    conn.execute("SELECT colcrypt.decrypt_column(%s, 'c')",  # loads v2 by reading a v2 value
+                 (envelope.seal(dek2, "k", 2, b"y", "c"),))
+    assert sorted(conn.execute("SELECT version, active FROM colcrypt.loaded_keys()").fetchall()) == [(1, False),
+                                                                                                   (2, True)]
+    ct = bytes(scalar(conn, "SELECT colcrypt.encrypt_column('z', 'k', 'c')"))
+    assert envelope.parse(ct)[:2] == ("k", 2)
+
+
+def test_session_private_key_is_dropped_by_discard_all(db, app_role):
+    from colcrypt.sealing import seal_for_session
+
+    with db.connect() as conn:
+        ((version, dek),) = unwrap_client_side(conn, "k", db.kek_file)
+    with psycopg.connect(db.cluster.dsn(db.name, user=app_role), autocommit=True) as app:
+        for reset in ("DISCARD ALL", "RESET ALL"):
+            public = bytes(scalar(app, "SELECT colcrypt.session_public_key()"))
+            app.execute(reset)
+            with raises_sqlstate("KC009", "no session public key"):
+                app.execute("SELECT colcrypt.load_key('k', 1, %s)", (seal_for_session(public, "k", 1, dek),))
+
+
+def test_envelope_with_an_impossible_key_id_is_malformed(conn):
+    ct = bytes(scalar(conn, "SELECT colcrypt.encrypt_column('v', 'k', 'c')"))
+    with raises_sqlstate("KC002", "key id"):
+        conn.execute("SELECT colcrypt.decrypt_column(%s, 'c')", (ct[:3] + b"\x00" + ct[4:],))
+
+
+def test_counter_must_be_a_colcrypt_sequence(conn):
+    conn.execute("CREATE SEQUENCE public.app_ids")
+    conn.execute("UPDATE colcrypt.key_versions SET counter = 'public.app_ids'")
+    with raises_sqlstate("KC005", "not a colcrypt sequence"):
+        conn.execute("SELECT colcrypt.encrypt_column('x', 'k', 'c')")
+    assert scalar(conn, "SELECT last_value FROM public.app_ids") == 1
 
 
 def test_retired_key_decrypts_but_does_not_encrypt(conn):

@@ -37,7 +37,9 @@ def test_no_key_material_anywhere(bare_db, app_role):
                           autocommit=True) as app:
         assert scalar(app, "SELECT colcrypt.decrypt_column(%s, 'c')", (ct,)) == "123-45-6789"
         assert scalar(app, "SELECT source FROM colcrypt.loaded_keys()") == "session"
-        activity = scalar(app, "SELECT string_agg(coalesce(query, ''), E'\\n') FROM pg_stat_activity")
+        with bare_db.connect() as su:  # as superuser, while the app session sits idle after loading
+            activity = scalar(su, "SELECT string_agg(coalesce(query, ''), E'\\n') FROM pg_stat_activity")
+        assert "colcrypt.loaded_keys()" in activity  # the idle app session is visible here
     with psycopg.connect(bare_db.dsn, autocommit=True) as su:
         statements = scalar(su, "SELECT string_agg(query, E'\\n') FROM pg_stat_statements")
         settings = scalar(su, "SELECT string_agg(coalesce(s::text, ''), E'\\n') FROM pg_db_role_setting s")
