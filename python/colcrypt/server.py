@@ -75,5 +75,10 @@ def _unwrap(plpy, key_id: str, version: int, kek_file: str) -> tuple[int, bytes]
     if row["provider"] != local.NAME:
         raise ColcryptError("KC010", f'key "{key_id}" uses provider {row["provider"]}, which this server cannot reach',
                             "Configure server-side access for that provider (docs/keys.md).")
-    kek = local.read_kek_file(kek_file)
+    try:
+        kek = local.read_kek_file(kek_file)
+    except ColcryptError as e:  # the path is for superusers only (colcrypt.kek_file is hidden)
+        raise ColcryptError(e.sqlstate, e.args[0].replace(kek_file, "named by colcrypt.kek_file"),
+                            "A superuser can check the file named by colcrypt.kek_file: it must hold the KEK "
+                            "and be readable by the server's account.") from None
     return row["version"], local.unwrap(kek, row["kek_ref"], key_id, row["version"], row["wrapped_key"])

@@ -12,8 +12,8 @@ from colcrypt.sealing import seal_for_session
 def load_keys(conn: psycopg.Connection, keys: list[str], kek_file: Path | None = None) -> int:
     """Load every usable version of each key into conn's backend; return how many were loaded.
 
-    Keys loaded inside a transaction that rolls back are dropped with it, so this commits when
-    the connection is not in autocommit mode.
+    A rollback of the transaction that loaded a session's first key drops every key of the
+    session (the cache handle reverts), so this commits when the connection is not in autocommit.
     """
     loaded = 0
     for key_id in keys:
