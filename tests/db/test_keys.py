@@ -276,3 +276,23 @@ def test_retired_key_decrypts_but_does_not_encrypt(conn):
     conn.execute("SELECT colcrypt.forget_keys()")
     with raises_sqlstate("KC007", "destroyed"):
         conn.execute("SELECT colcrypt.decrypt_column(%s, 'c')", (ct,))
+
+
+def test_provider_errors_do_not_reveal_the_kek_path(cluster, app_role):
+    db = new_database(cluster)
+    with db.connect() as admin:
+        admin.execute(f"SELECT colcrypt.grant_key('k', '{app_role}')")
+        admin.execute("ALTER SYSTEM SET colcrypt.kek_file = '/nonexistent/secret-place/kek'")
+        admin.execute("SELECT pg_reload_conf()")
+    try:
+        with psycopg.connect(cluster.dsn(db.name), autocommit=True) as su:
+            _wait_for_setting(su, "/nonexistent/secret-place/kek")
+        with psycopg.connect(cluster.dsn(db.name, user=app_role), autocommit=True) as app:
+            with raises_sqlstate("KC006", "colcrypt.kek_file") as info:
+                app.execute("SELECT colcrypt.encrypt_column('x', 'k', 'c')")
+            assert "secret-place" not in str(info.value)
+    finally:
+        with psycopg.connect(cluster.dsn(), autocommit=True) as su:
+            su.execute("ALTER SYSTEM RESET colcrypt.kek_file")
+            su.execute("SELECT pg_reload_conf()")
+            _wait_for_setting(su, str(cluster.kek_file))
