@@ -17,9 +17,9 @@ then
         --root-user-action=ignore --upgrade --target "$target" $spec 2>&1 | grep -v "is ignored: it is neither" || true
     PYTHONPATH="$target" "$SERVER_PYTHON" -c 'import cryptography.hazmat.primitives.ciphers.aead'
 fi
+# The whole package: the server imports only the modules without psycopg (server.py, providers/,
+# discovery/, envelope.py, errors.py); the rest is never imported there.
 rm -rf "$target/colcrypt"
-mkdir -p "$target/colcrypt/providers"
-for f in __init__.py errors.py envelope.py server.py providers/__init__.py providers/local.py; do
-    cp "$here/python/colcrypt/$f" "$target/colcrypt/$f"
-done
+cp -r "$here/python/colcrypt" "$target/colcrypt"
+find "$target/colcrypt" -name __pycache__ -prune -exec rm -rf {} +
 chmod -R a+rX "$target"

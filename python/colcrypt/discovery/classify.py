@@ -1,0 +1,135 @@
+"""Judging one column from a sample of its values: what kind of sensitive data it holds, how sure
+we are, and why. Pure Python: the in-database scan feeds it sampled values."""
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from colcrypt.discovery import validators as v
+from colcrypt.discovery.names import name_hint
+from colcrypt.discovery.scoring import checksum_lift, wilson_lower
+
+INTEGER_TYPES = frozenset({"smallint", "integer", "bigint", "numeric"})
+DATE_TYPES = frozenset({"date", "timestamp without time zone", "timestamp with time zone"})
+WHOLE_THRESHOLD = 0.5  # lower confidence bound of the match ratio a whole-value kind must reach
+_CARD_CANDIDATE = re.compile(r"^\d[\d -]{10,22}\d$")
+
+
+@dataclass
+class Finding:
+    classification: str | None
+    confidence: float
+    match_ratio: float
+    sample_size: int
+    match_kind: str  # 'whole', 'embedded', 'name' or ''
+    reason: dict = field(default_factory=dict)
+
+
+def _leaves(value: str, data_type: str) -> Iterable[tuple[str, str]]:
+    """(key path, text) of every scalar in a json/jsonb/array value, or the value itself."""
+    if data_type in ("json", "jsonb") or data_type.endswith("[]"):
+        try:
+            doc = json.loads(value)
+        except ValueError:
+            yield "", value
+            return
+        stack = [("", doc)]
+        while stack:
+            path, node = stack.pop()
+            if isinstance(node, dict):
+                stack.extend((f"{path}.{k}" if path else str(k), n) for k, n in node.items())
+            elif isinstance(node, list):
+                stack.extend((path, n) for n in node)
+            elif node is not None:
+                yield path, str(node)
+    else:
+        yield "", value
+
+
+def _mask(value: str) -> str:
+    """Keep the shape, hide the content: 123-45-6789 -> ***-**-*789, ada@example.com -> a**@e******.com"""
+    if "@" in value:
+        local, _, domain = value.partition("@")
+        head, _, tld = domain.rpartition(".")
+        return f"{local[:1]}{'*' * (len(local) - 1)}@{head[:1]}{'*' * (len(head) - 1)}.{tld}"
+    chars = [("*" if c.isalnum() else c) for c in value]
+    keep = 3 if len(value) > 8 else 0
+    return "".join(chars[:len(chars) - keep]) + value[len(value) - keep:] if keep else "".join(chars)
+
+
+def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
+    """Classify a column from its name, type and sampled values (their text forms; NULLs allowed)."""
+    hint = name_hint(column)
+    present = [x for x in values if x is not None and x.strip() != ""]
+    n = len(present)
+    reason: dict = {"name_hint": hint}
+    if n == 0:
+        if hint:
+            return Finding(hint, 0.3, 0.0, 0, "name", {**reason, "note": "no values sampled; name only"})
+        return Finding(None, 0.0, 0.0, 0, "", reason)
+
+    is_int = data_type in INTEGER_TYPES
+    whole: dict[str, list[str]] = {k: [] for k in ("ssn", "credit_card", "email", "phone", "iban", "ip_address")}
+    embedded_emails = 0
+    dashed_ssn = punctuated_phone = card_candidates = card_luhn = 0
+    leaf_paths: set[str] = set()
+    for value in present:
+        for path, leaf in _leaves(value, data_type):
+            if path:
+                leaf_paths.add(path)
+            if v.ssn_ok(leaf, padded=is_int):
+                whole["ssn"].append(leaf)
+                dashed_ssn += v.ssn_is_dashed(leaf)
+            if _CARD_CANDIDATE.match(leaf.strip()) or (is_int and 12 <= len(leaf) <= 19):
+                card_candidates += 1
+                card_luhn += v.luhn_ok(v.digits_only(leaf))
+                if v.card_issuer(leaf):
+                    whole["credit_card"].append(leaf)
+            if v.email_ok(leaf):
+                whole["email"].append(leaf)
+            elif v.emails_in_text(leaf):
+                embedded_emails += 1
+            if v.phone_ok(leaf):
+                whole["phone"].append(leaf)
+                punctuated_phone += not leaf.strip().isdigit()
+            if v.iban_ok(leaf):
+                whole["iban"].append(leaf)
+            if v.ip_address_ok(leaf):
+                whole["ip_address"].append(leaf)
+
+    path_hints = {name_hint(p.rsplit(".", 1)[-1]) for p in leaf_paths} - {None}
+    candidates = []
+    for kind, matches in whole.items():
+        ratio = len(matches) / n
+        bound = wilson_lower(len(matches), n)
+        if bound < WHOLE_THRESHOLD and not (matches and kind in path_hints):
+            continue
+        detail = {"matches": len(matches), "bound": round(bound, 3),
+                  "examples": sorted({_mask(m) for m in matches[:50]})[:3]}
+        named = hint == kind or kind in path_hints
+        # Structure alone is weak for bare 9-digit SSNs and 10-digit phones: ask for punctuation or a name.
+        if kind == "ssn" and not named and dashed_ssn < len(matches) / 2:
+            continue
+        if kind == "phone" and not named and punctuated_phone < len(matches) / 2:
+            continue
+        if kind == "credit_card":
+            lift = checksum_lift(card_luhn, card_candidates, 0.1)
+            detail["luhn_lift"] = round(lift, 2)
+            if lift < 5:  # real card columns pass Luhn ~10x more often than chance
+                continue
+        confidence = min(1.0, bound + (0.1 if named else 0.0))
+        candidates.append((confidence, ratio, kind, detail))
+
+    if candidates:
+        confidence, ratio, kind, detail = max(candidates)
+        return Finding(kind, round(confidence, 3), round(ratio, 4), n, "whole", {**reason, **detail})
+
+    if data_type in DATE_TYPES and hint == "date_of_birth":
+        return Finding("date_of_birth", 0.9, 1.0, n, "whole", {**reason, "note": "date type with a birth-date name"})
+    if embedded_emails >= 2 and embedded_emails / n >= 0.005:
+        return Finding("email", round(min(0.9, 0.5 + embedded_emails / n), 3), round(embedded_emails / n, 4), n,
+                       "embedded", {**reason, "rows_with_emails": embedded_emails})
+    if hint in ("passport", "driver_license", "date_of_birth"):
+        return Finding(hint, 0.6, 0.0, n, "name", {**reason, "note": "identified by name; values have no checksum"})
+    return Finding(None, 0.0, 0.0, n, "", reason)
