@@ -63,6 +63,40 @@ COMMENT ON TABLE colcrypt.key_grants IS
 'Roles whose sessions may have a key unwrapped server-side on first use. '
 'Managed with colcrypt.grant_key() and colcrypt.revoke_key(); membership counts (pg_has_role MEMBER).';
 
+-- sql/tables/discovery.sql
+CREATE TABLE colcrypt.discovery_runs (
+    run_id bigserial PRIMARY KEY,
+    schemas text[],
+    sample_size integer NOT NULL,
+    run_by name NOT NULL DEFAULT current_user,
+    started_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    finished_at timestamptz,
+    skipped jsonb NOT NULL DEFAULT '[]'
+);
+
+CREATE TABLE colcrypt.discovery_findings (
+    run_id bigint NOT NULL REFERENCES colcrypt.discovery_runs ON DELETE CASCADE,
+    schema_name name NOT NULL,
+    table_name name NOT NULL,
+    column_name name NOT NULL,
+    data_type text NOT NULL,
+    classification text NOT NULL,
+    confidence double precision NOT NULL,
+    match_ratio double precision NOT NULL,
+    sample_size integer NOT NULL,
+    estimated_rows bigint NOT NULL,
+    match_kind text NOT NULL,
+    reason jsonb NOT NULL,
+    PRIMARY KEY (run_id, schema_name, table_name, column_name)
+);
+
+COMMENT ON TABLE colcrypt.discovery_runs IS
+'One row per colcrypt.discover() run: scope, sample size, who, when, and tables skipped with why.';
+COMMENT ON TABLE colcrypt.discovery_findings IS
+'Columns a discovery run judged sensitive: classification, confidence (0-1), match ratio, sample size, '
+'estimated rows, whether matches are whole values, embedded or by name only, and the reason (masked examples).';
+COMMENT ON SEQUENCE colcrypt.discovery_runs_run_id_seq IS 'Numbers colcrypt.discovery_runs.';
+
 -- sql/views/keyring.sql
 CREATE VIEW colcrypt.keyring AS
 SELECT
@@ -218,6 +252,17 @@ COMMENT ON FUNCTION colcrypt._provider_context(bytea) IS
 'Internal: gives colcrypt._unwrap_key its settings (the KEK file and the server-side Python path) '
 'during a call made by the C key cache with token p_call_token; raises 42501 otherwise.';
 
+-- sql/functions/python_path.sql
+-- security: INVOKER. It only tells where make install put colcrypt's server-side Python code.
+CREATE FUNCTION colcrypt._python_path()
+RETURNS text
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_python_path';
+
+COMMENT ON FUNCTION colcrypt._python_path() IS
+'Internal: the directory holding the Python code that colcrypt''s PL/Python functions import.';
+
 -- sql/functions/unwrap_key.sql
 -- security: INVOKER. The grant check must see the real caller. It trusts no argument: its settings
 -- come from colcrypt._provider_context(token), which answers only during the C key cache's own call.
@@ -331,6 +376,30 @@ COMMENT ON FUNCTION colcrypt.revoke_key(text, text) IS
 'Removes the grant of key p_key_id to p_role; returns whether there was one. '
 'Sessions that already hold the key keep it until they disconnect or run DISCARD ALL.';
 
+-- sql/functions/discover.sql
+-- security: INVOKER. It samples only the tables the caller may read, with the caller's rights.
+CREATE FUNCTION colcrypt.discover(p_schemas text[] DEFAULT NULL, p_sample_size integer DEFAULT 2000)
+RETURNS SETOF colcrypt.discovery_findings
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.discovery.scan import discover
+if p_sample_size is None or p_sample_size < 100:
+    plpy.error("colcrypt: sample size must be at least 100", sqlstate="KC008",
+               hint="The default, 2000 values per column, bounds a ratio within about 2%.")
+return discover(plpy, p_schemas, p_sample_size)
+$$;
+
+COMMENT ON FUNCTION colcrypt.discover(text[], integer) IS
+'Finds columns holding sensitive data (ssn, credit_card, email, phone, iban, ip_address, date_of_birth, '
+'passport, driver_license) in the given schemas (NULL: all user schemas), sampling about p_sample_size values '
+'per column; stores and returns the findings with confidence and masked reasons. See docs/discovery.md.';
+
 -- sql/security.sql
 -- Security first: nothing is open by default; grant what the roles need.
 REVOKE ALL ON ALL TABLES IN SCHEMA colcrypt FROM public;
@@ -350,5 +419,12 @@ colcrypt.session_public_key(),
 colcrypt.load_key(text, integer, bytea),
 colcrypt.forget_keys(),
 colcrypt.loaded_keys(),
-colcrypt._provider_context(bytea)
+colcrypt._provider_context(bytea),
+colcrypt._python_path(),
+colcrypt.discover(text[], integer)
 TO public;
+
+-- discover() runs as its caller and records its runs and findings.
+GRANT SELECT, INSERT, UPDATE ON colcrypt.discovery_runs TO public;
+GRANT SELECT, INSERT ON colcrypt.discovery_findings TO public;
+GRANT USAGE ON SEQUENCE colcrypt.discovery_runs_run_id_seq TO public;

@@ -16,5 +16,12 @@ colcrypt.session_public_key(),
 colcrypt.load_key(text, integer, bytea),
 colcrypt.forget_keys(),
 colcrypt.loaded_keys(),
-colcrypt._provider_context(bytea)
+colcrypt._provider_context(bytea),
+colcrypt._python_path(),
+colcrypt.discover(text[], integer)
 TO public;
+
+-- discover() runs as its caller and records its runs and findings.
+GRANT SELECT, INSERT, UPDATE ON colcrypt.discovery_runs TO public;
+GRANT SELECT, INSERT ON colcrypt.discovery_findings TO public;
+GRANT USAGE ON SEQUENCE colcrypt.discovery_runs_run_id_seq TO public;

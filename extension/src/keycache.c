@@ -31,6 +31,7 @@
 PG_FUNCTION_INFO_V1(colcrypt_forget_keys);
 PG_FUNCTION_INFO_V1(colcrypt_loaded_keys);
 PG_FUNCTION_INFO_V1(colcrypt_provider_context);
+PG_FUNCTION_INFO_V1(colcrypt_python_path);
 
 char	   *colcrypt_kek_file = NULL;
 static char *cache_handle_setting = NULL;
@@ -447,6 +448,22 @@ colcrypt_loaded_keys(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* Where make install puts the Python code that colcrypt's PL/Python functions import. */
+static void
+server_python_path(char *buf)
+{
+	snprintf(buf, MAXPGPATH, "%s/colcrypt/python", pkglib_path);
+}
+
+Datum
+colcrypt_python_path(PG_FUNCTION_ARGS)
+{
+	char		python_path[MAXPGPATH];
+
+	server_python_path(python_path);
+	PG_RETURN_TEXT_P(cstring_to_text(python_path));
+}
+
 Datum
 colcrypt_provider_context(PG_FUNCTION_ARGS)
 {
@@ -459,7 +476,7 @@ colcrypt_provider_context(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						errmsg("colcrypt: the key provider may only be called by colcrypt itself"),
 						errhint("Use colcrypt.encrypt_column / decrypt_column; keys are unwrapped for granted roles on first use.")));
-	snprintf(python_path, sizeof(python_path), "%s/colcrypt/python", pkglib_path);
+	server_python_path(python_path);
 	elems[0] = CStringGetTextDatum(colcrypt_kek_file);
 	elems[1] = CStringGetTextDatum(python_path);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, 2, TEXTOID, -1, false, TYPALIGN_INT));

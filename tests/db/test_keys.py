@@ -45,7 +45,7 @@ def test_cli_errors_are_clear_and_change_nothing(db, tmp_path, capsys):
     assert "[KC004]" in capsys.readouterr().err
     with db.connect() as conn:
         assert scalar(conn, "SELECT count(*) FROM colcrypt.key_versions") == 1
-        assert scalar(conn, "SELECT count(*) FROM pg_class WHERE relkind = 'S'"
+        assert scalar(conn, "SELECT count(*) FROM pg_class WHERE relkind = 'S' AND relname ^@ 'key_counter_'"
                             " AND relnamespace = 'colcrypt'::regnamespace") == 1
 
 

@@ -73,3 +73,8 @@ def test_decoy_columns_stay_clean(case):
 def test_nulls_are_not_counted():
     finding = classify("contact", "text", [None] * 500 + [f"u{i}@example.com" for i in range(100)])
     assert finding.classification == "email" and finding.sample_size == 100 and finding.match_ratio == 1.0
+
+
+def test_a_few_valid_values_count_when_the_name_agrees():
+    assert classify("ssn_number", "bigint", ["1010001"]).classification == "ssn"
+    assert classify("badge", "bigint", ["1010001"]).classification is None

@@ -103,7 +103,8 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
     for kind, matches in whole.items():
         ratio = len(matches) / n
         bound = wilson_lower(len(matches), n)
-        if bound < WHOLE_THRESHOLD and not (matches and kind in path_hints):
+        named_and_valid = matches and (kind in path_hints or (hint == kind and ratio >= 0.9))
+        if bound < WHOLE_THRESHOLD and not named_and_valid:  # a small sample needs the name to agree
             continue
         detail = {"matches": len(matches), "bound": round(bound, 3),
                   "examples": sorted({_mask(m) for m in matches[:50]})[:3]}

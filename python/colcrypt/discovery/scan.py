@@ -1,0 +1,104 @@
+"""The in-database discovery scan, run by the PL/Python function colcrypt.discover().
+
+Walks the catalog for user tables the caller may read (partitioned tables once, as the parent;
+partitions, views, colcrypt's and other extensions' tables skipped), samples each table once for
+all its candidate columns, classifies every column and stores the run and its findings.
+"""
+
+import json
+
+from colcrypt.discovery.classify import classify
+
+COLUMNS_SQL = """
+SELECT n.nspname AS schema_name, c.relname AS table_name, c.oid::pg_catalog.regclass::text AS rel,
+       c.relkind::text AS relkind,
+       CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'p' THEN
+           (SELECT coalesce(sum(greatest(p.reltuples, 0)), 0)::bigint
+            FROM pg_catalog.pg_partition_tree(c.oid) t
+            JOIN pg_catalog.pg_class p ON p.oid OPERATOR(pg_catalog.=) t.relid)
+       ELSE greatest(c.reltuples, 0)::bigint END AS estimated_rows,
+       a.attname AS column_name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS data_type,
+       ty.typcategory::text AS category
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid
+ AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+JOIN pg_catalog.pg_type ty ON ty.oid OPERATOR(pg_catalog.=) a.atttypid
+WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'colcrypt', 'pg_toast')
+  AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+  AND ($1::text[] IS NULL OR n.nspname OPERATOR(pg_catalog.=) ANY ($1))
+  AND pg_catalog.has_table_privilege(c.oid, 'SELECT')
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                    AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')
+ORDER BY n.nspname, c.relname, a.attnum
+"""
+
+SCANNED_CATEGORIES = {"S", "N", "D", "U", "A"}  # strings, numbers, dates, json (U), arrays
+SKIPPED_TYPES = {"real", "double precision", "money", "boolean", "uuid", "bytea", "oid", "interval",
+                 "time without time zone", "time with time zone"}
+SMALL_TABLE = 20000
+SPARSE = 100  # fewer non-NULL values than this in the sample: look again, for non-NULLs only
+
+
+def _text_expr(plpy, column: str, data_type: str) -> str:
+    col = plpy.quote_ident(column)
+    return f"pg_catalog.to_jsonb({col})::text" if data_type.endswith("[]") else f"{col}::text"
+
+
+def _sample(plpy, rel: str, exprs: list[str], estimated: int, sample_size: int) -> list[dict]:
+    select = ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs))
+    if estimated <= SMALL_TABLE:
+        return list(plpy.execute(f"SELECT {select} FROM {rel} LIMIT {SMALL_TABLE}"))
+    percent = min(100.0, max(0.001, 100.0 * 3 * sample_size / estimated))
+    return list(plpy.execute(f"SELECT {select} FROM {rel} TABLESAMPLE SYSTEM ({percent:.4f}) REPEATABLE (42)"
+                             f" LIMIT {sample_size}"))
+
+
+def _table_columns(plpy, schemas):
+    tables: dict[str, dict] = {}
+    for row in plpy.execute(plpy.prepare(COLUMNS_SQL, ["text[]"]), [schemas]):
+        t = tables.setdefault(row["rel"], {"schema": row["schema_name"], "table": row["table_name"],
+                                           "estimated_rows": row["estimated_rows"], "columns": []})
+        if row["category"] in SCANNED_CATEGORIES and row["data_type"] not in SKIPPED_TYPES:
+            t["columns"].append((row["column_name"], row["data_type"]))
+    return tables
+
+
+def discover(plpy, schemas: list[str] | None, sample_size: int) -> list[dict]:
+    """Scan, store the run and its findings, and return the findings."""
+    run_id = plpy.execute(plpy.prepare(
+        "INSERT INTO colcrypt.discovery_runs (schemas, sample_size) VALUES ($1, $2) RETURNING run_id",
+        ["text[]", "int4"]), [schemas, sample_size])[0]["run_id"]
+    insert = plpy.prepare(
+        "INSERT INTO colcrypt.discovery_findings (run_id, schema_name, table_name, column_name, data_type,"
+        " classification, confidence, match_ratio, sample_size, estimated_rows, match_kind, reason)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb) RETURNING *",
+        ["int8", "text", "text", "text", "text", "text", "float8", "float8", "int4", "int8", "text", "text"])
+    findings, skipped = [], []
+    for rel, t in _table_columns(plpy, schemas).items():
+        if not t["columns"]:
+            continue
+        try:
+            with plpy.subtransaction():
+                exprs = [_text_expr(plpy, c, ty) for c, ty in t["columns"]]
+                rows = _sample(plpy, rel, exprs, t["estimated_rows"], sample_size)
+                for i, (column, data_type) in enumerate(t["columns"]):
+                    values = [r[f"c{i}"] for r in rows]
+                    if sum(v is not None for v in values) < SPARSE and len(rows) >= SPARSE:
+                        values = [r["v"] for r in plpy.execute(
+                            f"SELECT {exprs[i]} AS v FROM {rel} WHERE {plpy.quote_ident(column)} IS NOT NULL"
+                            f" LIMIT {sample_size}")]
+                    f = classify(column, data_type, values)
+                    if f.classification is None:
+                        continue
+                    findings.append(plpy.execute(insert, [
+                        run_id, t["schema"], t["table"], column, data_type, f.classification, f.confidence,
+                        f.match_ratio, f.sample_size, t["estimated_rows"], f.match_kind, json.dumps(f.reason)])[0])
+        except plpy.SPIError as e:
+            skipped.append({"table": rel, "error": str(e).splitlines()[0]})
+    plpy.execute(plpy.prepare("UPDATE colcrypt.discovery_runs SET finished_at = pg_catalog.clock_timestamp(),"
+                              " skipped = $2::jsonb WHERE run_id = $1", ["int8", "text"]),
+                 [run_id, json.dumps(skipped)])
+    return findings

@@ -1,0 +1,22 @@
+-- security: INVOKER. It samples only the tables the caller may read, with the caller's rights.
+CREATE FUNCTION colcrypt.discover(p_schemas text[] DEFAULT NULL, p_sample_size integer DEFAULT 2000)
+RETURNS SETOF colcrypt.discovery_findings
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.discovery.scan import discover
+if p_sample_size is None or p_sample_size < 100:
+    plpy.error("colcrypt: sample size must be at least 100", sqlstate="KC008",
+               hint="The default, 2000 values per column, bounds a ratio within about 2%.")
+return discover(plpy, p_schemas, p_sample_size)
+$$;
+
+COMMENT ON FUNCTION colcrypt.discover(text[], integer) IS
+'Finds columns holding sensitive data (ssn, credit_card, email, phone, iban, ip_address, date_of_birth, '
+'passport, driver_license) in the given schemas (NULL: all user schemas), sampling about p_sample_size values '
+'per column; stores and returns the findings with confidence and masked reasons. See docs/discovery.md.';

@@ -1,0 +1,81 @@
+"""colcrypt.discover() on a small legacy-style database: quoted mixed-case names, a composite key,
+a partitioned table, jsonb, identifiers in numeric columns, decoys, an empty table and a view."""
+
+import json
+
+import pytest
+
+from tests.db.helpers import raises_sqlstate, scalar
+
+LEGACY = """
+CREATE SCHEMA "Legacy CRM";
+CREATE TABLE "Legacy CRM"."Customers" (
+    "CustomerID" int, region int, "SSN" text, "eMail" text, "Phone No" text, card_last4 text,
+    email_verified boolean, passport_type text, signup date, "DateOfBirth" date, notes text, profile jsonb,
+    order_number bigint, zip text, PRIMARY KEY ("CustomerID", region));
+INSERT INTO "Legacy CRM"."Customers"
+SELECT g, g % 7,
+       lpad((g % 660 + 1)::text, 3, '0') || '-' || lpad((g % 98 + 1)::text, 2, '0') || '-'
+           || lpad((g % 9998 + 1)::text, 4, '0'),
+       'user' || g || '@corp.internal', '+1 415 555 ' || lpad((g % 10000)::text, 4, '0'),
+       lpad((g % 10000)::text, 4, '0'), g % 2 = 0, 'regular', DATE '2020-01-01' + g % 300,
+       DATE '1950-01-01' + g % 20000,
+       CASE WHEN g % 50 = 0 THEN 'wrote from jane' || g || '@example.org' ELSE 'no contact' END,
+       jsonb_build_object('billing', jsonb_build_object('iban', 'DE89370400440532013000'), 'n', g),
+       1000000000000000 + g * 7919, lpad((g % 90000 + 10000)::text, 5, '0') || '-1234'
+FROM generate_series(1, 3000) g;
+CREATE TABLE "Legacy CRM".events (id bigint, client_ip text, happened date) PARTITION BY RANGE (happened);
+CREATE TABLE "Legacy CRM".events_2023 PARTITION OF "Legacy CRM".events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+CREATE TABLE "Legacy CRM".events_2024 PARTITION OF "Legacy CRM".events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+INSERT INTO "Legacy CRM".events SELECT g, '10.0.' || (g % 250) || '.' || (g % 200), DATE '2023-06-01' + g % 400
+FROM generate_series(1, 2000) g;
+CREATE TABLE "Legacy CRM".payments (id int PRIMARY KEY, ssn_number bigint, pan text);
+INSERT INTO "Legacy CRM".payments VALUES (1, 1010001, NULL);
+CREATE TABLE "Legacy CRM".empty_people (id int, customer_email text);
+CREATE VIEW "Legacy CRM".customer_view AS SELECT "eMail" FROM "Legacy CRM"."Customers";
+ANALYZE;
+"""
+
+EXPECTED = {
+    ("Customers", "SSN"): "ssn", ("Customers", "eMail"): "email", ("Customers", "Phone No"): "phone",
+    ("Customers", "DateOfBirth"): "date_of_birth", ("Customers", "notes"): "email",
+    ("Customers", "profile"): "iban", ("events", "client_ip"): "ip_address",
+    ("empty_people", "customer_email"): "email",
+    ("payments", "ssn_number"): "ssn",  # an integer that lost its leading zeros, named as such
+    ("payments", "pan"): "credit_card",  # no values yet: a candidate by name
+}
+
+
+@pytest.fixture
+def legacy(conn):
+    conn.execute(LEGACY)
+    return conn
+
+
+def test_discover_finds_what_is_there_and_nothing_else(legacy):
+    rows = legacy.execute("SELECT table_name, column_name, classification, confidence, match_kind, reason,"
+                          " sample_size FROM colcrypt.discover(ARRAY['Legacy CRM'])").fetchall()
+    found = {(r[0], r[1]): r[2] for r in rows}
+    assert found == EXPECTED
+    by_key = {(r[0], r[1]): r for r in rows}
+    assert by_key[("Customers", "notes")][4] == "embedded"
+    assert by_key[("empty_people", "customer_email")][4] == "name"
+    assert all(0 < r[3] <= 1 for r in rows)
+    for r in rows:  # reasons carry masked examples, never real values
+        for example in r[5].get("examples", []):
+            assert "*" in example
+    assert "events_2023" not in {r[0] for r in rows}  # partitions reported once, as the parent
+
+
+def test_discover_stores_the_run(legacy):
+    legacy.execute("SELECT * FROM colcrypt.discover(ARRAY['Legacy CRM'])")
+    run = legacy.execute("SELECT run_id, finished_at IS NOT NULL, skipped FROM colcrypt.discovery_runs").fetchone()
+    assert run[1] is True and run[2] == []
+    assert scalar(legacy, "SELECT count(*) FROM colcrypt.discovery_findings WHERE run_id = %s", (run[0],)) == \
+        len(EXPECTED)
+    assert json.dumps(run[2]) == "[]"
+
+
+def test_discover_rejects_a_tiny_sample(conn):
+    with raises_sqlstate("KC008", "sample size"):
+        conn.execute("SELECT * FROM colcrypt.discover(NULL, 5)")
