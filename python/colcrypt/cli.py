@@ -59,6 +59,28 @@ def cmd_keys_revoke(args) -> None:
     print(f"colcrypt: {'revoked' if had else 'there was no'} grant of key {args.key_id} to {args.role}")
 
 
+def cmd_discover(args) -> None:
+    with _connect(args) as conn:
+        cur = conn.execute(
+            "SELECT schema_name AS schema, table_name AS table, column_name AS column, data_type, classification,"
+            " confidence, match_ratio, sample_size, estimated_rows, match_kind, reason"
+            " FROM colcrypt.discover(%s, %s) ORDER BY 1, 2, 3", (args.schema or None, args.sample_size))
+        names = [d.name for d in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=names)
+        writer.writeheader()
+        writer.writerows({**r, "reason": json.dumps(r["reason"], ensure_ascii=False)} for r in rows)
+    else:
+        cols = ["schema", "table", "column", "classification", "confidence", "match_ratio", "match_kind"]
+        _print_table(cols, [[str(r[c]) for c in cols] for r in rows])
+        print(f"\n{len(rows)} sensitive column(s); details with --format json")
+
+
 def cmd_demo(args) -> None:
     from colcrypt.demo import run
 
@@ -101,6 +123,12 @@ def parser() -> argparse.ArgumentParser:
         g.add_argument("key_id")
         g.add_argument("role")
         g.set_defaults(func=func)
+
+    disc = sub.add_parser("discover", parents=[dsn], help="find columns holding sensitive data")
+    disc.add_argument("--schema", action="append", help="schema to scan (repeatable; default: all user schemas)")
+    disc.add_argument("--sample-size", type=int, default=2000, help="values sampled per column (default 2000)")
+    disc.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    disc.set_defaults(func=cmd_discover)
 
     sub.add_parser("demo", help="encrypt, store and decrypt on a throwaway cluster").set_defaults(func=cmd_demo)
     return p

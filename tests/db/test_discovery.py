@@ -79,3 +79,18 @@ def test_discover_stores_the_run(legacy):
 def test_discover_rejects_a_tiny_sample(conn):
     with raises_sqlstate("KC008", "sample size"):
         conn.execute("SELECT * FROM colcrypt.discover(NULL, 5)")
+
+
+def test_cli_formats(db, legacy, capsys):
+    from colcrypt.cli import main
+
+    assert main(["discover", "--dsn", db.dsn, "--schema", "Legacy CRM", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {(r["table"], r["column"]): r["classification"] for r in rows} == EXPECTED
+    assert {"schema", "table", "column", "data_type", "classification", "confidence", "match_ratio",
+            "sample_size", "reason"} <= set(rows[0])
+    assert main(["discover", "--dsn", db.dsn, "--schema", "Legacy CRM", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("schema,table,column,data_type,classification") and len(lines) == 1 + len(EXPECTED)
+    assert main(["discover", "--dsn", db.dsn, "--schema", "Legacy CRM"]) == 0
+    assert f"{len(EXPECTED)} sensitive column(s)" in capsys.readouterr().out
