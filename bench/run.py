@@ -15,7 +15,6 @@ import psycopg
 from colcrypt.cluster import throwaway
 from colcrypt.install import install
 from colcrypt.keys import create_key
-from colcrypt.providers import local
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
@@ -88,12 +87,9 @@ def check(conn) -> None:
 
 def main() -> None:
     cluster = throwaway("colcrypt-bench-")
-    kek_file = cluster.root / "kek"
     try:
-        cluster.init({"colcrypt.kek_file": f"'{kek_file}'", "shared_buffers": "'1GB'",
-                      "max_wal_size": "'8GB'", "checkpoint_timeout": "'30min'"})
-        local.create_kek_file(kek_file)
-        cluster.give_to_server(kek_file, 0o600)
+        kek_file = cluster.init_with_local_kek({"shared_buffers": "'1GB'", "max_wal_size": "'8GB'",
+                                                "checkpoint_timeout": "'30min'"})
         cluster.start()
         with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
             install(conn)

@@ -76,6 +76,17 @@ class Cluster:
             conf.write("\n# colcrypt embedded cluster\n")
             conf.writelines(f"{k} = {v}\n" for k, v in base.items())
 
+    def init_with_local_kek(self, settings: dict[str, str] | None = None) -> Path:
+        """init() plus a new KEK file in the cluster, readable only by the server, set as
+        colcrypt.kek_file for server-side unwrapping; returns its path."""
+        from colcrypt.providers import local
+
+        kek_file = self.root / "kek"
+        self.init({**(settings or {}), "colcrypt.kek_file": f"'{kek_file}'"})
+        local.create_kek_file(kek_file)
+        self.give_to_server(kek_file, 0o600)
+        return kek_file
+
     def is_running(self) -> bool:
         return (self.data / "postmaster.pid").exists() and subprocess.run(
             self._cmd("pg_ctl", "status", "-D", str(self.data)), capture_output=True, cwd="/").returncode == 0

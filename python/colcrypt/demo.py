@@ -13,7 +13,6 @@ import colcrypt
 from colcrypt.cluster import throwaway
 from colcrypt.install import install
 from colcrypt.keys import create_key
-from colcrypt.providers import local
 
 CUSTOMERS = [
     (1, "Ada Lovelace", "ada@example.com", "123-45-6789", "1815-12-10"),
@@ -40,10 +39,7 @@ def run() -> None:
 
 def _run(cluster) -> None:
     step(1, "embedded throwaway cluster")
-    kek_file = cluster.root / "kek"
-    cluster.init({"colcrypt.kek_file": f"'{kek_file}'"})
-    local.create_kek_file(kek_file)
-    cluster.give_to_server(kek_file, 0o600)
+    kek_file = cluster.init_with_local_kek()
     cluster.start()
     print(f"  PostgreSQL running in {cluster.data}, KEK file {kek_file} (0600, server account only)")
 

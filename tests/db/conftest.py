@@ -14,7 +14,6 @@ import pytest
 from colcrypt.cluster import throwaway
 from colcrypt.install import install
 from colcrypt.keys import create_key
-from colcrypt.providers import local
 
 SETTINGS = {
     "fsync": "off",
@@ -47,12 +46,8 @@ class Database:
 @pytest.fixture(scope="session")
 def cluster():
     c = throwaway("colcrypt-test-")
-    kek_file = c.root / "kek"
-    c.init({**SETTINGS, "colcrypt.kek_file": f"'{kek_file}'"})
-    local.create_kek_file(kek_file)
-    c.give_to_server(kek_file, 0o600)
+    c.kek_file = c.init_with_local_kek(SETTINGS)
     c.start()
-    c.kek_file = kek_file
     with psycopg.connect(c.dsn(), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION pg_stat_statements")
     yield c
