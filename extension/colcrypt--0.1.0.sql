@@ -243,13 +243,13 @@ COMMENT ON FUNCTION colcrypt.loaded_keys() IS
 -- sql/functions/provider_context.sql
 -- security: INVOKER. It reveals settings only to the key provider call in progress, by its one-time token.
 CREATE FUNCTION colcrypt._provider_context(p_call_token bytea)
-RETURNS text[]
+RETURNS text
 LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'colcrypt_provider_context';
 
 COMMENT ON FUNCTION colcrypt._provider_context(bytea) IS
-'Internal: gives colcrypt._unwrap_key its settings (the KEK file and the server-side Python path) '
+'Internal: gives colcrypt._unwrap_key the KEK file (colcrypt.kek_file, hidden from non-superusers) '
 'during a call made by the C key cache with token p_call_token; raises 42501 otherwise.';
 
 -- sql/functions/python_path.sql
@@ -264,7 +264,7 @@ COMMENT ON FUNCTION colcrypt._python_path() IS
 'Internal: the directory holding the Python code that colcrypt''s PL/Python functions import.';
 
 -- sql/functions/unwrap_key.sql
--- security: INVOKER. The grant check must see the real caller. It trusts no argument: its settings
+-- security: INVOKER. The grant check must see the real caller. It trusts no argument: the KEK file
 -- come from colcrypt._provider_context(token), which answers only during the C key cache's own call.
 CREATE FUNCTION colcrypt._unwrap_key(p_key_id text, p_version integer, p_call_token bytea)
 RETURNS bytea
@@ -272,10 +272,11 @@ LANGUAGE plpython3u VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 import sys
-kek_file, python_path = plpy.execute(
+kek_file = plpy.execute(
     plpy.prepare("SELECT colcrypt._provider_context($1) AS c", ["bytea"]), [p_call_token])[0]["c"]
-if python_path not in sys.path:
-    sys.path.insert(0, python_path)
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
 from colcrypt.server import unwrap_key
 return unwrap_key(plpy, p_key_id, p_version, kek_file)
 $$;

@@ -22,7 +22,6 @@
 #include "parser/parse_func.h"
 #include "port/pg_bswap.h"
 #include "access/xact.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -142,7 +141,7 @@ raise_provider_error(const char *json, int len)
 /*
  * The provider function may be executable by roles other than its owner (ALTER DEFAULT
  * PRIVILEGES, an explicit GRANT), so it does not trust its caller: it asks
- * colcrypt._provider_context(token) for its settings, which answers only during a call made
+ * colcrypt._provider_context(token) for the KEK file, which it answers only during a call made
  * here, with the random token of that call.
  */
 static unsigned char provider_token[16];
@@ -468,16 +467,11 @@ Datum
 colcrypt_provider_context(PG_FUNCTION_ARGS)
 {
 	bytea	   *token = PG_GETARG_BYTEA_PP(0);
-	char		python_path[MAXPGPATH];
-	Datum		elems[2];
 
 	if (!provider_call_active || VARSIZE_ANY_EXHDR(token) != sizeof(provider_token) ||
 		CRYPTO_memcmp(VARDATA_ANY(token), provider_token, sizeof(provider_token)) != 0)
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						errmsg("colcrypt: the key provider may only be called by colcrypt itself"),
 						errhint("Use colcrypt.encrypt_column / decrypt_column; keys are unwrapped for granted roles on first use.")));
-	server_python_path(python_path);
-	elems[0] = CStringGetTextDatum(colcrypt_kek_file);
-	elems[1] = CStringGetTextDatum(python_path);
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, 2, TEXTOID, -1, false, TYPALIGN_INT));
+	PG_RETURN_TEXT_P(cstring_to_text(colcrypt_kek_file));
 }

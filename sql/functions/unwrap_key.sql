@@ -1,4 +1,4 @@
--- security: INVOKER. The grant check must see the real caller. It trusts no argument: its settings
+-- security: INVOKER. The grant check must see the real caller. It trusts no argument: the KEK file
 -- come from colcrypt._provider_context(token), which answers only during the C key cache's own call.
 CREATE FUNCTION colcrypt._unwrap_key(p_key_id text, p_version integer, p_call_token bytea)
 RETURNS bytea
@@ -6,10 +6,11 @@ LANGUAGE plpython3u VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 import sys
-kek_file, python_path = plpy.execute(
+kek_file = plpy.execute(
     plpy.prepare("SELECT colcrypt._provider_context($1) AS c", ["bytea"]), [p_call_token])[0]["c"]
-if python_path not in sys.path:
-    sys.path.insert(0, python_path)
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
 from colcrypt.server import unwrap_key
 return unwrap_key(plpy, p_key_id, p_version, kek_file)
 $$;
