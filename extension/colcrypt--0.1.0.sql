@@ -97,6 +97,44 @@ COMMENT ON TABLE colcrypt.discovery_findings IS
 'estimated rows, whether matches are whole values, embedded or by name only, and the reason (masked examples).';
 COMMENT ON SEQUENCE colcrypt.discovery_runs_run_id_seq IS 'Numbers colcrypt.discovery_runs.';
 
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.discovery_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.discovery_findings', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.discovery_runs_run_id_seq', '');
+
+-- sql/tables/baselines.sql
+CREATE TABLE colcrypt.baselines (
+    label text PRIMARY KEY CHECK (label <> ''),
+    captured_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    captured_by name NOT NULL DEFAULT current_user,
+    window_s double precision NOT NULL,
+    metrics jsonb NOT NULL,
+    thresholds jsonb NOT NULL,
+    notes text[] NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE colcrypt.baseline_comparisons (
+    comparison_id bigserial PRIMARY KEY,
+    label text NOT NULL REFERENCES colcrypt.baselines ON UPDATE CASCADE ON DELETE CASCADE,
+    compared_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    compared_by name NOT NULL DEFAULT current_user,
+    current_metrics jsonb NOT NULL,
+    thresholds jsonb NOT NULL,
+    results jsonb NOT NULL,
+    notes text[] NOT NULL DEFAULT '{}'
+);
+
+COMMENT ON TABLE colcrypt.baselines IS
+'Performance baselines by label: latency (mean, p50, p95, p99 in ms), transactions/s, server CPU time, '
+'IO rates over a measured window, with the thresholds later comparisons use. See docs/baseline.md.';
+COMMENT ON TABLE colcrypt.baseline_comparisons IS
+'Every colcrypt.compare_baseline() run: the metrics measured, the thresholds applied and the per-metric '
+'results (change in percent, pass or fail, recommendation).';
+COMMENT ON SEQUENCE colcrypt.baseline_comparisons_comparison_id_seq IS 'Numbers colcrypt.baseline_comparisons.';
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.baselines', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.baseline_comparisons', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.baseline_comparisons_comparison_id_seq', '');
+
 -- sql/views/keyring.sql
 CREATE VIEW colcrypt.keyring AS
 SELECT
@@ -400,6 +438,88 @@ COMMENT ON FUNCTION colcrypt.discover(text[], integer) IS
 'Finds columns holding sensitive data (ssn, credit_card, email, phone, iban, ip_address, date_of_birth, '
 'passport, driver_license) in the given schemas (NULL: all user schemas), sampling about p_sample_size values '
 'per column; stores and returns the findings with confidence and masked reasons. See docs/discovery.md.';
+
+-- sql/functions/baseline_snapshot.sql
+-- security: INVOKER. It reads statistics views the caller may read and the server's /proc entries.
+CREATE FUNCTION colcrypt.baseline_snapshot()
+RETURNS jsonb
+LANGUAGE plpython3u VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+import json
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.baseline.server import snapshot
+return json.dumps(snapshot(plpy))
+$$;
+
+COMMENT ON FUNCTION colcrypt.baseline_snapshot() IS
+'The counters a baseline is computed from (pg_stat_database, pg_stat_bgwriter, pg_stat_statements when '
+'installed, server CPU ticks from /proc), read now. Pass it as p_start to capture_baseline or '
+'compare_baseline to measure a window you drive yourself, e.g. while replaying a workload.';
+
+-- sql/functions/capture_baseline.sql
+-- security: INVOKER. Baselines are taken by DBAs (EXECUTE is revoked from PUBLIC) as themselves.
+CREATE FUNCTION colcrypt.capture_baseline(
+    p_label text,
+    p_duration interval DEFAULT '1 minute',
+    p_thresholds jsonb DEFAULT NULL,
+    p_start jsonb DEFAULT NULL,
+    p_workload jsonb DEFAULT NULL,
+    p_replace boolean DEFAULT FALSE
+)
+RETURNS colcrypt.baselines
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.baseline.server import capture
+seconds = plpy.execute(plpy.prepare("SELECT extract(epoch FROM $1)::float8 AS s", ["interval"]),
+                       [p_duration])[0]["s"]
+return capture(plpy, p_label, seconds, p_thresholds, p_start, p_workload, p_replace)
+$$;
+
+COMMENT ON FUNCTION colcrypt.capture_baseline(text, interval, jsonb, jsonb, jsonb, boolean) IS
+'Measures the database for p_duration (or since the snapshot p_start) and stores the baseline p_label: '
+'latency percentiles (pg_stat_statements, else active time per transaction, or a replayed workload''s '
+'client timings in p_workload), transactions/s, server CPU time, IO. p_thresholds overrides the defaults '
+'{"latency": 10, "throughput": -10, "cpu": 15} (percent). See docs/baseline.md.';
+
+-- sql/functions/compare_baseline.sql
+-- security: INVOKER. Comparisons are run by DBAs (EXECUTE is revoked from PUBLIC) as themselves.
+CREATE FUNCTION colcrypt.compare_baseline(
+    p_label text,
+    p_duration interval DEFAULT '1 minute',
+    p_thresholds jsonb DEFAULT NULL,
+    p_start jsonb DEFAULT NULL,
+    p_workload jsonb DEFAULT NULL
+)
+RETURNS TABLE (
+    metric text, baseline double precision, current double precision, change_pct double precision,
+    limit_pct double precision, passed boolean, recommendation text, comparison_id bigint
+)
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.baseline.server import compare_now
+seconds = plpy.execute(plpy.prepare("SELECT extract(epoch FROM $1)::float8 AS s", ["interval"]),
+                       [p_duration])[0]["s"]
+return compare_now(plpy, p_label, seconds, p_thresholds, p_start, p_workload)
+$$;
+
+COMMENT ON FUNCTION colcrypt.compare_baseline(text, interval, jsonb, jsonb, jsonb) IS
+'Measures now as capture_baseline does and compares with baseline p_label: each metric with its change in '
+'percent, the threshold, pass or fail (NULL: informational or too little load to judge) and a '
+'recommendation. Records the comparison in colcrypt.baseline_comparisons.';
 
 -- sql/security.sql
 -- Security first: nothing is open by default; grant what the roles need.

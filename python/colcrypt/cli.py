@@ -81,6 +81,74 @@ def cmd_discover(args) -> None:
         print(f"\n{len(rows)} sensitive column(s); details with --format json")
 
 
+def cmd_baseline(args) -> int:
+    """Measure a window driven from here (idle wait or replayed workload), then store or compare."""
+    import time
+
+    from colcrypt.baseline.workload import replay, statements
+    from colcrypt.progress import Progress
+
+    thresholds = {k: v for k, v in (("latency", args.latency), ("throughput", args.throughput),
+                                    ("cpu", args.cpu)) if v is not None}
+    sql = statements(args.workload) if args.workload else None
+    dsn = resolve(args.dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        start = conn.execute("SELECT colcrypt.baseline_snapshot()").fetchone()[0]
+        if sql:
+            workload = replay(dsn, sql, args.duration, args.clients, progress=args.format == "table")
+        else:
+            workload = None
+            bar = Progress("measuring", args.duration, "s") if args.format == "table" else None
+            deadline = time.monotonic() + args.duration
+            while (left := deadline - time.monotonic()) > 0:
+                time.sleep(min(0.5, left))
+                if bar:
+                    bar.update(args.duration - max(0.0, deadline - time.monotonic()))
+            if bar:
+                bar.close()
+        params = (args.label, json.dumps(thresholds) if thresholds else None, json.dumps(start),
+                  json.dumps(workload) if workload else None)
+        notices: list[str] = []
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+        if args.compare:
+            cur = conn.execute("SELECT metric, baseline, current, change_pct, limit_pct, passed, recommendation"
+                               " FROM colcrypt.compare_baseline(%s, p_thresholds => %s::jsonb,"
+                               " p_start => %s::jsonb, p_workload => %s::jsonb)", params)
+            rows = [dict(zip([d.name for d in cur.description], r, strict=True)) for r in cur.fetchall()]
+        else:
+            cur = conn.execute("SELECT label, window_s, metrics, thresholds, notes FROM colcrypt.capture_baseline("
+                               "%s, p_thresholds => %s::jsonb, p_start => %s::jsonb, p_workload => %s::jsonb,"
+                               " p_replace => %s)", (*params, args.replace))
+            label, window_s, metrics, limits, notes = cur.fetchone()
+    if workload and workload["errors"]:
+        print(f"colcrypt: {workload['errors']} workload statement(s) failed, first: {workload['first_error']}",
+              file=sys.stderr)
+    if args.compare:
+        failed = [r["metric"] for r in rows if r["passed"] is False]
+        if args.format == "json":
+            print(json.dumps({"label": args.label, "results": rows, "notes": notices}, indent=2))
+        else:
+            cols = ["metric", "baseline", "current", "change_pct", "limit_pct", "passed"]
+            _print_table(cols, [["" if r[c] is None else str(r[c]) for c in cols] for r in rows])
+            for r in rows:
+                if r["passed"] is False:
+                    print(f"- {r['metric']}: {r['recommendation']}")
+            for note in notices:
+                print(f"note: {note}")
+            print(f"\ncolcrypt: {'FAILED: ' + ', '.join(failed) if failed else 'no metric beyond its threshold'}"
+                  f" (against baseline {args.label!r})")
+        return 3 if failed else 0
+    if args.format == "json":
+        print(json.dumps({"label": label, "window_s": window_s, "metrics": metrics, "thresholds": limits,
+                          "notes": notes}, indent=2))
+    else:
+        _print_table(["metric", "value"], [[k, str(v)] for k, v in metrics.items()])
+        for note in notes:
+            print(f"note: {note}")
+        print(f"\ncolcrypt: stored baseline {label!r} ({window_s:.1f} s window); thresholds {json.dumps(limits)}")
+    return 0
+
+
 def cmd_demo(args) -> None:
     from colcrypt.demo import run
 
@@ -130,14 +198,31 @@ def parser() -> argparse.ArgumentParser:
     disc.add_argument("--format", choices=["table", "json", "csv"], default="table")
     disc.set_defaults(func=cmd_discover)
 
+    base = sub.add_parser("baseline", parents=[dsn], help="measure latency, throughput, CPU and IO; store or compare")
+    base.add_argument("--label", default="baseline", help="name of the baseline (default: baseline)")
+    base.add_argument("--duration", type=float, default=60.0, help="seconds to measure (default 60)")
+    base.add_argument("--workload", type=Path, help="SQL file to replay during the window (statements end with ';')")
+    base.add_argument("--clients", type=int, default=2, help="connections replaying the workload (default 2)")
+    base.add_argument("--compare", action="store_true", help="measure now and compare with the stored baseline; "
+                                                              "exit status 3 when a metric is beyond its threshold")
+    base.add_argument("--replace", action="store_true", help="measure an existing label again")
+    for name, default in (("latency", "+10"), ("throughput", "-10"), ("cpu", "+15")):
+        base.add_argument(f"--{name}", type=float, metavar="PCT",
+                          help=f"{name} threshold in percent (default {default})")
+    base.add_argument("--format", choices=["table", "json"], default="table")
+    base.set_defaults(func=cmd_baseline)
+
     sub.add_parser("demo", help="encrypt, store and decrypt on a throwaway cluster").set_defaults(func=cmd_demo)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "duration", 1) <= 0 or getattr(args, "clients", 1) < 1:
+        print("colcrypt: error [KC008]: --duration must be positive and --clients at least 1", file=sys.stderr)
+        return 2
     try:
-        args.func(args)
+        status = args.func(args)
     except ColcryptError as e:
         print(f"colcrypt: error [{e.sqlstate}]: {e}", file=sys.stderr)
         return 1
@@ -147,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         if diag.message_hint:
             print(f"HINT: {diag.message_hint}", file=sys.stderr)
         return 1
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -30,3 +30,7 @@ COMMENT ON TABLE colcrypt.discovery_findings IS
 'Columns a discovery run judged sensitive: classification, confidence (0-1), match ratio, sample size, '
 'estimated rows, whether matches are whole values, embedded or by name only, and the reason (masked examples).';
 COMMENT ON SEQUENCE colcrypt.discovery_runs_run_id_seq IS 'Numbers colcrypt.discovery_runs.';
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.discovery_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.discovery_findings', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.discovery_runs_run_id_seq', '');

@@ -1,0 +1,1 @@
+"""Performance baseline before migration, and comparison against it after each stage."""
