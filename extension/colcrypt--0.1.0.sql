@@ -417,7 +417,11 @@ COMMENT ON FUNCTION colcrypt.revoke_key(text, text) IS
 
 -- sql/functions/discover.sql
 -- security: INVOKER. It samples only the tables the caller may read, with the caller's rights.
-CREATE FUNCTION colcrypt.discover(p_schemas text[] DEFAULT NULL, p_sample_size integer DEFAULT 2000)
+CREATE FUNCTION colcrypt.discover(
+    p_schemas text[] DEFAULT NULL,
+    p_sample_size integer DEFAULT 2000,
+    p_table_budget interval DEFAULT '30 seconds'
+)
 RETURNS SETOF colcrypt.discovery_findings
 LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -431,19 +435,25 @@ from colcrypt.discovery.scan import discover
 if p_sample_size is None or p_sample_size < 100:
     plpy.error("colcrypt: sample size must be at least 100", sqlstate="KC008",
                hint="The default, 2000 values per column, bounds a ratio within about 2%.")
-return discover(plpy, p_schemas, p_sample_size)
+budget = plpy.execute(plpy.prepare("SELECT extract(epoch FROM $1)::float8 AS s", ["interval"]),
+                      [p_table_budget])[0]["s"]
+if budget is None or budget <= 0:
+    plpy.error("colcrypt: the per-table time budget must be positive", sqlstate="KC008",
+               hint="Pass p_table_budget => '30 seconds' (the default) or more for very wide tables.")
+return discover(plpy, p_schemas, p_sample_size, budget)
 $$;
 
-COMMENT ON FUNCTION colcrypt.discover(text[], integer) IS
+COMMENT ON FUNCTION colcrypt.discover(text[], integer, interval) IS
 'Finds columns holding sensitive data (ssn, credit_card, email, phone, iban, ip_address, date_of_birth, '
 'passport, driver_license) in the given schemas (NULL: all user schemas), sampling about p_sample_size values '
-'per column; stores and returns the findings with confidence and masked reasons. See docs/discovery.md.';
+'per column; a table past p_table_budget is not sampled again for sparse columns. Stores and returns the '
+'findings with confidence and masked reasons. See docs/discovery.md.';
 
 -- sql/functions/baseline_snapshot.sql
 -- security: INVOKER. It reads statistics views the caller may read and the server's /proc entries.
 CREATE FUNCTION colcrypt.baseline_snapshot()
 RETURNS jsonb
-LANGUAGE plpython3u VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 import json
@@ -542,7 +552,7 @@ colcrypt.forget_keys(),
 colcrypt.loaded_keys(),
 colcrypt._provider_context(bytea),
 colcrypt._python_path(),
-colcrypt.discover(text[], integer)
+colcrypt.discover(text[], integer, interval)
 TO public;
 
 -- discover() runs as its caller and records its runs and findings.

@@ -18,7 +18,7 @@ colcrypt.forget_keys(),
 colcrypt.loaded_keys(),
 colcrypt._provider_context(bytea),
 colcrypt._python_path(),
-colcrypt.discover(text[], integer)
+colcrypt.discover(text[], integer, interval)
 TO public;
 
 -- discover() runs as its caller and records its runs and findings.

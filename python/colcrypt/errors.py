@@ -23,6 +23,8 @@ CATALOGUE = (
     ErrorCode("KC009", "sealed_key_rejected", "a sealed session key did not open"),
     ErrorCode("KC010", "not_configured", "server-side key access is not configured"),
     ErrorCode("KC011", "key_exists", "the key id and version already exist"),
+    ErrorCode("KC012", "baseline_exists", "a baseline with this label already exists"),
+    ErrorCode("KC013", "unknown_baseline", "no baseline has this label"),
     ErrorCode("42501", "insufficient_privilege", "the role has no access to the key"),
 )
 

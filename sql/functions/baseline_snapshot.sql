@@ -1,7 +1,7 @@
 -- security: INVOKER. It reads statistics views the caller may read and the server's /proc entries.
 CREATE FUNCTION colcrypt.baseline_snapshot()
 RETURNS jsonb
-LANGUAGE plpython3u VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 import json

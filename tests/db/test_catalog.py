@@ -50,7 +50,16 @@ def test_admin_functions_are_not_executable_by_public(conn):
     assert scalar(conn, "SELECT has_table_privilege('public', 'colcrypt.key_versions', 'UPDATE')") is False
 
 
-def test_keyring_travels_with_pg_dump(conn):
+def test_keyring_findings_and_baselines_travel_with_pg_dump(conn):
     assert scalar(conn, "SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM pg_extension,"
-                        " unnest(extconfig) c WHERE extname = 'colcrypt'") == ["colcrypt.key_grants",
-                                                                              "colcrypt.key_versions"]
+                        " unnest(extconfig) c WHERE extname = 'colcrypt'") == [
+        "colcrypt.baseline_comparisons", "colcrypt.baseline_comparisons_comparison_id_seq", "colcrypt.baselines",
+        "colcrypt.discovery_findings", "colcrypt.discovery_runs", "colcrypt.discovery_runs_run_id_seq",
+        "colcrypt.key_grants", "colcrypt.key_versions"]
+
+
+def test_baselines_are_for_dbas(conn):
+    for fn in ("colcrypt.capture_baseline(text,interval,jsonb,jsonb,jsonb,boolean)",
+               "colcrypt.compare_baseline(text,interval,jsonb,jsonb,jsonb)", "colcrypt.baseline_snapshot()"):
+        assert scalar(conn, "SELECT has_function_privilege('public', %s, 'EXECUTE')", (fn,)) is False, fn
+    assert scalar(conn, "SELECT has_table_privilege('public', 'colcrypt.baselines', 'SELECT')") is False

@@ -76,9 +76,43 @@ def test_discover_stores_the_run(legacy):
     assert json.dumps(run[2]) == "[]"
 
 
-def test_discover_rejects_a_tiny_sample(conn):
+def test_discover_rejects_a_tiny_sample_or_budget(conn):
     with raises_sqlstate("KC008", "sample size"):
         conn.execute("SELECT * FROM colcrypt.discover(NULL, 5)")
+    with raises_sqlstate("KC008", "time budget must be positive"):
+        conn.execute("SELECT * FROM colcrypt.discover(NULL, 2000, '0 s')")
+    assert scalar(conn, "SELECT count(*) FROM colcrypt.discovery_runs") == 0
+
+
+BIG = """
+CREATE SCHEMA big;
+CREATE TABLE big.accounts (id bigint PRIMARY KEY, contact text, alt_email text, padding text);
+INSERT INTO big.accounts SELECT g, 'user' || g || '@example.com',
+       CASE WHEN g % 500 = 0 THEN 'alt' || g || '@example.net' END, repeat('x', 100)
+FROM generate_series(1, 200000) g;
+CREATE MATERIALIZED VIEW big.contacts AS SELECT id, contact AS mail FROM big.accounts WHERE id <= 50000;
+"""
+
+
+def test_unanalyzed_large_tables_are_sampled_and_sparse_columns_found(conn):
+    conn.execute(BIG)  # no ANALYZE: reltuples is -1, the size of the table is the guide
+    assert scalar(conn, "SELECT reltuples FROM pg_class WHERE oid = 'big.accounts'::regclass") == -1
+    rows = conn.execute("SELECT table_name, column_name, classification, sample_size, estimated_rows"
+                        " FROM colcrypt.discover(ARRAY['big'])").fetchall()
+    found = {(r[0], r[1]): r for r in rows}
+    assert {k: r[2] for k, r in found.items()} == {("accounts", "contact"): "email", ("accounts", "alt_email"): "email",
+                                                    ("contacts", "mail"): "email"}
+    contact = found[("accounts", "contact")]
+    assert 1000 <= contact[3] <= 2000 and contact[4] > 20000  # sampled, not read whole
+    assert found[("accounts", "alt_email")][3] >= 100  # 1 in 500 rows: found by the second, wider pass
+
+
+def test_a_table_past_its_budget_is_not_sampled_again(conn):
+    conn.execute(BIG + "ANALYZE big.accounts;")
+    conn.execute("SELECT * FROM colcrypt.discover(ARRAY['big'], 2000, '1 microsecond')")
+    skipped = scalar(conn, "SELECT skipped FROM colcrypt.discovery_runs")
+    assert skipped == [{"table": "big.accounts", "column": "alt_email",
+                        "error": "per-table time budget spent: sparse column not sampled again"}]
 
 
 def test_cli_formats(db, legacy, capsys):

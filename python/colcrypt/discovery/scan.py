@@ -6,17 +6,22 @@ all its candidate columns, classifies every column and stores the run and its fi
 """
 
 import json
+import time
 
 from colcrypt.discovery.classify import classify
 
 COLUMNS_SQL = """
 SELECT n.nspname AS schema_name, c.relname AS table_name, c.oid::pg_catalog.regclass::text AS rel,
        c.relkind::text AS relkind,
-       CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'p' THEN
-           (SELECT coalesce(sum(greatest(p.reltuples, 0)), 0)::bigint
-            FROM pg_catalog.pg_partition_tree(c.oid) t
-            JOIN pg_catalog.pg_class p ON p.oid OPERATOR(pg_catalog.=) t.relid)
-       ELSE greatest(c.reltuples, 0)::bigint END AS estimated_rows,
+       (SELECT coalesce(sum(CASE WHEN p.reltuples OPERATOR(pg_catalog.>=) 0 THEN p.reltuples
+                                 ELSE pg_catalog.pg_relation_size(p.oid) OPERATOR(pg_catalog./)
+                                      pg_catalog.current_setting('block_size')::int OPERATOR(pg_catalog.*) 60
+                                 END), 0)::bigint  -- never analyzed: guess 60 rows a page; sampling adapts
+        FROM (SELECT c.oid AS relid WHERE c.relkind OPERATOR(pg_catalog.<>) 'p'
+              UNION ALL SELECT relid FROM pg_catalog.pg_partition_tree(c.oid)
+              WHERE c.relkind OPERATOR(pg_catalog.=) 'p') t
+        JOIN pg_catalog.pg_class p ON p.oid OPERATOR(pg_catalog.=) t.relid
+        WHERE p.relkind OPERATOR(pg_catalog.<>) 'p') AS estimated_rows,
        a.attname AS column_name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS data_type,
        ty.typcategory::text AS category
 FROM pg_catalog.pg_class c
@@ -40,6 +45,7 @@ SKIPPED_TYPES = {"real", "double precision", "money", "boolean", "uuid", "bytea"
                  "time without time zone", "time with time zone"}
 SMALL_TABLE = 20000
 SPARSE = 100  # fewer non-NULL values than this in the sample: look again, for non-NULLs only
+SPARSE_WIDENING = 30  # the sparse pass reads this many times more pages than the first
 
 
 def _text_expr(plpy, column: str, data_type: str) -> str:
@@ -47,13 +53,35 @@ def _text_expr(plpy, column: str, data_type: str) -> str:
     return f"pg_catalog.to_jsonb({col})::text" if data_type.endswith("[]") else f"{col}::text"
 
 
-def _sample(plpy, rel: str, exprs: list[str], estimated: int, sample_size: int) -> list[dict]:
+def _tablesample(plpy, rel: str, select: str, percent: float, limit: int, where: str = "") -> list[dict]:
+    return list(plpy.execute(f"SELECT {select} FROM {rel} TABLESAMPLE SYSTEM ({percent:.4f}) REPEATABLE (42)"
+                             f"{where} LIMIT {limit}"))
+
+
+def _sample(plpy, rel: str, exprs: list[str], estimated: int, sample_size: int) -> tuple[list[dict], float]:
+    """About sample_size rows spread over the whole table, and the percent of pages read (100 for a
+    small table read whole). Statistics can be stale or missing: when the sample comes back thin,
+    read four times more pages, up to all of them."""
     select = ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs))
     if estimated <= SMALL_TABLE:
-        return list(plpy.execute(f"SELECT {select} FROM {rel} LIMIT {SMALL_TABLE}"))
+        return list(plpy.execute(f"SELECT {select} FROM {rel} LIMIT {SMALL_TABLE}")), 100.0
     percent = min(100.0, max(0.001, 100.0 * 3 * sample_size / estimated))
-    return list(plpy.execute(f"SELECT {select} FROM {rel} TABLESAMPLE SYSTEM ({percent:.4f}) REPEATABLE (42)"
-                             f" LIMIT {sample_size}"))
+    rows = _tablesample(plpy, rel, select, percent, sample_size)
+    while len(rows) < sample_size // 2 and percent < 100.0:
+        percent = min(100.0, percent * 4)
+        rows = _tablesample(plpy, rel, select, percent, sample_size)
+    return rows, percent
+
+
+def _sparse(plpy, rel: str, expr: str, column: str, percent: float, sample_size: int) -> list:
+    """The non-NULL values of a sparse column: the whole table when it is small, else a sample of
+    SPARSE_WIDENING times more pages, so a column that is almost all NULL never costs a full scan."""
+    where = f" WHERE {plpy.quote_ident(column)} IS NOT NULL"
+    if percent >= 100.0:
+        rows = plpy.execute(f"SELECT {expr} AS v FROM {rel}{where} LIMIT {sample_size}")
+    else:
+        rows = _tablesample(plpy, rel, f"{expr} AS v", min(100.0, percent * SPARSE_WIDENING), sample_size, where)
+    return [r["v"] for r in rows]
 
 
 def _table_columns(plpy, schemas):
@@ -66,8 +94,9 @@ def _table_columns(plpy, schemas):
     return tables
 
 
-def discover(plpy, schemas: list[str] | None, sample_size: int) -> list[dict]:
-    """Scan, store the run and its findings, and return the findings."""
+def discover(plpy, schemas: list[str] | None, sample_size: int, table_budget_s: float = 30.0) -> list[dict]:
+    """Scan, store the run and its findings, and return the findings. A table that has used up
+    table_budget_s is not sampled again for its sparse columns (each query's reads are bounded)."""
     run_id = plpy.execute(plpy.prepare(
         "INSERT INTO colcrypt.discovery_runs (schemas, sample_size) VALUES ($1, $2) RETURNING run_id",
         ["text[]", "int4"]), [schemas, sample_size])[0]["run_id"]
@@ -80,16 +109,19 @@ def discover(plpy, schemas: list[str] | None, sample_size: int) -> list[dict]:
     for rel, t in _table_columns(plpy, schemas).items():
         if not t["columns"]:
             continue
+        started = time.monotonic()
         try:
             with plpy.subtransaction():
                 exprs = [_text_expr(plpy, c, ty) for c, ty in t["columns"]]
-                rows = _sample(plpy, rel, exprs, t["estimated_rows"], sample_size)
+                rows, percent = _sample(plpy, rel, exprs, t["estimated_rows"], sample_size)
                 for i, (column, data_type) in enumerate(t["columns"]):
                     values = [r[f"c{i}"] for r in rows]
                     if sum(v is not None for v in values) < SPARSE and len(rows) >= SPARSE:
-                        values = [r["v"] for r in plpy.execute(
-                            f"SELECT {exprs[i]} AS v FROM {rel} WHERE {plpy.quote_ident(column)} IS NOT NULL"
-                            f" LIMIT {sample_size}")]
+                        if time.monotonic() - started > table_budget_s:
+                            skipped.append({"table": rel, "column": column,
+                                            "error": "per-table time budget spent: sparse column not sampled again"})
+                        else:
+                            values = _sparse(plpy, rel, exprs[i], column, percent, sample_size)
                     f = classify(column, data_type, values)
                     if f.classification is None:
                         continue
