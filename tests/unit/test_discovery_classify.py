@@ -37,6 +37,22 @@ CASES = {
                         [f"customer wrote from jane{i}@example.org about it" for i in range(10)], "email"),
     "empty_named": ("customer_email", "text", [], "email"),
     "dob": ("date_of_birth", "date", ["1980-01-02"] * 50, "date_of_birth"),
+    "dob_as_text": ("BirthDt", "character varying(10)", [f"{m:02d}/14/1971" for m in range(1, 13)] * 20,
+                    "date_of_birth"),
+    "run_together_name": ("emailaddress", "text", [], "email"),
+    "uk_national_phones": ("home_phone", "text", [f"020 7946 {rng.randint(1000, 9999)}" for _ in range(300)],
+                           "phone"),
+    "ssns_in_notes": ("remarks", "text", ["all fine"] * 480 + [f"verified SSN {_ssn()} by phone" for _ in range(20)],
+                      "ssn"),
+    "cards_in_notes": ("comments", "text", ["n/a"] * 290 +
+                       [f"paid with {_luhn_complete('4', 16)} today" for _ in range(10)], "credit_card"),
+    "phones_in_tickets": ("body", "text", ["printer broken"] * 280 +
+                          [f"please call me on (415) 555-{rng.randint(1000, 9999)} after 5" for _ in range(20)],
+                          "phone"),
+    "passport_numbers": ("passport_number", "text", [f"X{rng.randint(10**7, 10**8 - 1)}" for _ in range(200)],
+                         "passport"),
+    "ips_in_inet": ("last_login_from", "inet", [f"10.1.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+                                                for _ in range(200)], "ip_address"),
 }
 
 DECOYS = {
@@ -50,6 +66,12 @@ DECOYS = {
     "verified_flags": ("email_verified", "boolean", ["true", "false"] * 250),
     "passport_type": ("passport_type", "text", ["regular", "diplomatic"] * 250),
     "cancellation": ("cancellation_reason", "text", ["changed my mind", "too expensive"] * 250),
+    "birth_place": ("birth_place", "text", ["Lyon", "Oslo", "Austin"] * 100),
+    "birthplace_empty": ("birth_city", "text", []),
+    "passport_issue_dates": ("passport_issued", "date", ["2019-05-01"] * 200),
+    "dates_in_notes": ("notes", "text", [f"shipped 2024-03-{d:02d} in 2 boxes, ref 123-4567"
+                                         for d in range(1, 29)] * 10),
+    "prices_in_text": ("description", "text", ["pack of 12 for 1234.56 or 4 for 411.25 (SKU 4111-2222)"] * 300),
     "ten_digit_ids": ("account_ref", "bigint", [str(rng.randint(2_000_000_000, 9_999_999_999)) for _ in range(500)]),
 }
 

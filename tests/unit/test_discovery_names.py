@@ -32,6 +32,16 @@ def test_tokens():
     assert tokens("date-of birth") == ["date", "of", "birth"]
 
 
+def test_run_together_names_split_only_into_known_words():
+    assert tokens("emailaddress") == ["email", "address"]
+    assert tokens("CREDITCARDNUMBER") == ["credit", "card", "number"]
+    assert tokens("ssnlast4") == ["ssn", "last4"] and name_hint("ssnlast4") is None
+    for word in ("zipcode", "cancellation", "tipping", "shipment"):
+        assert tokens(word) == [word]
+    assert name_hint("homephone") == "phone" and name_hint("dateofbirth") == "date_of_birth"
+    assert name_hint("birth_place") is None and name_hint("birthplace") is None and name_hint("birth_year") is None
+
+
 def test_wilson_lower_bound_grows_with_sample_size():
     assert wilson_lower(0, 0) == 0.0
     small, large = wilson_lower(10, 10), wilson_lower(5000, 5000)

@@ -71,10 +71,12 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
 
     is_int = data_type in INTEGER_TYPES
     whole: dict[str, list[str]] = {k: [] for k in ("ssn", "credit_card", "email", "phone", "iban", "ip_address")}
-    embedded_emails = 0
-    dashed_ssn = punctuated_phone = card_candidates = card_luhn = 0
+    embedded = {"email": 0, "ssn": 0, "credit_card": 0, "phone": 0}  # rows with the kind inside text
+    embedded_examples: dict[str, list[str]] = {k: [] for k in embedded}
+    dashed_ssn = punctuated_phone = card_candidates = card_luhn = loose_phones = dates = documents = 0
     leaf_paths: set[str] = set()
     for value in present:
+        found_inside: set[str] = set()
         for path, leaf in _leaves(value, data_type):
             if path:
                 leaf_paths.add(path)
@@ -88,15 +90,26 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
                     whole["credit_card"].append(leaf)
             if v.email_ok(leaf):
                 whole["email"].append(leaf)
-            elif v.emails_in_text(leaf):
-                embedded_emails += 1
             if v.phone_ok(leaf):
                 whole["phone"].append(leaf)
                 punctuated_phone += not leaf.strip().isdigit()
+            elif hint == "phone" and v.phone_like(leaf):
+                loose_phones += 1
             if v.iban_ok(leaf):
                 whole["iban"].append(leaf)
             if v.ip_address_ok(leaf):
                 whole["ip_address"].append(leaf)
+            dates += v.date_like(leaf)
+            documents += v.document_number_like(leaf)
+            if " " in leaf.strip():  # free text: look inside
+                for kind, finder in (("email", v.emails_in_text), ("ssn", v.ssns_in_text),
+                                     ("credit_card", v.cards_in_text), ("phone", v.phones_in_text)):
+                    inside = finder(leaf)
+                    if inside and not (len(inside) == 1 and inside[0] == leaf.strip()):
+                        found_inside.add(kind)
+                        embedded_examples[kind].append(inside[0])
+        for kind in found_inside:
+            embedded[kind] += 1
 
     path_hints = {name_hint(p.rsplit(".", 1)[-1]) for p in leaf_paths} - {None}
     candidates = []
@@ -126,11 +139,20 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
         confidence, ratio, kind, detail = max(candidates)
         return Finding(kind, round(confidence, 3), round(ratio, 4), n, "whole", {**reason, **detail})
 
-    if data_type in DATE_TYPES and hint == "date_of_birth":
-        return Finding("date_of_birth", 0.9, 1.0, n, "whole", {**reason, "note": "date type with a birth-date name"})
-    if embedded_emails >= 2 and embedded_emails / n >= 0.005:
-        return Finding("email", round(min(0.9, 0.5 + embedded_emails / n), 3), round(embedded_emails / n, 4), n,
-                       "embedded", {**reason, "rows_with_emails": embedded_emails})
-    if hint in ("passport", "driver_license", "date_of_birth"):
-        return Finding(hint, 0.6, 0.0, n, "name", {**reason, "note": "identified by name; values have no checksum"})
+    if hint == "date_of_birth" and (data_type in DATE_TYPES or dates >= 0.5 * n):
+        return Finding("date_of_birth", 0.9, round(dates / n, 4) if data_type not in DATE_TYPES else 1.0, n, "whole",
+                       {**reason, "note": "dates in a column with a birth-date name"})
+    if hint == "phone" and loose_phones + len(whole["phone"]) >= 0.9 * n:
+        ratio = (loose_phones + len(whole["phone"])) / n
+        return Finding("phone", round(min(0.9, wilson_lower(loose_phones + len(whole["phone"]), n)), 3),
+                       round(ratio, 4), n, "whole", {**reason, "note": "phone-shaped national numbers, phone name"})
+    rows_inside, kind = max((count, k) for k, count in embedded.items())
+    if rows_inside >= 2 and rows_inside / n >= 0.005:
+        return Finding(kind, round(min(0.9, 0.5 + rows_inside / n), 3), round(rows_inside / n, 4), n, "embedded",
+                       {**reason, "rows_with_matches": rows_inside,
+                        "examples": sorted({_mask(m) for m in embedded_examples[kind][:50]})[:3],
+                        "also_inside": {k: c for k, c in embedded.items() if c and k != kind}})
+    if hint in ("passport", "driver_license") and documents >= 0.8 * n:
+        return Finding(hint, 0.6, round(documents / n, 4), n, "name",
+                       {**reason, "note": "document-number-shaped values under a document name; no checksum"})
     return Finding(None, 0.0, 0.0, n, "", reason)

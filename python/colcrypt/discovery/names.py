@@ -12,7 +12,8 @@ HINTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "phone": (("phone",), ("mobile",), ("cell",), ("telephone",), ("tel",), ("fax",), ("msisdn",)),
     "iban": (("iban",), ("bank", "account"), ("account", "number")),
     "ip_address": (("ip",), ("ip", "address"), ("ipv4",), ("ipv6",), ("client", "ip"), ("remote", "addr")),
-    "date_of_birth": (("dob",), ("birth", "date"), ("date", "of", "birth"), ("birthday",), ("birthdate",), ("born",)),
+    "date_of_birth": (("dob",), ("birth", "date"), ("date", "of", "birth"), ("birthday",), ("birthdate",), ("born",),
+                      ("birth", "dt"), ("birth", "day"), ("birth",)),
     "passport": (("passport",), ("passport", "number"), ("passport", "no")),
     "driver_license": (("driver", "license"), ("drivers", "license"), ("driving", "licence"), ("dl", "number")),
 }
@@ -21,15 +22,39 @@ HINTS: dict[str, tuple[tuple[str, ...], ...]] = {
 NEGATIVE = frozenset({"verified", "verification", "confirmed", "type", "kind", "status", "last4", "last", "four",
                       "mask", "masked", "hash", "hashed", "digest", "token", "count", "flag", "enabled",
                       "opt", "optin", "consent", "format", "country", "expiry", "expires", "exp", "bin",
-                      "brand", "issuer", "template", "domain"})
+                      "brand", "issuer", "template", "domain", "place", "city", "year", "weight", "rate"})
+
+# Words a run-together token may be made of ("emailaddress", "creditcardnumber", "dateofbirth"); a
+# token is split only when it is made of these words entirely, so "zip" never yields "ip".
+_WORDS = frozenset({w for patterns in HINTS.values() for p in patterns for w in p} | NEGATIVE | {
+    "number", "num", "no", "nr", "address", "addr", "id", "home", "work", "primary", "secondary", "alt", "other",
+    "customer", "user", "contact", "personal", "private", "business", "billing", "shipping", "emergency", "day",
+    "of", "date", "birth", "code", "name", "first", "last", "full", "middle"})
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
+def _segment(token: str) -> list[str] | None:
+    """token as a sequence of _WORDS (fewest words first), or None."""
+    best: list[list[str] | None] = [[]] + [None] * len(token)
+    for end in range(1, len(token) + 1):
+        for start in range(max(0, end - 14), end):
+            head = best[start]
+            if head is not None and token[start:end] in _WORDS:
+                if best[end] is None or len(head) + 1 < len(best[end]):
+                    best[end] = [*head, token[start:end]]
+    return best[len(token)]
+
+
 def tokens(name: str) -> list[str]:
-    """Split a column name (snake_case, camelCase, kebab, spaces, digits kept as 'last4') into tokens."""
-    parts = re.split(r"[^A-Za-z0-9]+", _CAMEL.sub("_", name))
-    return [p.lower() for p in parts if p]
+    """Split a column name (snake_case, camelCase, kebab, spaces, digits kept as 'last4') into tokens;
+    a run-together token ("emailaddress") is split into words when it is made of known words only."""
+    parts = [p.lower() for p in re.split(r"[^A-Za-z0-9]+", _CAMEL.sub("_", name)) if p]
+    result = []
+    for part in parts:
+        words = None if part in _WORDS else _segment(part)
+        result.extend(words or [part])
+    return result
 
 
 def _contains(seq: list[str], pattern: tuple[str, ...]) -> bool:

@@ -40,7 +40,7 @@ WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition
 ORDER BY n.nspname, c.relname, a.attnum
 """
 
-SCANNED_CATEGORIES = {"S", "N", "D", "U", "A"}  # strings, numbers, dates, json (U), arrays
+SCANNED_CATEGORIES = {"S", "N", "D", "U", "A", "I"}  # strings, numbers, dates, json (U), arrays, inet
 SKIPPED_TYPES = {"real", "double precision", "money", "boolean", "uuid", "bytea", "oid", "interval",
                  "time without time zone", "time with time zone"}
 SMALL_TABLE = 20000

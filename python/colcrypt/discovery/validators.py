@@ -145,3 +145,48 @@ def phone_ok(value: str, default_region: str = "US") -> bool:
             digits = digits[1:]
         return len(digits) == 10 and digits[0] not in "01" and digits[3] not in "01" and digits[1:3] != "11"
     return 8 <= len(digits) <= 15
+
+
+_SSN_IN_TEXT = re.compile(r"(?<![\d-])(\d{3}-\d{2}-\d{4})(?![\d-])")
+_CARD_IN_TEXT = re.compile(r"(?<![\d-])(\d{4}(?:[ -]?\d{2,7}){2,4})(?![\d-])")
+_PHONE_IN_TEXT = re.compile(r"(?<![\w+-])(\+\d[\d ().-]{7,18}\d|\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4})(?![\w-])")
+
+
+def ssns_in_text(text: str) -> list[str]:
+    """Dashed SSNs inside free text (bare 9-digit runs are too common to count)."""
+    return [m for m in _SSN_IN_TEXT.findall(text) if ssn_ok(m)]
+
+
+def cards_in_text(text: str) -> list[str]:
+    """Card numbers (issuer range, length and Luhn) inside free text."""
+    return [m for m in _CARD_IN_TEXT.findall(text) if card_issuer(m)]
+
+
+def phones_in_text(text: str) -> list[str]:
+    """Punctuated NANP or E.164 phone numbers inside free text."""
+    return [m for m in _PHONE_IN_TEXT.findall(text) if phone_ok(m)]
+
+
+def phone_like(value: str) -> bool:
+    """Looser than phone_ok, for columns whose name says phone: any national format of 7-15 digits
+    with phone punctuation, but still not a date or a decimal."""
+    value = value.strip()
+    if not _PHONE_PUNCT.match(value) or _DATE_LIKE.match(value) or re.match(r"^\d+\.\d+$", value):
+        return False
+    return 7 <= len(re.sub(r"\D", "", value)) <= 15
+
+
+_DATE_TEXT = re.compile(r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4}|\d{8})([ T].*)?$")
+
+
+def date_like(value: str) -> bool:
+    """A date written as text: ISO, US or European order, or YYYYMMDD."""
+    return bool(_DATE_TEXT.match(value.strip()))
+
+
+_DOCUMENT_NUMBER = re.compile(r"^(?=.*\d)[A-Z0-9][A-Z0-9 -]{3,18}[A-Z0-9]$", re.I)
+
+
+def document_number_like(value: str) -> bool:
+    """The shape of a passport or driver licence number: 5-20 letters and digits, at least one digit."""
+    return bool(_DOCUMENT_NUMBER.match(value.strip())) and not date_like(value)
