@@ -92,6 +92,12 @@ def test_decoy_columns_stay_clean(case):
     assert classify(column, data_type, values).classification is None
 
 
+def test_rows_count_once_however_many_leaves_match():
+    docs = ['{"to": ["a@example.com", "b@example.com", "c@example.com"], "cc": "d@example.com"}'] * 40
+    finding = classify("recipients", "jsonb", docs)
+    assert finding.classification == "email" and finding.match_ratio == 1.0 and finding.reason["matches"] == 40
+
+
 def test_nulls_are_not_counted():
     finding = classify("contact", "text", [None] * 500 + [f"u{i}@example.com" for i in range(100)])
     assert finding.classification == "email" and finding.sample_size == 100 and finding.match_ratio == 1.0

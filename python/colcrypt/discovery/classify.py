@@ -75,32 +75,33 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
     embedded_examples: dict[str, list[str]] = {k: [] for k in embedded}
     dashed_ssn = punctuated_phone = card_candidates = card_luhn = loose_phones = dates = documents = 0
     leaf_paths: set[str] = set()
-    for value in present:
+    for value in present:  # every count is of rows: a row counts once however many leaves match
+        row: dict[str, str] = {}  # kind -> the first leaf of this row that is one
         found_inside: set[str] = set()
         for path, leaf in _leaves(value, data_type):
             if path:
                 leaf_paths.add(path)
             if v.ssn_ok(leaf, padded=is_int):
-                whole["ssn"].append(leaf)
-                dashed_ssn += v.ssn_is_dashed(leaf)
+                row.setdefault("ssn", leaf)
             if _CARD_CANDIDATE.match(leaf.strip()) or (is_int and 12 <= len(leaf) <= 19):
                 card_candidates += 1
                 card_luhn += v.luhn_ok(v.digits_only(leaf))
                 if v.card_issuer(leaf):
-                    whole["credit_card"].append(leaf)
+                    row.setdefault("credit_card", leaf)
             if v.email_ok(leaf):
-                whole["email"].append(leaf)
+                row.setdefault("email", leaf)
             if v.phone_ok(leaf):
-                whole["phone"].append(leaf)
-                punctuated_phone += not leaf.strip().isdigit()
+                row.setdefault("phone", leaf)
             elif hint == "phone" and v.phone_like(leaf):
-                loose_phones += 1
+                row.setdefault("loose_phone", leaf)
             if v.iban_ok(leaf):
-                whole["iban"].append(leaf)
+                row.setdefault("iban", leaf)
             if v.ip_address_ok(leaf):
-                whole["ip_address"].append(leaf)
-            dates += v.date_like(leaf)
-            documents += v.document_number_like(leaf)
+                row.setdefault("ip_address", leaf)
+            if v.date_like(leaf):
+                row.setdefault("date", leaf)
+            if v.document_number_like(leaf):
+                row.setdefault("document", leaf)
             if " " in leaf.strip():  # free text: look inside
                 for kind, finder in (("email", v.emails_in_text), ("ssn", v.ssns_in_text),
                                      ("credit_card", v.cards_in_text), ("phone", v.phones_in_text)):
@@ -110,6 +111,14 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
                         embedded_examples[kind].append(inside[0])
         for kind in found_inside:
             embedded[kind] += 1
+        for kind, leaf in row.items():
+            if kind in whole:
+                whole[kind].append(leaf)
+        dashed_ssn += "ssn" in row and v.ssn_is_dashed(row["ssn"])
+        punctuated_phone += "phone" in row and not row["phone"].strip().isdigit()
+        loose_phones += "loose_phone" in row and "phone" not in row
+        dates += "date" in row
+        documents += "document" in row
 
     path_hints = {name_hint(p.rsplit(".", 1)[-1]) for p in leaf_paths} - {None}
     candidates = []

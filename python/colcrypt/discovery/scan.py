@@ -50,7 +50,11 @@ SPARSE_WIDENING = 30  # the sparse pass reads this many times more pages than th
 
 def _text_expr(plpy, column: str, data_type: str) -> str:
     col = plpy.quote_ident(column)
-    return f"pg_catalog.to_jsonb({col})::text" if data_type.endswith("[]") else f"{col}::text"
+    if data_type.endswith("[]"):
+        return f"pg_catalog.to_jsonb({col})::text"
+    if data_type == "inet":  # inet::text always adds the netmask (10.0.0.1/32)
+        return f"pg_catalog.host({col})"
+    return f"{col}::text"
 
 
 def _tablesample(plpy, rel: str, select: str, percent: float, limit: int, where: str = "") -> list[dict]:
@@ -122,7 +126,11 @@ def discover(plpy, schemas: list[str] | None, sample_size: int, table_budget_s: 
                                             "error": "per-table time budget spent: sparse column not sampled again"})
                         else:
                             values = _sparse(plpy, rel, exprs[i], column, percent, sample_size)
-                    f = classify(column, data_type, values)
+                    try:
+                        f = classify(column, data_type, values)
+                    except Exception as e:  # a classifier bug must not lose the rest of the run  # noqa: BLE001
+                        skipped.append({"table": rel, "column": column, "error": f"classifier failed: {e!r}"})
+                        continue
                     if f.classification is None:
                         continue
                     findings.append(plpy.execute(insert, [

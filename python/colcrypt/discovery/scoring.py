@@ -8,7 +8,7 @@ def wilson_lower(matches: int, n: int, z: float = 1.96) -> float:
     """Lower bound of the Wilson score interval for a proportion (95% by default)."""
     if n == 0:
         return 0.0
-    p = matches / n
+    p = min(1.0, max(0.0, matches / n))
     centre = p + z * z / (2 * n)
     margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return max(0.0, (centre - margin) / (1 + z * z / n))
