@@ -64,7 +64,8 @@ def cmd_discover(args) -> None:
         cur = conn.execute(
             "SELECT schema_name AS schema, table_name AS table, column_name AS column, data_type, classification,"
             " confidence, match_ratio, sample_size, estimated_rows, match_kind, reason"
-            " FROM colcrypt.discover(%s, %s) ORDER BY 1, 2, 3", (args.schema or None, args.sample_size))
+            " FROM colcrypt.discover(%s, %s, make_interval(secs => %s)) ORDER BY 1, 2, 3",
+            (args.schema or None, args.sample_size, args.table_budget))
         names = [d.name for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     if args.format == "json":
@@ -142,7 +143,10 @@ def cmd_baseline(args) -> int:
         print(json.dumps({"label": label, "window_s": window_s, "metrics": metrics, "thresholds": limits,
                           "notes": notes}, indent=2))
     else:
-        _print_table(["metric", "value"], [[k, str(v)] for k, v in metrics.items()])
+        from colcrypt.baseline.metrics import ORDER
+
+        shown = [k for k in ORDER if k in metrics] + sorted(set(metrics) - set(ORDER))
+        _print_table(["metric", "value"], [[k, str(metrics[k])] for k in shown])
         for note in notes:
             print(f"note: {note}")
         print(f"\ncolcrypt: stored baseline {label!r} ({window_s:.1f} s window); thresholds {json.dumps(limits)}")
@@ -195,6 +199,8 @@ def parser() -> argparse.ArgumentParser:
     disc = sub.add_parser("discover", parents=[dsn], help="find columns holding sensitive data")
     disc.add_argument("--schema", action="append", help="schema to scan (repeatable; default: all user schemas)")
     disc.add_argument("--sample-size", type=int, default=2000, help="values sampled per column (default 2000)")
+    disc.add_argument("--table-budget", type=float, default=30.0, metavar="SECONDS",
+                      help="time per table after which sparse columns are not sampled again (default 30)")
     disc.add_argument("--format", choices=["table", "json", "csv"], default="table")
     disc.set_defaults(func=cmd_discover)
 

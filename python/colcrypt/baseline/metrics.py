@@ -96,6 +96,10 @@ def measure(start: dict, end: dict, workload: dict | None = None) -> tuple[dict,
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}, notes
 
 
+ORDER = ("window_s", "transactions", "tps", "latency_source", "latency_mean_ms", "latency_p50_ms", "latency_p95_ms",
+         "latency_p99_ms", "statement_calls", "workload_calls", "workload_errors", "cpu_s_per_s",
+         "cpu_ms_per_transaction", "blks_read_per_s", "blks_hit_per_s", "blks_written_per_s", "temp_bytes_per_s")
+
 # metric -> (threshold name, direction: +1 when higher is worse, -1 when lower is worse)
 COMPARED = {"latency_mean_ms": ("latency", 1), "latency_p50_ms": ("latency", 1), "latency_p95_ms": ("latency", 1),
             "latency_p99_ms": ("latency", 1), "tps": ("throughput", -1), "cpu_ms_per_transaction": ("cpu", 1)}
