@@ -445,7 +445,7 @@ $$;
 
 COMMENT ON FUNCTION colcrypt.discover(text[], integer, interval) IS
 'Finds columns holding sensitive data (ssn, credit_card, email, phone, iban, ip_address, date_of_birth, '
-'passport, driver_license) in the given schemas (NULL: all user schemas), sampling about p_sample_size values '
+'passport, driver_license, bank_account) in the given schemas (NULL: all user schemas), sampling about p_sample_size values '
 'per column; a table past p_table_budget is not sampled again for sparse columns. Stores and returns the '
 'findings with confidence and masked reasons. See docs/discovery.md.';
 

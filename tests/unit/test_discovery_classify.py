@@ -51,6 +51,9 @@ CASES = {
                           "phone"),
     "passport_numbers": ("passport_number", "text", [f"X{rng.randint(10**7, 10**8 - 1)}" for _ in range(200)],
                          "passport"),
+    "bank_accounts": ("bank_account_no", "text", [f"{rng.randint(10**7, 10**10)}" for _ in range(200)],
+                      "bank_account"),
+    "ibans_under_a_bank_name": ("bank_account", "text", ["GB82 WEST 1234 5698 7654 32"] * 100, "iban"),
     "ips_in_inet": ("last_login_from", "inet", [f"10.1.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
                                                 for _ in range(200)], "ip_address"),
 }
@@ -66,6 +69,7 @@ DECOYS = {
     "verified_flags": ("email_verified", "boolean", ["true", "false"] * 250),
     "passport_type": ("passport_type", "text", ["regular", "diplomatic"] * 250),
     "cancellation": ("cancellation_reason", "text", ["changed my mind", "too expensive"] * 250),
+    "customer_account_numbers": ("account_number", "bigint", [str(10**9 + i * 7) for i in range(300)]),
     "birth_place": ("birth_place", "text", ["Lyon", "Oslo", "Austin"] * 100),
     "birthplace_empty": ("birth_city", "text", []),
     "passport_issue_dates": ("passport_issued", "date", ["2019-05-01"] * 200),

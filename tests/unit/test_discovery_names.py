@@ -11,7 +11,7 @@ from colcrypt.discovery.scoring import checksum_lift, wilson_lower
     ("EmailAddress", "email"), ("contact-email", "email"), ("mobile_phone", "phone"), ("cell", "phone"),
     ("card_number", "credit_card"), ("PAN", "credit_card"), ("iban", "iban"), ("client_ip", "ip_address"),
     ("date_of_birth", "date_of_birth"), ("dob", "date_of_birth"), ("passport_number", "passport"),
-    ("bank_account_number", "iban"),
+    ("bank_account_number", "bank_account"),
 ])
 def test_name_hints(name, hint):
     assert name_hint(name) == hint
@@ -20,7 +20,7 @@ def test_name_hints(name, hint):
 @pytest.mark.parametrize("name", [
     "cancellation_reason", "zip", "zip_code", "passport_type", "email_verified", "card_last4", "cardLast4",
     "shipping_status", "description", "recipient", "card_brand", "email_domain", "phone_country",
-    "password_hash", "ip_count", "ssn_masked", "order_number",
+    "password_hash", "ip_count", "ssn_masked", "order_number", "account_number",
 ])
 def test_decoy_names_have_no_hint(name):
     assert name_hint(name) is None

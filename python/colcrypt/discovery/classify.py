@@ -73,7 +73,7 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
     whole: dict[str, list[str]] = {k: [] for k in ("ssn", "credit_card", "email", "phone", "iban", "ip_address")}
     embedded = {"email": 0, "ssn": 0, "credit_card": 0, "phone": 0}  # rows with the kind inside text
     embedded_examples: dict[str, list[str]] = {k: [] for k in embedded}
-    dashed_ssn = punctuated_phone = card_candidates = card_luhn = loose_phones = dates = documents = 0
+    dashed_ssn = punctuated_phone = card_candidates = card_luhn = loose_phones = dates = documents = accounts = 0
     leaf_paths: set[str] = set()
     for value in present:  # every count is of rows: a row counts once however many leaves match
         row: dict[str, str] = {}  # kind -> the first leaf of this row that is one
@@ -102,6 +102,8 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
                 row.setdefault("date", leaf)
             if v.document_number_like(leaf):
                 row.setdefault("document", leaf)
+            if v.account_number_like(leaf):
+                row.setdefault("account", leaf)
             if " " in leaf.strip():  # free text: look inside
                 for kind, finder in (("email", v.emails_in_text), ("ssn", v.ssns_in_text),
                                      ("credit_card", v.cards_in_text), ("phone", v.phones_in_text)):
@@ -119,6 +121,7 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
         loose_phones += "loose_phone" in row and "phone" not in row
         dates += "date" in row
         documents += "document" in row
+        accounts += "account" in row or "iban" in row
 
     path_hints = {name_hint(p.rsplit(".", 1)[-1]) for p in leaf_paths} - {None}
     candidates = []
@@ -161,6 +164,9 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
                        {**reason, "rows_with_matches": rows_inside,
                         "examples": sorted({_mask(m) for m in embedded_examples[kind][:50]})[:3],
                         "also_inside": {k: c for k, c in embedded.items() if c and k != kind}})
+    if hint == "bank_account" and accounts >= 0.8 * n:
+        return Finding("bank_account", 0.6, round(accounts / n, 4), n, "name",
+                       {**reason, "note": "account-number-shaped values under a bank-account name; no checksum"})
     if hint in ("passport", "driver_license") and documents >= 0.8 * n:
         return Finding(hint, 0.6, round(documents / n, 4), n, "name",
                        {**reason, "note": "document-number-shaped values under a document name; no checksum"})

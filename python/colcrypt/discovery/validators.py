@@ -190,3 +190,9 @@ _DOCUMENT_NUMBER = re.compile(r"^(?=.*\d)[A-Z0-9][A-Z0-9 -]{3,18}[A-Z0-9]$", re.
 def document_number_like(value: str) -> bool:
     """The shape of a passport or driver licence number: 5-20 letters and digits, at least one digit."""
     return bool(_DOCUMENT_NUMBER.match(value.strip())) and not date_like(value)
+
+
+def account_number_like(value: str) -> bool:
+    """The shape of a domestic bank account number: 6-17 digits, optionally grouped by spaces or dashes."""
+    value = value.strip()
+    return bool(re.match(r"^\d[\d -]{4,20}\d$", value)) and 6 <= len(re.sub(r"\D", "", value)) <= 17
