@@ -435,8 +435,8 @@ from colcrypt.discovery.scan import discover
 if p_sample_size is None or p_sample_size < 100:
     plpy.error("colcrypt: sample size must be at least 100", sqlstate="KC008",
                hint="The default, 2000 values per column, bounds a ratio within about 2%.")
-budget = plpy.execute(plpy.prepare("SELECT extract(epoch FROM $1)::float8 AS s", ["interval"]),
-                      [p_table_budget])[0]["s"]
+from colcrypt.plpy_helpers import interval_seconds
+budget = interval_seconds(plpy, p_table_budget)
 if budget is None or budget <= 0:
     plpy.error("colcrypt: the per-table time budget must be positive", sqlstate="KC008",
                hint="Pass p_table_budget => '30 seconds' (the default) or more for very wide tables.")
@@ -489,9 +489,7 @@ path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
 if path not in sys.path:
     sys.path.insert(0, path)
 from colcrypt.baseline.server import capture
-seconds = plpy.execute(plpy.prepare("SELECT extract(epoch FROM $1)::float8 AS s", ["interval"]),
-                       [p_duration])[0]["s"]
-return capture(plpy, p_label, seconds, p_thresholds, p_start, p_workload, p_replace)
+return capture(plpy, p_label, p_duration, p_thresholds, p_start, p_workload, p_replace)
 $$;
 
 COMMENT ON FUNCTION colcrypt.capture_baseline(text, interval, jsonb, jsonb, jsonb, boolean) IS
@@ -521,9 +519,7 @@ path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
 if path not in sys.path:
     sys.path.insert(0, path)
 from colcrypt.baseline.server import compare_now
-seconds = plpy.execute(plpy.prepare("SELECT extract(epoch FROM $1)::float8 AS s", ["interval"]),
-                       [p_duration])[0]["s"]
-return compare_now(plpy, p_label, seconds, p_thresholds, p_start, p_workload)
+return compare_now(plpy, p_label, p_duration, p_thresholds, p_start, p_workload)
 $$;
 
 COMMENT ON FUNCTION colcrypt.compare_baseline(text, interval, jsonb, jsonb, jsonb) IS

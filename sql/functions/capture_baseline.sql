@@ -16,9 +16,7 @@ path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
 if path not in sys.path:
     sys.path.insert(0, path)
 from colcrypt.baseline.server import capture
-seconds = plpy.execute(plpy.prepare("SELECT extract(epoch FROM $1)::float8 AS s", ["interval"]),
-                       [p_duration])[0]["s"]
-return capture(plpy, p_label, seconds, p_thresholds, p_start, p_workload, p_replace)
+return capture(plpy, p_label, p_duration, p_thresholds, p_start, p_workload, p_replace)
 $$;
 
 COMMENT ON FUNCTION colcrypt.capture_baseline(text, interval, jsonb, jsonb, jsonb, boolean) IS

@@ -18,9 +18,7 @@ path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
 if path not in sys.path:
     sys.path.insert(0, path)
 from colcrypt.baseline.server import compare_now
-seconds = plpy.execute(plpy.prepare("SELECT extract(epoch FROM $1)::float8 AS s", ["interval"]),
-                       [p_duration])[0]["s"]
-return compare_now(plpy, p_label, seconds, p_thresholds, p_start, p_workload)
+return compare_now(plpy, p_label, p_duration, p_thresholds, p_start, p_workload)
 $$;
 
 COMMENT ON FUNCTION colcrypt.compare_baseline(text, interval, jsonb, jsonb, jsonb) IS

@@ -17,8 +17,8 @@ from colcrypt.discovery.scan import discover
 if p_sample_size is None or p_sample_size < 100:
     plpy.error("colcrypt: sample size must be at least 100", sqlstate="KC008",
                hint="The default, 2000 values per column, bounds a ratio within about 2%.")
-budget = plpy.execute(plpy.prepare("SELECT extract(epoch FROM $1)::float8 AS s", ["interval"]),
-                      [p_table_budget])[0]["s"]
+from colcrypt.plpy_helpers import interval_seconds
+budget = interval_seconds(plpy, p_table_budget)
 if budget is None or budget <= 0:
     plpy.error("colcrypt: the per-table time budget must be positive", sqlstate="KC008",
                hint="Pass p_table_budget => '30 seconds' (the default) or more for very wide tables.")

@@ -6,6 +6,7 @@ import json
 import os
 
 from colcrypt.baseline.metrics import MIN_TRANSACTIONS, compare, measure, thresholds_with
+from colcrypt.plpy_helpers import interval_seconds
 
 DATABASE_SQL = """
 SELECT xact_commit + xact_rollback AS xacts, blks_read, blks_hit, temp_bytes, active_time
@@ -108,7 +109,7 @@ def _thresholds(plpy, thresholds_json: str | None) -> dict:
         _bad(plpy, f"bad p_thresholds: {e}", 'Pass percentages, e.g. {"latency": 10, "throughput": -10, "cpu": 15}.')
 
 
-def capture(plpy, label, duration_s, thresholds_json, start_json, workload_json, replace) -> dict:
+def capture(plpy, label, duration, thresholds_json, start_json, workload_json, replace) -> dict:
     if not label or not label.strip():
         _bad(plpy, "a baseline needs a label", "Name it after what it measures, e.g. 'before encryption'.")
     thresholds = _thresholds(plpy, thresholds_json)
@@ -116,7 +117,7 @@ def capture(plpy, label, duration_s, thresholds_json, start_json, workload_json,
     if exists and not replace:
         plpy.error(f"colcrypt: baseline {label!r} already exists", sqlstate="KC012",
                    hint="Choose another label, or pass p_replace => true to measure it again.")
-    metrics, notes = _window(plpy, duration_s, start_json, workload_json)
+    metrics, notes = _window(plpy, interval_seconds(plpy, duration), start_json, workload_json)
     return plpy.execute(plpy.prepare(
         "INSERT INTO colcrypt.baselines AS b (label, window_s, metrics, thresholds, notes)"
         " VALUES ($1, $2, $3::jsonb, $4::jsonb, $5)"
@@ -126,7 +127,7 @@ def capture(plpy, label, duration_s, thresholds_json, start_json, workload_json,
         [label, metrics["window_s"], json.dumps(metrics), json.dumps(thresholds), notes])[0]
 
 
-def compare_now(plpy, label, duration_s, thresholds_json, start_json, workload_json) -> list[dict]:
+def compare_now(plpy, label, duration, thresholds_json, start_json, workload_json) -> list[dict]:
     base = plpy.execute(plpy.prepare("SELECT metrics, thresholds FROM colcrypt.baselines WHERE label = $1",
                                      ["text"]), [label])
     if not base:
@@ -137,7 +138,7 @@ def compare_now(plpy, label, duration_s, thresholds_json, start_json, workload_j
     thresholds = json.loads(base[0]["thresholds"])
     if thresholds_json:
         thresholds = _thresholds(plpy, json.dumps({**thresholds, **json.loads(thresholds_json)}))
-    current, notes = _window(plpy, duration_s, start_json, workload_json)
+    current, notes = _window(plpy, interval_seconds(plpy, duration), start_json, workload_json)
     too_few = min(baseline.get("transactions", 0), current.get("transactions", 0)) < MIN_TRANSACTIONS
     rows = compare(baseline, current, thresholds, too_few)
     comparison = plpy.execute(plpy.prepare(
