@@ -135,6 +135,83 @@ SELECT pg_catalog.pg_extension_config_dump('colcrypt.baselines', '');
 SELECT pg_catalog.pg_extension_config_dump('colcrypt.baseline_comparisons', '');
 SELECT pg_catalog.pg_extension_config_dump('colcrypt.baseline_comparisons_comparison_id_seq', '');
 
+-- sql/tables/migrations.sql
+CREATE TABLE colcrypt.migrations (
+    migration_id bigserial PRIMARY KEY,
+    table_name text NOT NULL,
+    source regclass NOT NULL,
+    shadow regclass NOT NULL,
+    columns text[] NOT NULL,
+    blind_index text[] NOT NULL DEFAULT '{}',
+    key_columns text[] NOT NULL,
+    key_types text[] NOT NULL,
+    key_id text NOT NULL,
+    context_prefix text NOT NULL,
+    state text NOT NULL DEFAULT 'dual_write',
+    paused boolean NOT NULL DEFAULT FALSE,
+    pause_reason text,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    created_by name NOT NULL DEFAULT current_user,
+    state_changed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    CONSTRAINT migrations_state_known CHECK (state IN (
+        'planned', 'dual_write', 'backfilling', 'backfilled', 'validated', 'cutover_reads',
+        'cutover_writes', 'finalized', 'cleaned', 'rolled_back'
+    ))
+);
+
+-- One live migration per table; finished (cleaned) and rolled-back ones stay as history.
+CREATE UNIQUE INDEX migrations_one_live
+ON colcrypt.migrations (source) WHERE state NOT IN ('cleaned', 'rolled_back');
+
+CREATE TABLE colcrypt.backfill_ranges (
+    migration_id bigint NOT NULL REFERENCES colcrypt.migrations ON DELETE CASCADE,
+    worker integer NOT NULL CHECK (worker >= 1),
+    lower_key text[],
+    upper_key text[],
+    checkpoint text[],
+    rows_done bigint NOT NULL DEFAULT 0,
+    batches bigint NOT NULL DEFAULT 0,
+    batch_size integer NOT NULL DEFAULT 1000,
+    done boolean NOT NULL DEFAULT FALSE,
+    started_at timestamptz,
+    last_batch_at timestamptz,
+    last_batch_ms double precision,
+    busy_ms double precision NOT NULL DEFAULT 0,
+    retries bigint NOT NULL DEFAULT 0,
+    throttled text,
+    last_error text,
+    PRIMARY KEY (migration_id, worker)
+);
+
+CREATE TABLE colcrypt.migration_events (
+    event_id bigserial PRIMARY KEY,
+    migration_id bigint REFERENCES colcrypt.migrations ON DELETE SET NULL,
+    table_name text NOT NULL,
+    at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    by_role name NOT NULL DEFAULT session_user,
+    event text NOT NULL,
+    outcome text NOT NULL DEFAULT 'ok',
+    detail jsonb NOT NULL DEFAULT '{}'
+);
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.migrations', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.migrations_migration_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.backfill_ranges', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.migration_events', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.migration_events_event_id_seq', '');
+
+COMMENT ON TABLE colcrypt.migrations IS
+'One row per table migration: the table by the name applications know, its plaintext source and encrypted '
+'shadow, the columns, key and key columns, and the state (dual_write, backfilling, backfilled, validated, '
+'cutover_reads, cutover_writes, finalized, cleaned, rolled_back).';
+COMMENT ON TABLE colcrypt.backfill_ranges IS
+'The backfill''s key ranges, one per worker: bounds (exclusive lower, inclusive upper), checkpoint (last key '
+'copied, committed with its batch), progress, current batch size, throttling and the last error.';
+COMMENT ON TABLE colcrypt.migration_events IS
+'Append-only log of migration steps: who, when, what, outcome and details.';
+COMMENT ON SEQUENCE colcrypt.migrations_migration_id_seq IS 'Numbers colcrypt.migrations.';
+COMMENT ON SEQUENCE colcrypt.migration_events_event_id_seq IS 'Numbers colcrypt.migration_events.';
+
 -- sql/views/keyring.sql
 CREATE VIEW colcrypt.keyring AS
 SELECT
@@ -432,15 +509,7 @@ path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
 if path not in sys.path:
     sys.path.insert(0, path)
 from colcrypt.discovery.scan import discover
-if p_sample_size is None or p_sample_size < 100:
-    plpy.error("colcrypt: sample size must be at least 100", sqlstate="KC008",
-               hint="The default, 2000 values per column, bounds a ratio within about 2%.")
-from colcrypt.plpy_helpers import interval_seconds
-budget = interval_seconds(plpy, p_table_budget)
-if budget is None or budget <= 0:
-    plpy.error("colcrypt: the per-table time budget must be positive", sqlstate="KC008",
-               hint="Pass p_table_budget => '30 seconds' (the default) or more for very wide tables.")
-return discover(plpy, p_schemas, p_sample_size, budget)
+return discover(plpy, p_schemas, p_sample_size, p_table_budget)
 $$;
 
 COMMENT ON FUNCTION colcrypt.discover(text[], integer, interval) IS
@@ -526,6 +595,29 @@ COMMENT ON FUNCTION colcrypt.compare_baseline(text, interval, jsonb, jsonb, json
 'Measures now as capture_baseline does and compares with baseline p_label: each metric with its change in '
 'percent, the threshold, pass or fail (NULL: informational or too little load to judge) and a '
 'recommendation. Records the comparison in colcrypt.baseline_comparisons.';
+
+-- sql/functions/prepare.sql
+-- security: INVOKER. The caller (a DBA holding the key) owns the shadow table and the SECURITY
+-- DEFINER trigger functions it creates, so applications need no key and no grant on the shadow.
+CREATE FUNCTION colcrypt.prepare(p_table text, p_columns text[], p_key_id text)
+RETURNS TABLE (migration_id bigint, shadow text, key_columns text[])
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '5s'
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.prepare import prepare
+return [prepare(plpy, p_table, p_columns, p_key_id)]
+$$;
+
+COMMENT ON FUNCTION colcrypt.prepare(text, text[], text) IS
+'Starts the migration of table p_table (the name applications use): checks it (a key, the columns exist, '
+'round-trip through text, nothing depends on them that ciphertext would break, key p_key_id usable), then in '
+'this transaction creates the shadow table <table>_encrypted and the dual-write triggers (INSERT, UPDATE '
+'including key changes, DELETE, TRUNCATE; ENABLE ALWAYS) and records the migration. See docs/migration.md.';
 
 -- sql/security.sql
 -- Security first: nothing is open by default; grant what the roles need.

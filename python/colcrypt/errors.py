@@ -25,6 +25,12 @@ CATALOGUE = (
     ErrorCode("KC011", "key_exists", "the key id and version already exist"),
     ErrorCode("KC012", "baseline_exists", "a baseline with this label already exists"),
     ErrorCode("KC013", "unknown_baseline", "no baseline has this label"),
+    ErrorCode("KC014", "no_row_key", "the table has no primary key or unique index on NOT NULL columns"),
+    ErrorCode("KC015", "column_not_migratable", "a column cannot be encrypted: key, generated, depended on"),
+    ErrorCode("KC016", "migration_exists", "the table is already being migrated"),
+    ErrorCode("KC017", "no_migration", "the table is not being migrated"),
+    ErrorCode("KC018", "wrong_state", "the migration is not in a state that allows this step"),
+    ErrorCode("KC019", "name_conflict", "the shadow table, a column or a trigger name is taken"),
     ErrorCode("42501", "insufficient_privilege", "the role has no access to the key"),
 )
 

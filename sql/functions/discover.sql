@@ -14,15 +14,7 @@ path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
 if path not in sys.path:
     sys.path.insert(0, path)
 from colcrypt.discovery.scan import discover
-if p_sample_size is None or p_sample_size < 100:
-    plpy.error("colcrypt: sample size must be at least 100", sqlstate="KC008",
-               hint="The default, 2000 values per column, bounds a ratio within about 2%.")
-from colcrypt.plpy_helpers import interval_seconds
-budget = interval_seconds(plpy, p_table_budget)
-if budget is None or budget <= 0:
-    plpy.error("colcrypt: the per-table time budget must be positive", sqlstate="KC008",
-               hint="Pass p_table_budget => '30 seconds' (the default) or more for very wide tables.")
-return discover(plpy, p_schemas, p_sample_size, budget)
+return discover(plpy, p_schemas, p_sample_size, p_table_budget)
 $$;
 
 COMMENT ON FUNCTION colcrypt.discover(text[], integer, interval) IS

@@ -15,6 +15,7 @@ def raises_sqlstate(sqlstate: str, match: str | None = None):
     if match is not None:
         assert match in info.value.diag.message_primary, info.value.diag.message_primary
     assert info.value.diag.message_hint, f"error {sqlstate} has no HINT: {info.value}"
+    assert "plpy." not in info.value.diag.message_primary, info.value.diag.message_primary
 
 
 def scalar(conn, sql, params=None):

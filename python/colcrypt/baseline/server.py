@@ -6,7 +6,7 @@ import json
 import os
 
 from colcrypt.baseline.metrics import MIN_TRANSACTIONS, compare, measure, thresholds_with
-from colcrypt.plpy_helpers import interval_seconds
+from colcrypt.plpy_helpers import fail, interval_seconds
 
 DATABASE_SQL = """
 SELECT xact_commit + xact_rollback AS xacts, blks_read, blks_hit, temp_bytes, active_time
@@ -67,7 +67,7 @@ def snapshot(plpy) -> dict:
 
 
 def _bad(plpy, message: str, hint: str) -> None:
-    plpy.error(f"colcrypt: {message}", sqlstate="KC008", hint=hint)
+    fail(plpy, "KC008", message, hint)
 
 
 def _window(plpy, duration_s: float | None, start_json: str | None, workload_json: str | None):
@@ -115,8 +115,8 @@ def capture(plpy, label, duration, thresholds_json, start_json, workload_json, r
     thresholds = _thresholds(plpy, thresholds_json)
     exists = plpy.execute(plpy.prepare("SELECT 1 FROM colcrypt.baselines WHERE label = $1", ["text"]), [label])
     if exists and not replace:
-        plpy.error(f"colcrypt: baseline {label!r} already exists", sqlstate="KC012",
-                   hint="Choose another label, or pass p_replace => true to measure it again.")
+        fail(plpy, "KC012", f"baseline {label!r} already exists",
+             "Choose another label, or pass p_replace => true to measure it again.")
     metrics, notes = _window(plpy, interval_seconds(plpy, duration), start_json, workload_json)
     return plpy.execute(plpy.prepare(
         "INSERT INTO colcrypt.baselines AS b (label, window_s, metrics, thresholds, notes)"
@@ -131,8 +131,8 @@ def compare_now(plpy, label, duration, thresholds_json, start_json, workload_jso
     base = plpy.execute(plpy.prepare("SELECT metrics, thresholds FROM colcrypt.baselines WHERE label = $1",
                                      ["text"]), [label])
     if not base:
-        plpy.error(f"colcrypt: there is no baseline {label!r}", sqlstate="KC013",
-                   hint="Capture it first: SELECT colcrypt.capture_baseline('LABEL'); "
+        fail(plpy, "KC013", f"there is no baseline {label!r}",
+             "Capture it first: SELECT colcrypt.capture_baseline('LABEL'); "
                         "see SELECT label FROM colcrypt.baselines.")
     baseline = json.loads(base[0]["metrics"])
     thresholds = json.loads(base[0]["thresholds"])

@@ -9,6 +9,7 @@ import json
 import time
 
 from colcrypt.discovery.classify import classify
+from colcrypt.plpy_helpers import fail, interval_seconds
 
 COLUMNS_SQL = """
 SELECT n.nspname AS schema_name, c.relname AS table_name, c.oid::pg_catalog.regclass::text AS rel,
@@ -98,9 +99,16 @@ def _table_columns(plpy, schemas):
     return tables
 
 
-def discover(plpy, schemas: list[str] | None, sample_size: int, table_budget_s: float = 30.0) -> list[dict]:
+def discover(plpy, schemas: list[str] | None, sample_size: int | None, table_budget: str | None) -> list[dict]:
     """Scan, store the run and its findings, and return the findings. A table that has used up
-    table_budget_s is not sampled again for its sparse columns (each query's reads are bounded)."""
+    table_budget (an interval) is not sampled again for its sparse columns."""
+    if sample_size is None or sample_size < 100:
+        fail(plpy, "KC008", "sample size must be at least 100",
+             "The default, 2000 values per column, bounds a ratio within about 2%.")
+    table_budget_s = interval_seconds(plpy, table_budget)
+    if table_budget_s is None or table_budget_s <= 0:
+        fail(plpy, "KC008", "the per-table time budget must be positive",
+             "Pass p_table_budget => '30 seconds' (the default) or more for very wide tables.")
     run_id = plpy.execute(plpy.prepare(
         "INSERT INTO colcrypt.discovery_runs (schemas, sample_size) VALUES ($1, $2) RETURNING run_id",
         ["text[]", "int4"]), [schemas, sample_size])[0]["run_id"]

@@ -1,0 +1,1 @@
+"""The online migration of one table: shadow table, dual-write triggers, backfill, validation."""

@@ -1,0 +1,207 @@
+"""The SQL a migration runs, generated from the table's shape: the shadow table, the dual-write
+trigger function, the backfill batch and the validation query. Pure Python, so it is unit-tested
+without a server; every identifier is quoted and every literal escaped here, in one place."""
+
+from dataclasses import dataclass
+
+ALGORITHM = "AES-256-GCM"
+SHADOW_SUFFIX = "_encrypted"
+
+
+def ident(name: str) -> str:
+    """A quoted identifier, whatever the name holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """A quoted literal that means the same with standard_conforming_strings on or off."""
+    quoted = "'" + text.replace("'", "''") + "'"
+    return "E" + quoted.replace("\\", "\\\\") if "\\" in text else quoted
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # format_type(): the declared type with its typmod, e.g. character varying(20)
+    not_null: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What prepare decided: the table's columns in order, which are encrypted, which form the key."""
+
+    schema: str
+    table: str
+    columns: tuple[Column, ...]
+    sensitive: tuple[str, ...]
+    key_columns: tuple[str, ...]
+    key_id: str
+    context_prefix: str  # schema.table at prepare time: part of every value's associated data
+
+    @property
+    def source(self) -> str:
+        return f"{ident(self.schema)}.{ident(self.table)}"
+
+    @property
+    def shadow_name(self) -> str:
+        return self.table + SHADOW_SUFFIX
+
+    @property
+    def shadow(self) -> str:
+        return f"{ident(self.schema)}.{ident(self.shadow_name)}"
+
+    def type_of(self, name: str) -> str:
+        return next(c.type for c in self.columns if c.name == name)
+
+    def shadow_columns(self) -> list[str]:
+        """Shadow column names in order: each sensitive column replaced in place by <col>_encrypted."""
+        names = [c.name + SHADOW_SUFFIX if c.name in self.sensitive else c.name for c in self.columns]
+        return names + ["encryption_key_id", "encryption_algorithm", "encrypted_at", "migration_status"]
+
+
+def key_text(plan: Plan, row: str) -> str:
+    """The row key as text, bound into each value's context, so a value moved to another row fails."""
+    cols = [f"{row}.{ident(k)}" for k in plan.key_columns]
+    return f"({cols[0]})::text" if len(cols) == 1 else f"ROW({', '.join(cols)})::text"
+
+
+def context(plan: Plan, column: str, row: str) -> str:
+    return f"{literal(f'{plan.context_prefix}.{column}#')} || {key_text(plan, row)}"
+
+
+def encrypt(plan: Plan, column: str, row: str) -> str:
+    return (f"colcrypt.encrypt_column(({row}.{ident(column)})::text, {literal(plan.key_id)}, "
+            f"{context(plan, column, row)})")
+
+
+def decrypt(plan: Plan, column: str, row: str) -> str:
+    """The plaintext of a shadow row's column, restored to its declared type."""
+    value = f"colcrypt.decrypt_column({row}.{ident(column + SHADOW_SUFFIX)}, {context(plan, column, row)})"
+    return f"({value})::{plan.type_of(column)}"
+
+
+def shadow_values(plan: Plan, row: str, status: str) -> list[str]:
+    values = [encrypt(plan, c.name, row) if c.name in plan.sensitive else f"{row}.{ident(c.name)}"
+              for c in plan.columns]
+    return values + [literal(plan.key_id), literal(ALGORITHM), "pg_catalog.now()", literal(status)]
+
+
+def create_shadow(plan: Plan) -> str:
+    cols = []
+    for c in plan.columns:
+        if c.name in plan.sensitive:
+            cols.append(f"{ident(c.name + SHADOW_SUFFIX)} bytea")
+        else:
+            cols.append(f"{ident(c.name)} {c.type}{' NOT NULL' if c.not_null else ''}")
+    cols += ["encryption_key_id text NOT NULL", "encryption_algorithm text NOT NULL",
+             "encrypted_at timestamptz NOT NULL", "migration_status text NOT NULL"]
+    key = ", ".join(ident(k) for k in plan.key_columns)
+    return f"CREATE TABLE {plan.shadow} (\n    " + ",\n    ".join(cols) + f",\n    PRIMARY KEY ({key})\n)"
+
+
+def _key_match(plan: Plan, table: str, row: str) -> str:
+    return " AND ".join(f"{table}.{ident(k)} = {row}.{ident(k)}" for k in plan.key_columns)
+
+
+def upsert(plan: Plan, row: str, status: str) -> str:
+    """Insert the encrypted row, or overwrite the shadow's copy: the trigger's write always wins."""
+    names = plan.shadow_columns()
+    updates = ", ".join(f"{ident(n)} = excluded.{ident(n)}" for n in names if n not in plan.key_columns)
+    return (f"INSERT INTO {plan.shadow} AS s ({', '.join(ident(n) for n in names)})\n"
+            f"    VALUES ({', '.join(shadow_values(plan, row, status))})\n"
+            f"    ON CONFLICT ({', '.join(ident(k) for k in plan.key_columns)}) DO UPDATE SET {updates}")
+
+
+def trigger_function(plan: Plan, function: str) -> str:
+    """The dual-write row trigger: INSERT and UPDATE upsert the encrypted row (a key change first
+    deletes the old key), DELETE deletes it. AFTER triggers see the row as finally written."""
+    key_changed = " OR ".join(f"OLD.{ident(k)} IS DISTINCT FROM NEW.{ident(k)}" for k in plan.key_columns)
+    return f"""CREATE FUNCTION {function}() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $colcrypt$
+BEGIN
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND ({key_changed})) THEN
+        DELETE FROM {plan.shadow} AS s WHERE {_key_match(plan, 's', 'OLD')};
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        {upsert(plan, 'NEW', 'dual_write')};
+    END IF;
+    RETURN NULL;
+END
+$colcrypt$"""
+
+
+def truncate_function(plan: Plan, function: str) -> str:
+    """TRUNCATE of the table empties the shadow; TRUNCATE of one partition removes the shadow rows
+    whose keys are no longer in the table."""
+    return f"""CREATE FUNCTION {function}() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $colcrypt$
+BEGIN
+    IF TG_RELID = {literal(plan.source)}::regclass THEN
+        TRUNCATE {plan.shadow};
+    ELSE
+        DELETE FROM {plan.shadow} AS s
+        WHERE NOT EXISTS (SELECT FROM {plan.source} AS t WHERE {_key_match(plan, 't', 's')});
+    END IF;
+    RETURN NULL;
+END
+$colcrypt$"""
+
+
+def _key_tuple(plan: Plan, row: str | None = None) -> str:
+    cols = [f"{row}.{ident(k)}" if row else ident(k) for k in plan.key_columns]
+    return f"({', '.join(cols)})"
+
+
+def _key_param(plan: Plan, param: str) -> str:
+    """A key passed as text[] parameter, cast back to the key's types."""
+    return "(" + ", ".join(f"({param}[{i}])::{plan.type_of(k)}" for i, k in enumerate(plan.key_columns, 1)) + ")"
+
+
+def key_array(plan: Plan, row: str) -> str:
+    return "ARRAY[" + ", ".join(f"({row}.{ident(k)})::text" for k in plan.key_columns) + "]"
+
+
+def backfill_batch(plan: Plan, with_lower: bool) -> str:
+    """One batch: the next rows after the checkpoint ($1, text[]) up to the range's upper bound ($2)
+    in key order, at most $3 of them, locked FOR KEY SHARE (a racing DELETE or key change waits for
+    the batch, then its trigger removes the row), encrypted in one set-based INSERT that skips rows
+    the trigger has already written. Returns the rows read, the rows inserted and the last key."""
+    lower = f"{_key_tuple(plan)} > {_key_param(plan, '$1')} AND " if with_lower else ""
+    order = ", ".join(ident(k) for k in plan.key_columns)
+    last_order = ", ".join(f"b.{ident(k)} DESC" for k in plan.key_columns)
+    names = plan.shadow_columns()
+    return f"""WITH batch AS (
+    SELECT * FROM {plan.source}
+    WHERE {lower}{_key_tuple(plan)} <= {_key_param(plan, '$2')}
+    ORDER BY {order} LIMIT $3
+    FOR KEY SHARE
+), inserted AS (
+    INSERT INTO {plan.shadow} ({', '.join(ident(n) for n in names)})
+    SELECT {', '.join(shadow_values(plan, 'b', 'backfilled'))} FROM batch AS b
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM batch) AS rows_read, (SELECT count(*) FROM inserted) AS rows_inserted,
+       (SELECT {key_array(plan, 'b')} FROM batch AS b ORDER BY {last_order} LIMIT 1) AS last_key"""
+
+
+def upper_key(plan: Plan) -> str:
+    """The greatest key now: the backfill's upper bound, read once the triggers are committed."""
+    desc = ", ".join(f"{ident(k)} DESC" for k in plan.key_columns)
+    return f"SELECT {key_array(plan, 't')} AS k FROM {plan.source} AS t ORDER BY {desc} LIMIT 1"
+
+
+def sample_keys(plan: Plan) -> str:
+    """Keys from pages spread over the table, in key order ($1: sample percent), to split the key
+    space between workers."""
+    order = ", ".join(ident(k) for k in plan.key_columns)
+    return (f"SELECT {key_array(plan, 't')} AS k FROM {plan.source} TABLESAMPLE SYSTEM ($1) REPEATABLE (7) AS t"
+            f" ORDER BY {order} LIMIT 100000")
+
+
+def count_up_to(plan: Plan) -> str:
+    return f"SELECT count(*) AS n FROM {plan.source} WHERE {_key_tuple(plan)} <= {_key_param(plan, '$1')}"
