@@ -147,6 +147,8 @@ CREATE TABLE colcrypt.migrations (
     key_types text[] NOT NULL,
     key_id text NOT NULL,
     context_prefix text NOT NULL,
+    upper_key text[],
+    rows_total bigint,
     state text NOT NULL DEFAULT 'dual_write',
     paused boolean NOT NULL DEFAULT FALSE,
     pause_reason text,
@@ -202,7 +204,7 @@ SELECT pg_catalog.pg_extension_config_dump('colcrypt.migration_events_event_id_s
 
 COMMENT ON TABLE colcrypt.migrations IS
 'One row per table migration: the table by the name applications know, its plaintext source and encrypted '
-'shadow, the columns, key and key columns, and the state (dual_write, backfilling, backfilled, validated, '
+'shadow, the columns, key and key columns, the backfill''s upper key bound and row count, and the state (dual_write, backfilling, backfilled, validated, '
 'cutover_reads, cutover_writes, finalized, cleaned, rolled_back).';
 COMMENT ON TABLE colcrypt.backfill_ranges IS
 'The backfill''s key ranges, one per worker: bounds (exclusive lower, inclusive upper), checkpoint (last key '
@@ -231,6 +233,56 @@ FROM colcrypt.key_versions AS k;
 COMMENT ON VIEW colcrypt.keyring IS
 'The keyring: key id, version, provider, KEK reference, wrapped data key, key check value, state, '
 'timestamps and encryption counter (an upper bound, counted in blocks of 256). Never holds an unwrapped key.';
+
+-- sql/views/progress.sql
+CREATE VIEW colcrypt.progress AS
+SELECT
+    m.migration_id,
+    m.table_name,
+    m.state AS phase,
+    m.rows_total,
+    coalesce(r.rows_done, 0) AS rows_done,
+    CASE
+        WHEN r.workers > 0 AND r.workers = r.workers_done THEN 100.0
+        WHEN m.rows_total > 0 THEN round(100.0 * least(r.rows_done, m.rows_total) / m.rows_total, 1)
+    END AS percent,
+    round(r.rows_per_s::numeric, 1) AS rows_per_s,
+    CASE
+        WHEN r.rows_per_s > 0 AND m.rows_total > r.rows_done AND r.workers_done < r.workers
+            THEN pg_catalog.make_interval(secs => (m.rows_total - r.rows_done) / r.rows_per_s)
+    END AS eta,
+    coalesce(r.batches, 0) AS batches,
+    coalesce(r.workers, 0) AS workers,
+    coalesce(r.workers_active, 0) AS workers_active,
+    coalesce(r.retries, 0) AS retries,
+    m.paused,
+    m.pause_reason,
+    r.throttled,
+    r.last_error,
+    r.last_batch_at
+FROM colcrypt.migrations AS m
+LEFT JOIN LATERAL (
+    SELECT
+        sum(b.rows_done) AS rows_done,
+        sum(b.batches) AS batches,
+        count(*) AS workers,
+        count(*) FILTER (WHERE b.done) AS workers_done,
+        count(*) FILTER (
+            WHERE NOT b.done AND b.last_batch_at > pg_catalog.now() - interval '1 minute'
+        ) AS workers_active,
+        sum(b.retries) AS retries,
+        sum(b.rows_done * 1000.0 / nullif(b.busy_ms, 0)) AS rows_per_s,
+        string_agg(DISTINCT b.throttled, '; ') AS throttled,
+        string_agg(DISTINCT b.last_error, '; ') AS last_error,
+        max(b.last_batch_at) AS last_batch_at
+    FROM colcrypt.backfill_ranges AS b
+    WHERE b.migration_id = m.migration_id
+) AS r ON TRUE;
+
+COMMENT ON VIEW colcrypt.progress IS
+'Where each migration stands: phase, rows total (up to the upper bound taken when the backfill started) and '
+'done, percent, rows/s while working, ETA, batches, workers (active: a batch in the last minute), lock-conflict '
+'retries, paused and why, throttling and why, the last error.';
 
 -- sql/functions/encrypt_column.sql
 -- security: INVOKER. The key cache is per role; running as the caller is what makes grants count.
@@ -599,10 +651,11 @@ COMMENT ON FUNCTION colcrypt.compare_baseline(text, interval, jsonb, jsonb, json
 -- sql/functions/prepare.sql
 -- security: INVOKER. The caller (a DBA holding the key) owns the shadow table and the SECURITY
 -- DEFINER trigger functions it creates, so applications need no key and no grant on the shadow.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
 CREATE FUNCTION colcrypt.prepare(p_table text, p_columns text[], p_key_id text)
 RETURNS TABLE (migration_id bigint, shadow text, key_columns text[])
 LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '5s'
 AS $$
 import sys
@@ -610,7 +663,10 @@ path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
 if path not in sys.path:
     sys.path.insert(0, path)
 from colcrypt.migrate.prepare import prepare
-return [prepare(plpy, p_table, p_columns, p_key_id)]
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return [prepare(plpy, p_table, oid, p_columns, p_key_id)]
 $$;
 
 COMMENT ON FUNCTION colcrypt.prepare(text, text[], text) IS
@@ -618,6 +674,119 @@ COMMENT ON FUNCTION colcrypt.prepare(text, text[], text) IS
 'round-trip through text, nothing depends on them that ciphertext would break, key p_key_id usable), then in '
 'this transaction creates the shadow table <table>_encrypted and the dual-write triggers (INSERT, UPDATE '
 'including key changes, DELETE, TRUNCATE; ENABLE ALWAYS) and records the migration. See docs/migration.md.';
+
+-- sql/functions/schedule_backfill.sql
+-- security: INVOKER. The pg_cron jobs run as the role that schedules them, which must hold the key.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.schedule_backfill(
+    p_table text, p_workers integer DEFAULT 1, p_batch_size integer DEFAULT 1000, p_sleep interval DEFAULT '0'
+)
+RETURNS TABLE (worker integer, jobid bigint, job_name text)
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.schedule import schedule
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return schedule(plpy, p_table, oid, p_workers, p_batch_size, p_sleep)
+$$;
+
+COMMENT ON FUNCTION colcrypt.schedule_backfill(text, integer, integer, interval) IS
+'Runs the backfill of p_table unattended with pg_cron: one job per worker, every minute, each run stopping '
+'after 50 seconds; the workers split the key space without overlap and the jobs are removed when the backfill '
+'is done. Needs pg_cron in this database (cron.database_name).';
+
+-- sql/functions/pause.sql
+-- security: INVOKER. DBAs (EXECUTE is revoked from PUBLIC) pause migrations as themselves.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; every other name is schema-qualified (pg_catalog is searched first anyway).
+CREATE FUNCTION colcrypt.pause(p_table text, p_reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    UPDATE colcrypt.migrations AS m SET paused = TRUE, pause_reason = p_reason
+    WHERE m.source = pg_catalog.to_regclass(p_table) AND m.state NOT IN ('cleaned', 'rolled_back')
+    RETURNING m.migration_id INTO v_id;
+    IF v_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC017',
+            MESSAGE = pg_catalog.format('colcrypt: %s is not being migrated', p_table),
+            HINT = 'See SELECT table_name, state FROM colcrypt.migrations.';
+    END IF;
+    INSERT INTO colcrypt.migration_events (migration_id, table_name, event, detail)
+    VALUES (v_id, p_table, 'pause', pg_catalog.jsonb_build_object('reason', p_reason));
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.pause(text, text) IS
+'Pauses the backfill of p_table: every worker stops after its current batch (pg_cron runs end at once) '
+'until colcrypt.resume(p_table). The triggers keep capturing writes.';
+
+-- sql/functions/resume.sql
+-- security: INVOKER. DBAs (EXECUTE is revoked from PUBLIC) resume migrations as themselves.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; every other name is schema-qualified (pg_catalog is searched first anyway).
+CREATE FUNCTION colcrypt.resume(p_table text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    UPDATE colcrypt.migrations AS m SET paused = FALSE, pause_reason = NULL
+    WHERE m.source = pg_catalog.to_regclass(p_table) AND m.state NOT IN ('cleaned', 'rolled_back')
+    RETURNING m.migration_id INTO v_id;
+    IF v_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC017',
+            MESSAGE = pg_catalog.format('colcrypt: %s is not being migrated', p_table),
+            HINT = 'See SELECT table_name, state FROM colcrypt.migrations.';
+    END IF;
+    INSERT INTO colcrypt.migration_events (migration_id, table_name, event) VALUES (v_id, p_table, 'resume');
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.resume(text) IS
+'Lets the backfill of p_table continue after colcrypt.pause(): the next CALL colcrypt.backfill (or pg_cron run) '
+'goes on from its checkpoints.';
+
+-- sql/procedures/backfill.sql
+-- security: INVOKER. It runs as the DBA or the pg_cron job's owner, who holds the key; a SECURITY
+-- DEFINER procedure could not COMMIT between batches.
+-- search_path: not SET, because a procedure with a SET clause cannot COMMIT; every name in its SQL
+-- is schema-qualified or resolved through pg_catalog first (the PL/Python code sets it per batch).
+CREATE PROCEDURE colcrypt.backfill(
+    p_table text,
+    p_batch_size integer DEFAULT 1000,
+    p_max_runtime interval DEFAULT NULL,
+    p_sleep interval DEFAULT '0',
+    p_worker integer DEFAULT 1,
+    p_workers integer DEFAULT 1,
+    p_target_batch interval DEFAULT '200 milliseconds',
+    p_max_lag interval DEFAULT '30 seconds'
+)
+LANGUAGE plpython3u SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.backfill import backfill
+backfill(plpy, p_table, p_batch_size, p_max_runtime, p_sleep, p_worker, p_workers, p_target_batch, p_max_lag)
+$$;
+
+COMMENT ON PROCEDURE colcrypt.backfill(text, integer, interval, interval, integer, integer, interval, interval) IS -- noqa: LT01
+'Copies the rows of p_table that predate its dual-write triggers into the shadow table, encrypted, in key '
+'order: one transaction per batch with its checkpoint, resumable, rows locked FOR KEY SHARE, never overwriting '
+'a trigger''s write, giving way on lock conflicts, adapting the batch size toward p_target_batch, pausing on '
+'replication lag over p_max_lag, stopping after p_max_runtime or on colcrypt.pause(). p_worker of p_workers '
+'takes one share of the key space. Not in a transaction block (it commits).';
 
 -- sql/security.sql
 -- Security first: nothing is open by default; grant what the roles need.

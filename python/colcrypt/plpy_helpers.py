@@ -1,5 +1,7 @@
 """Small helpers for the PL/Python shims (they receive plpy; nothing here imports it)."""
 
+from contextlib import contextmanager
+
 
 def interval_seconds(plpy, interval: str | None) -> float | None:
     """An interval argument (PL/Python passes it as text) in seconds; None stays None."""
@@ -16,3 +18,30 @@ def fail(plpy, sqlstate: str, message: str, hint: str) -> None:
     error = type("colcrypt", (plpy.Error,), {"__module__": "builtins"})(message.removeprefix("colcrypt: "))
     error.sqlstate, error.hint = sqlstate, hint
     raise error
+
+
+def caller_table(plpy, name: str | None) -> int | None:
+    """The oid of the table or view an application means by name, resolved with the caller's
+    search_path (so call it before pinning); None if there is none or the name is malformed."""
+    if not name or not name.strip():
+        return None
+    try:
+        with plpy.subtransaction():
+            return plpy.execute(plpy.prepare("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid AS o", ["text"]),
+                                [name])[0]["o"]
+    except plpy.SPIError:
+        return None
+
+
+@contextmanager
+def pinned_search_path(plpy):
+    """pg_catalog, pg_temp for colcrypt's own queries, the caller's search_path again afterwards.
+    (A SET clause on the function would resolve the caller's table names against pg_catalog.)"""
+    old = plpy.execute("SELECT pg_catalog.current_setting('search_path') AS p")[0]["p"]
+    pin(plpy)
+    yield
+    plpy.execute(plpy.prepare("SELECT pg_catalog.set_config('search_path', $1, true)", ["text"]), [old])
+
+
+def pin(plpy) -> None:
+    plpy.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)")

@@ -1,9 +1,10 @@
 -- security: INVOKER. The caller (a DBA holding the key) owns the shadow table and the SECURITY
 -- DEFINER trigger functions it creates, so applications need no key and no grant on the shadow.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
 CREATE FUNCTION colcrypt.prepare(p_table text, p_columns text[], p_key_id text)
 RETURNS TABLE (migration_id bigint, shadow text, key_columns text[])
 LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
-SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '5s'
 AS $$
 import sys
@@ -11,7 +12,10 @@ path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
 if path not in sys.path:
     sys.path.insert(0, path)
 from colcrypt.migrate.prepare import prepare
-return [prepare(plpy, p_table, p_columns, p_key_id)]
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return [prepare(plpy, p_table, oid, p_columns, p_key_id)]
 $$;
 
 COMMENT ON FUNCTION colcrypt.prepare(text, text[], text) IS

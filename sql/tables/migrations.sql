@@ -9,6 +9,8 @@ CREATE TABLE colcrypt.migrations (
     key_types text[] NOT NULL,
     key_id text NOT NULL,
     context_prefix text NOT NULL,
+    upper_key text[],
+    rows_total bigint,
     state text NOT NULL DEFAULT 'dual_write',
     paused boolean NOT NULL DEFAULT FALSE,
     pause_reason text,
@@ -64,7 +66,7 @@ SELECT pg_catalog.pg_extension_config_dump('colcrypt.migration_events_event_id_s
 
 COMMENT ON TABLE colcrypt.migrations IS
 'One row per table migration: the table by the name applications know, its plaintext source and encrypted '
-'shadow, the columns, key and key columns, and the state (dual_write, backfilling, backfilled, validated, '
+'shadow, the columns, key and key columns, the backfill''s upper key bound and row count, and the state (dual_write, backfilling, backfilled, validated, '
 'cutover_reads, cutover_writes, finalized, cleaned, rolled_back).';
 COMMENT ON TABLE colcrypt.backfill_ranges IS
 'The backfill''s key ranges, one per worker: bounds (exclusive lower, inclusive upper), checkpoint (last key '

@@ -13,6 +13,10 @@ MEMBERS = """
 
 # The two hot-path C functions pin search_path in C on their slow path (see their sql/ files).
 HOT_PATH = {"colcrypt.encrypt_column(text,text,text)", "colcrypt.decrypt_column(bytea,text)"}
+COMMITS = {"colcrypt.backfill(text,integer,interval,interval,integer,integer,interval,interval)"}  # no SET allowed
+# These resolve p_table with the caller's search_path, then pin it themselves.
+CALLER_NAMES = {"colcrypt.prepare(text,text[],text)", "colcrypt.schedule_backfill(text,integer,integer,interval)",
+                "colcrypt.pause(text,text)", "colcrypt.resume(text)"}
 
 
 def test_every_public_object_has_a_comment(conn):
@@ -24,7 +28,8 @@ def test_every_public_object_has_a_comment(conn):
     """).fetchall()
     assert missing == []
     assert scalar(conn, "SELECT obj_description('colcrypt'::regnamespace, 'pg_namespace')")
-    n_sources = len(list((Path(__file__).resolve().parents[2] / "sql/functions").glob("*.sql")))
+    sql = Path(__file__).resolve().parents[2] / "sql"
+    n_sources = len(list(sql.glob("functions/*.sql"))) + len(list(sql.glob("procedures/*.sql")))
     assert scalar(conn, f"SELECT count(*) FROM ({MEMBERS}) m WHERE m.kind = 'pg_proc'") == n_sources
 
 
@@ -34,7 +39,19 @@ def test_functions_pin_search_path(conn):
         WHERE p.pronamespace = 'colcrypt'::regnamespace
           AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
     """).fetchall()}
-    assert unpinned == HOT_PATH
+    assert unpinned == HOT_PATH | COMMITS | CALLER_NAMES
+
+
+def test_only_generated_trigger_functions_are_security_definer(conn):
+    conn.execute("CREATE TABLE t (id int PRIMARY KEY, ssn text)")
+    conn.execute("SELECT colcrypt.prepare('t', ARRAY['ssn'], 'k')")
+    definers = {r[0] for r in conn.execute("SELECT p.oid::regprocedure::text, p.proconfig FROM pg_proc p"
+                                           " WHERE pronamespace = 'colcrypt'::regnamespace AND prosecdef")}
+    assert definers == {"colcrypt.dual_write_1()", "colcrypt.truncate_1()"}
+    assert all(r[0] == ["search_path=pg_catalog, pg_temp"] for r in conn.execute(
+        "SELECT proconfig FROM pg_proc WHERE pronamespace = 'colcrypt'::regnamespace AND prosecdef"))
+    assert scalar(conn, "SELECT count(*) FROM pg_proc WHERE pronamespace = 'colcrypt'::regnamespace AND prosecdef"
+                        " AND has_function_privilege('public', oid, 'EXECUTE')") == 0
 
 
 def test_no_security_definer_functions(conn):
@@ -50,12 +67,14 @@ def test_admin_functions_are_not_executable_by_public(conn):
     assert scalar(conn, "SELECT has_table_privilege('public', 'colcrypt.key_versions', 'UPDATE')") is False
 
 
-def test_keyring_findings_and_baselines_travel_with_pg_dump(conn):
+def test_state_tables_travel_with_pg_dump(conn):
     assert scalar(conn, "SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM pg_extension,"
                         " unnest(extconfig) c WHERE extname = 'colcrypt'") == [
-        "colcrypt.baseline_comparisons", "colcrypt.baseline_comparisons_comparison_id_seq", "colcrypt.baselines",
-        "colcrypt.discovery_findings", "colcrypt.discovery_runs", "colcrypt.discovery_runs_run_id_seq",
-        "colcrypt.key_grants", "colcrypt.key_versions"]
+        "colcrypt.backfill_ranges", "colcrypt.baseline_comparisons", "colcrypt.baseline_comparisons_comparison_id_seq",
+        "colcrypt.baselines", "colcrypt.discovery_findings", "colcrypt.discovery_runs",
+        "colcrypt.discovery_runs_run_id_seq", "colcrypt.key_grants", "colcrypt.key_versions",
+        "colcrypt.migration_events", "colcrypt.migration_events_event_id_seq", "colcrypt.migrations",
+        "colcrypt.migrations_migration_id_seq"]
 
 
 def test_baselines_are_for_dbas(conn):

@@ -10,12 +10,24 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_FILES = sorted((ROOT / "sql/functions").glob("*.sql"))
+PROCEDURE_FILES = sorted((ROOT / "sql/procedures").glob("*.sql"))
 
 
 def test_every_function_file_is_in_the_load_order():
     order = (ROOT / "sql/load_order").read_text()
-    for f in FUNCTION_FILES:
-        assert f"functions/{f.name}" in order, f"{f.name} missing from sql/load_order"
+    for f in FUNCTION_FILES + PROCEDURE_FILES:
+        assert f"{f.parent.name}/{f.name}" in order, f"{f.name} missing from sql/load_order"
+
+
+@pytest.mark.parametrize("path", PROCEDURE_FILES, ids=lambda p: p.name)
+def test_procedure_declares_its_properties(path):
+    sql = path.read_text()
+    head = sql[sql.index("CREATE PROCEDURE"):]
+    head = head[:re.search(r"^AS ", head, re.M).start()]
+    assert re.search(r"\bSECURITY INVOKER\b", head), "SECURITY INVOKER (a SECURITY DEFINER procedure cannot COMMIT)"
+    assert re.search(r"^-- security: INVOKER\. \S", sql, re.M), "a '-- security:' comment saying why"
+    assert re.search(r"^-- search_path: ", sql, re.M), "a '-- search_path:' comment (a SET clause forbids COMMIT)"
+    assert re.search(r"^COMMENT ON PROCEDURE ", sql, re.M), "COMMENT ON PROCEDURE"
 
 
 @pytest.mark.parametrize("path", FUNCTION_FILES, ids=lambda p: p.name)

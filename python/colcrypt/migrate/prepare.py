@@ -1,15 +1,14 @@
 """colcrypt.prepare(): check the table, then create the shadow table and the dual-write triggers and
 record the migration, all in the caller's one transaction (an error leaves nothing behind)."""
 
-import json
-
 from colcrypt.migrate.sqlgen import SHADOW_SUFFIX, Column, Plan, create_shadow, ident, literal, truncate_function
 from colcrypt.migrate.sqlgen import trigger_function as row_function
+from colcrypt.migrate.state import log_event
 from colcrypt.plpy_helpers import fail
 
 TABLE_SQL = """
 SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind, c.relispartition
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass($1)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1
 """
 COLUMNS_SQL = """
 SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, a.attnum,
@@ -55,13 +54,10 @@ def _rows(plpy, sql: str, types: list[str], args: list) -> list:
     return list(plpy.execute(plpy.prepare(sql, types), args))
 
 
-def _table(plpy, name: str):
+def _table(plpy, name: str, oid: int | None):
     if not name or not name.strip():
         fail(plpy, "KC008", "p_table is empty", "Name the table as applications do, e.g. 'crm.customers'.")
-    try:
-        rows = _rows(plpy, TABLE_SQL, ["text"], [name])
-    except plpy.SPIError:
-        rows = []
+    rows = _rows(plpy, TABLE_SQL, ["oid"], [oid]) if oid else []
     if not rows:
         fail(plpy, "42P01", f"table {name} does not exist",
               "Name it as applications do, schema-qualified if it is not on the search_path, e.g. 'crm.customers';"
@@ -123,8 +119,8 @@ def _check_key(plpy, key_id: str | None) -> None:
           [key_id])
 
 
-def prepare(plpy, table: str, columns: list[str] | None, key_id: str | None) -> dict:
-    t = _table(plpy, table)
+def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, key_id: str | None) -> dict:
+    t = _table(plpy, table, table_oid)
     oid, schema, relname = t["oid"], t["nspname"], t["relname"]
     live = _rows(plpy, "SELECT migration_id, state FROM colcrypt.migrations WHERE source = $1"
                        " AND state NOT IN ('cleaned', 'rolled_back')", ["oid"], [oid])
@@ -201,9 +197,3 @@ def _check_names(plpy, table: str, plan: Plan, oid: int) -> None:
     if triggers:
         fail(plpy, "KC019", f"{table} already has a trigger {triggers[0]['tgname']}",
               "Left over from an earlier migration: drop it (DROP TRIGGER ... ON ...) and prepare again.")
-
-
-def log_event(plpy, migration_id: int | None, table: str, event: str, detail: dict, outcome: str = "ok") -> None:
-    _rows(plpy, "INSERT INTO colcrypt.migration_events (migration_id, table_name, event, outcome, detail)"
-                " VALUES ($1, $2, $3, $4, $5::jsonb)", ["int8", "text", "text", "text", "text"],
-          [migration_id, table, event, outcome, json.dumps(detail)])

@@ -1,0 +1,196 @@
+"""CALL colcrypt.backfill(): copy the rows that existed before the triggers, encrypted, in key-order
+batches, one transaction per batch with its checkpoint, for one worker's share of the key space.
+
+Safe against the application by construction (docs/migration.md): rows are locked FOR KEY SHARE
+while copied, the copy never overwrites what a trigger wrote, and the batch is the side that gives
+up on a lock conflict (short lock_timeout, smaller batch, retry). Resumable: a batch and its
+checkpoint commit together, so a killed backend or a restart loses at most the batch in flight.
+"""
+
+import random
+import time
+
+from colcrypt.migrate.schedule import unschedule_all
+from colcrypt.migrate.sqlgen import backfill_batch, count_up_to, sample_keys, upper_key
+from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
+from colcrypt.plpy_helpers import caller_table, fail, interval_seconds, pin
+
+MIN_BATCH, MAX_BATCH = 50, 50000
+RETRYABLE = {"55P03", "40P01", "40001"}  # lock_not_available, deadlock_detected, serialization_failure
+LOCK_TIMEOUT = "100ms"
+
+
+def _advisory_key(migration_id: int, worker: int) -> str:
+    return f"pg_catalog.hashtextextended('colcrypt.backfill.{int(migration_id)}.{int(worker)}', 0)"
+
+
+def _q(plpy, sql: str, types: list[str], args: list) -> list:
+    return list(plpy.execute(plpy.prepare(sql, types), args))
+
+
+def _split(plpy, m: dict, plan, workers: int, upper: list[str]) -> list[tuple]:
+    """workers ranges (exclusive lower, inclusive upper) that cover every key up to upper."""
+    if workers == 1:
+        return [(None, upper)]
+    estimate = plpy.execute(f"SELECT greatest(reltuples, 1) AS r FROM pg_class WHERE oid = {int(m['source'])}")[0]["r"]
+    percent = min(100.0, 100.0 * 20000 / estimate)
+    keys = [r["k"] for r in _q(plpy, sample_keys(plan), ["float8", "text[]"], [percent, upper])]
+    bounds = [keys[len(keys) * i // workers] for i in range(1, workers)] if len(keys) >= workers else []
+    bounds = [b for i, b in enumerate(bounds) if b != upper and (i == 0 or b != bounds[i - 1])]
+    edges = [None, *bounds, upper]
+    ranges = [(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+    return ranges + [(upper, upper)] * (workers - len(ranges))  # too few distinct keys: empty ranges
+
+
+def _ensure_ranges(plpy, table: str, oid: int, workers: int) -> dict:
+    """The migration, with its key ranges created on the first run (upper bound read now, after the
+    triggers committed, so every later insert is the triggers' to copy)."""
+    m = live_migration(plpy, table, oid, lock=True)
+    require_state(plpy, m, ("dual_write", "backfilling", "backfilled"), "backfill")
+    have = plpy.execute("SELECT count(*) AS n FROM colcrypt.backfill_ranges"
+                        f" WHERE migration_id = {int(m['migration_id'])}")[0]["n"]
+    if have and have != workers:
+        fail(plpy, "KC008", f"the backfill of {table} was split between {have} workers, not {workers}",
+             f"Pass p_workers => {have} (and a p_worker from 1 to {have}) to continue it.")
+    if not have:
+        plan = plan_of(plpy, m)
+        top = plpy.execute(upper_key(plan))
+        upper = top[0]["k"] if top else None
+        total = _q(plpy, count_up_to(plan), ["text[]"], [upper])[0]["n"] if upper else 0
+        ranges = _split(plpy, m, plan, workers, upper) if upper else [(None, None)] * workers
+        for worker, (low, high) in enumerate(ranges, 1):
+            _q(plpy, "INSERT INTO colcrypt.backfill_ranges (migration_id, worker, lower_key, upper_key, checkpoint,"
+                     " done) VALUES ($1, $2, $3, $4, $3, $5)", ["int8", "int4", "text[]", "text[]", "bool"],
+               [m["migration_id"], worker, low, high, high is None or low == high])
+        _q(plpy, "UPDATE colcrypt.migrations SET upper_key = $2, rows_total = $3 WHERE migration_id = $1",
+           ["int8", "text[]", "int8"], [m["migration_id"], upper, total])
+        log_event(plpy, m["migration_id"], m["table_name"], "backfill ranges",
+                  {"workers": workers, "rows_total": total})
+    if m["state"] == "dual_write":
+        set_state(plpy, m, "backfilling")
+    return m
+
+
+def _finish_if_done(plpy, m: dict) -> None:
+    """The last worker to finish marks the migration backfilled and removes its pg_cron jobs."""
+    fresh = live_migration(plpy, m["table_name"], m["source"], lock=True)
+    left = plpy.execute(f"SELECT count(*) AS n FROM colcrypt.backfill_ranges WHERE migration_id ="
+                        f" {int(m['migration_id'])} AND NOT done")[0]["n"]
+    if left == 0 and fresh["state"] == "backfilling":
+        set_state(plpy, fresh, "backfilled")
+        unschedule_all(plpy, fresh)
+
+
+def _replication_lag(plpy) -> float:
+    return plpy.execute("SELECT coalesce(max(extract(epoch FROM replay_lag)), 0)::float8 AS s"
+                        " FROM pg_stat_replication")[0]["s"]
+
+
+def _commit(plpy) -> None:
+    """Commit, and pin search_path again for the next transaction (a SET LOCAL ends with each)."""
+    plpy.commit()
+    pin(plpy)
+
+
+def backfill(plpy, table, batch_size, max_runtime, sleep, worker, workers, target_batch, max_lag) -> None:
+    started = time.monotonic()
+    oid = caller_table(plpy, table)
+    pin(plpy)
+    if plpy.execute("SELECT pg_is_in_recovery() AS r")[0]["r"]:
+        fail(plpy, "25006", "the backfill does not run on a standby",
+             "Run it on the primary; the shadow table reaches standbys by replication.")
+    if not workers or not worker or not 1 <= worker <= workers or workers > 64:
+        fail(plpy, "KC008", f"p_worker must be between 1 and p_workers (1-64), not {worker} of {workers}",
+             "Split the work with p_workers => N and run p_worker => 1 .. N, or let schedule_backfill do it.")
+    if not batch_size or not MIN_BATCH <= batch_size <= MAX_BATCH:
+        fail(plpy, "KC008", f"p_batch_size must be between {MIN_BATCH} and {MAX_BATCH}, not {batch_size}",
+             "The default, 1000, adapts itself toward p_target_batch.")
+    runtime_s, sleep_s = interval_seconds(plpy, max_runtime), interval_seconds(plpy, sleep) or 0.0
+    target_ms, max_lag_s = 1000 * interval_seconds(plpy, target_batch), interval_seconds(plpy, max_lag)
+    if target_ms <= 0 or sleep_s < 0 or (runtime_s is not None and runtime_s <= 0):
+        fail(plpy, "KC008", "p_target_batch and p_max_runtime must be positive, p_sleep not negative",
+             "For example p_target_batch => '200 ms', p_max_runtime => '50 seconds', p_sleep => '0'.")
+    m = live_migration(plpy, table, oid)
+    got = plpy.execute(f"SELECT pg_try_advisory_lock({_advisory_key(m['migration_id'], worker)}) AS ok")[0]["ok"]
+    if not got:
+        plpy.notice(f"colcrypt: worker {worker} of the backfill of {table} is already running; nothing to do")
+        return
+    try:
+        m = _ensure_ranges(plpy, table, oid, workers)
+        _commit(plpy)
+        _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, max_lag_s)
+    finally:
+        plpy.execute(f"SELECT pg_advisory_unlock({_advisory_key(m['migration_id'], worker)})")
+
+
+def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, max_lag_s) -> None:
+    plan = plan_of(plpy, m)
+    first = plpy.prepare(backfill_batch(plan, with_lower=False), ["text[]", "text[]", "int4"])
+    after = plpy.prepare(backfill_batch(plan, with_lower=True), ["text[]", "text[]", "int4"])
+    mid = m["migration_id"]
+    where = f"migration_id = {int(mid)} AND worker = {int(worker)}"
+    r = plpy.execute(f"SELECT * FROM colcrypt.backfill_ranges WHERE {where}")[0]
+    size, checkpoint = r["batch_size"] if r["batches"] else batch_size, r["checkpoint"]
+    plpy.execute(f"UPDATE colcrypt.backfill_ranges SET started_at = coalesce(started_at, clock_timestamp()),"
+                 f" throttled = NULL WHERE {where}")
+    _commit(plpy)
+    backoff = 0.05
+    while not r["done"]:
+        if runtime_s is not None and time.monotonic() - started >= runtime_s:
+            return
+        state = plpy.execute("SELECT paused, pause_reason, state FROM colcrypt.migrations"
+                             f" WHERE migration_id = {int(mid)}")[0]
+        if state["paused"] or state["state"] != "backfilling":
+            why = f"paused: {state['pause_reason'] or 'colcrypt.pause()'}" if state["paused"] else state["state"]
+            plpy.execute(plpy.prepare(f"UPDATE colcrypt.backfill_ranges SET throttled = $1 WHERE {where}", ["text"]),
+                         [why])
+            _commit(plpy)
+            plpy.notice(f"colcrypt: backfill of {m['table_name']} worker {worker} stopped ({why})")
+            return
+        if max_lag_s is not None and (lag := _replication_lag(plpy)) > max_lag_s:
+            plpy.execute(plpy.prepare(f"UPDATE colcrypt.backfill_ranges SET throttled = $1 WHERE {where}", ["text"]),
+                         [f"replication lag {lag:.1f} s > {max_lag_s:.0f} s"])
+            _commit(plpy)
+            plpy.execute("SELECT pg_sleep(1)")
+            continue
+        t0 = time.monotonic()
+        try:
+            with plpy.subtransaction():
+                plpy.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                plan_ = first if checkpoint is None else after
+                res = plpy.execute(plan_, [checkpoint, r["upper_key"], size])[0]
+                elapsed_ms = 1000 * (time.monotonic() - t0)
+                done = res["rows_read"] == 0 or res["last_key"] == r["upper_key"]
+                if res["last_key"] is not None:
+                    checkpoint = res["last_key"]
+                r = plpy.execute(plpy.prepare(
+                    f"UPDATE colcrypt.backfill_ranges SET checkpoint = $1, rows_done = rows_done + $2,"
+                    f" batches = batches + 1, batch_size = $3, done = $4, last_batch_at = clock_timestamp(),"
+                    f" last_batch_ms = $5, busy_ms = busy_ms + $5, throttled = NULL, last_error = NULL"
+                    f" WHERE {where} RETURNING *", ["text[]", "int8", "int4", "bool", "float8"]),
+                    [checkpoint, res["rows_read"], size, done, elapsed_ms])[0]
+        except plpy.SPIError as e:
+            if getattr(e, "sqlstate", None) not in RETRYABLE:
+                plpy.execute(plpy.prepare(f"UPDATE colcrypt.backfill_ranges SET last_error = $1 WHERE {where}",
+                                          ["text"]), [str(e).splitlines()[0][:500]])
+                log_event(plpy, mid, m["table_name"], "backfill error", {"worker": worker, "error": str(e)[:500]},
+                          "error")
+                _commit(plpy)
+                raise
+            # The application holds a lock the batch needs: the batch gives way, smaller, after a pause.
+            size = max(MIN_BATCH, size // 2)
+            plpy.execute(plpy.prepare(f"UPDATE colcrypt.backfill_ranges SET retries = retries + 1, throttled = $1,"
+                                      f" batch_size = $2 WHERE {where}", ["text", "int4"]),
+                         [f"lock conflict ({e.sqlstate}); retrying with {size} rows", size])
+            _commit(plpy)
+            plpy.execute(f"SELECT pg_sleep({backoff * (0.5 + random.random()):.3f})")  # noqa: S311 - jitter
+            backoff = min(2.0, backoff * 2)
+            continue
+        _commit(plpy)
+        backoff = 0.05
+        # Toward the target batch duration, at most doubling or halving each time.
+        size = int(min(MAX_BATCH, max(MIN_BATCH, size * min(2.0, max(0.5, target_ms / max(elapsed_ms, 1.0))))))
+        if sleep_s:
+            plpy.execute(f"SELECT pg_sleep({sleep_s})")
+    _finish_if_done(plpy, m)
+    _commit(plpy)

@@ -1,0 +1,62 @@
+"""Unattended backfill with pg_cron: one job per worker, every minute, each run stopping before the
+next starts; the last worker to finish removes the jobs."""
+
+from colcrypt.migrate.sqlgen import literal
+from colcrypt.migrate.state import live_migration, log_event, require_state
+from colcrypt.plpy_helpers import fail, interval_seconds
+
+RUN_SECONDS = 50  # of each minute: a run ends before pg_cron starts the next
+
+
+def job_name(migration_id: int, worker: int) -> str:
+    return f"colcrypt-backfill-{int(migration_id)}-{int(worker)}"
+
+
+def _cron_here(plpy) -> bool:
+    return plpy.execute("SELECT to_regproc('cron.schedule') IS NOT NULL AND to_regclass('cron.job') IS NOT NULL"
+                        " AS ok")[0]["ok"]
+
+
+def command(table: str, worker: int, workers: int, batch_size: int, sleep_s: float) -> str:
+    return (f"CALL colcrypt.backfill({literal(table)}, p_batch_size => {int(batch_size)},"
+            f" p_max_runtime => '{RUN_SECONDS} seconds', p_sleep => '{float(sleep_s)} seconds',"
+            f" p_worker => {int(worker)}, p_workers => {int(workers)})")
+
+
+def schedule(plpy, table: str, table_oid: int | None, workers: int | None, batch_size: int | None, sleep) -> list[dict]:
+    if not workers or not 1 <= workers <= 16:
+        fail(plpy, "KC008", f"p_workers must be between 1 and 16, not {workers}",
+             "Each worker is one pg_cron job and one backend; 2-4 suit most servers.")
+    sleep_s = interval_seconds(plpy, sleep) or 0.0
+    m = live_migration(plpy, table, table_oid)
+    require_state(plpy, m, ("dual_write", "backfilling"), "schedule_backfill")
+    commands = [command(table, w, workers, batch_size or 1000, sleep_s) for w in range(1, workers + 1)]
+    if not _cron_here(plpy):
+        home = plpy.execute("SELECT current_setting('cron.database_name', true) AS d")[0]["d"]
+        here = plpy.execute("SELECT current_database() AS d")[0]["d"]
+        first = (f"SELECT cron.schedule_in_database({literal(job_name(m['migration_id'], 1))}, '* * * * *', "
+                 f"{literal(commands[0])}, {literal(here)});")
+        fail(plpy, "KC010", f"pg_cron is not installed in this database ({here})",
+             f"pg_cron lives in database {home or '(cron.database_name not set: pg_cron not loaded)'}. Set "
+             f"cron.database_name = '{here}' and CREATE EXTENSION pg_cron here, or run in {home}: {first} "
+             f"(and likewise for workers 2..{workers}).")
+    jobs = []
+    for worker, cmd in enumerate(commands, 1):
+        name = job_name(m["migration_id"], worker)
+        jobid = plpy.execute(plpy.prepare("SELECT cron.schedule($1, '* * * * *', $2) AS id", ["text", "text"]),
+                             [name, cmd])[0]["id"]
+        jobs.append({"worker": worker, "jobid": jobid, "job_name": name})
+    log_event(plpy, m["migration_id"], table, "schedule backfill", {"workers": workers, "jobs": jobs})
+    return jobs
+
+
+def unschedule_all(plpy, m: dict) -> int:
+    """Remove the migration's backfill jobs; the number removed."""
+    if not _cron_here(plpy):
+        return 0
+    pattern = f"colcrypt-backfill-{int(m['migration_id'])}-%"
+    rows = plpy.execute(plpy.prepare("SELECT cron.unschedule(jobid) AS ok FROM cron.job WHERE jobname LIKE $1",
+                                     ["text"]), [pattern])
+    if rows:
+        log_event(plpy, m["migration_id"], m["table_name"], "unschedule backfill", {"jobs": len(rows)})
+    return len(rows)

@@ -1,0 +1,55 @@
+"""Finding a table's live migration and rebuilding its plan from the catalog."""
+
+import json
+
+from colcrypt.migrate.sqlgen import Column, Plan
+from colcrypt.plpy_helpers import fail
+
+LIVE_SQL = """
+SELECT m.*, n.nspname AS schema_name, c.relname AS rel_name
+FROM colcrypt.migrations m JOIN pg_class c ON c.oid = m.source JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE m.source = $1 AND m.state NOT IN ('cleaned', 'rolled_back')
+"""
+COLUMNS_SQL = """
+SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull
+FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+"""
+
+
+def live_migration(plpy, table: str, table_oid: int | None, lock: bool = False) -> dict:
+    """The live migration of table (as applications name it, resolved to table_oid), or KC017."""
+    if not table or not table.strip():
+        fail(plpy, "KC008", "p_table is empty", "Name the table as applications do, e.g. 'crm.customers'.")
+    sql = LIVE_SQL + (" FOR UPDATE OF m" if lock else "")
+    rows = plpy.execute(plpy.prepare(sql, ["oid"]), [table_oid]) if table_oid else []
+    if not rows:
+        fail(plpy, "KC017", f"{table} is not being migrated",
+             "Start with SELECT colcrypt.prepare(table, columns, key); see SELECT * FROM colcrypt.migrations.")
+    return dict(rows[0])
+
+
+def plan_of(plpy, m: dict) -> Plan:
+    cols = plpy.execute(plpy.prepare(COLUMNS_SQL, ["oid"]), [m["source"]])
+    return Plan(m["schema_name"], m["rel_name"], tuple(Column(c["attname"], c["type"], c["attnotnull"]) for c in cols),
+                tuple(m["columns"]), tuple(m["key_columns"]), m["key_id"], m["context_prefix"])
+
+
+def require_state(plpy, m: dict, allowed: tuple[str, ...], step: str) -> None:
+    if m["state"] not in allowed:
+        fail(plpy, "KC018", f"{m['table_name']} is in state {m['state']}; {step} needs {' or '.join(allowed)}",
+             "See SELECT * FROM colcrypt.progress for where the migration stands, and docs/migration.md for "
+             "the order of steps.")
+
+
+def log_event(plpy, migration_id: int | None, table: str, event: str, detail: dict, outcome: str = "ok") -> None:
+    plpy.execute(plpy.prepare(
+        "INSERT INTO colcrypt.migration_events (migration_id, table_name, event, outcome, detail)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb)", ["int8", "text", "text", "text", "text"]),
+        [migration_id, table, event, outcome, json.dumps(detail)])
+
+
+def set_state(plpy, m: dict, state: str) -> None:
+    plpy.execute(plpy.prepare("UPDATE colcrypt.migrations SET state = $2, state_changed_at = clock_timestamp()"
+                              " WHERE migration_id = $1", ["int8", "text"]), [m["migration_id"], state])
+    log_event(plpy, m["migration_id"], m["table_name"], f"state {state}", {"from": m["state"]})
+    m["state"] = state
