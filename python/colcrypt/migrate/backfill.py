@@ -32,7 +32,8 @@ def _split(plpy, m: dict, plan, workers: int, upper: list[str]) -> list[tuple]:
     """workers ranges (exclusive lower, inclusive upper) that cover every key up to upper."""
     if workers == 1:
         return [(None, upper)]
-    estimate = plpy.execute(f"SELECT greatest(reltuples, 1) AS r FROM pg_class WHERE oid = {int(m['source'])}")[0]["r"]
+    estimate = _q(plpy, "SELECT greatest(reltuples, 1) AS r FROM pg_class WHERE oid = $1", ["oid"],
+                  [m["source_oid"]])[0]["r"]
     percent = min(100.0, 100.0 * 20000 / estimate)
     keys = [r["k"] for r in _q(plpy, sample_keys(plan), ["float8", "text[]"], [percent, upper])]
     bounds = [keys[len(keys) * i // workers] for i in range(1, workers)] if len(keys) >= workers else []
@@ -73,7 +74,7 @@ def _ensure_ranges(plpy, table: str, oid: int, workers: int) -> dict:
 
 def _finish_if_done(plpy, m: dict) -> None:
     """The last worker to finish marks the migration backfilled and removes its pg_cron jobs."""
-    fresh = live_migration(plpy, m["table_name"], m["source"], lock=True)
+    fresh = live_migration(plpy, m["table_name"], m["source_oid"], lock=True)
     left = plpy.execute(f"SELECT count(*) AS n FROM colcrypt.backfill_ranges WHERE migration_id ="
                         f" {int(m['migration_id'])} AND NOT done")[0]["n"]
     if left == 0 and fresh["state"] == "backfilling":
@@ -134,10 +135,10 @@ def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, ma
     plpy.execute(f"UPDATE colcrypt.backfill_ranges SET started_at = coalesce(started_at, clock_timestamp()),"
                  f" throttled = NULL WHERE {where}")
     _commit(plpy)
-    backoff = 0.05
+    backoff, batches = 0.05, 0
     while not r["done"]:
-        if runtime_s is not None and time.monotonic() - started >= runtime_s:
-            return
+        if runtime_s is not None and batches and time.monotonic() - started >= runtime_s:
+            return  # at least one batch a call, so that even a tiny p_max_runtime makes progress
         state = plpy.execute("SELECT paused, pause_reason, state FROM colcrypt.migrations"
                              f" WHERE migration_id = {int(mid)}")[0]
         if state["paused"] or state["state"] != "backfilling":
@@ -187,7 +188,7 @@ def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, ma
             backoff = min(2.0, backoff * 2)
             continue
         _commit(plpy)
-        backoff = 0.05
+        backoff, batches = 0.05, batches + 1
         # Toward the target batch duration, at most doubling or halving each time.
         size = int(min(MAX_BATCH, max(MIN_BATCH, size * min(2.0, max(0.5, target_ms / max(elapsed_ms, 1.0))))))
         if sleep_s:

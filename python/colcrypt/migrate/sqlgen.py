@@ -199,7 +199,7 @@ def sample_keys(plan: Plan) -> str:
     """Keys up to the upper bound ($2) from pages spread over the table ($1: sample percent), in key
     order, to split the key space between workers."""
     order = ", ".join(ident(k) for k in plan.key_columns)
-    return (f"SELECT {key_array(plan, 't')} AS k FROM {plan.source} TABLESAMPLE SYSTEM ($1) REPEATABLE (7) AS t"
+    return (f"SELECT {key_array(plan, 't')} AS k FROM {plan.source} AS t TABLESAMPLE SYSTEM ($1) REPEATABLE (7)"
             f" WHERE {_key_tuple(plan)} <= {_key_param(plan, '$2')} ORDER BY {order} LIMIT 100000")
 
 

@@ -6,7 +6,7 @@ from colcrypt.migrate.sqlgen import Column, Plan
 from colcrypt.plpy_helpers import fail
 
 LIVE_SQL = """
-SELECT m.*, n.nspname AS schema_name, c.relname AS rel_name
+SELECT m.*, m.source::oid AS source_oid, n.nspname AS schema_name, c.relname AS rel_name
 FROM colcrypt.migrations m JOIN pg_class c ON c.oid = m.source JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE m.source = $1 AND m.state NOT IN ('cleaned', 'rolled_back')
 """
@@ -29,7 +29,7 @@ def live_migration(plpy, table: str, table_oid: int | None, lock: bool = False) 
 
 
 def plan_of(plpy, m: dict) -> Plan:
-    cols = plpy.execute(plpy.prepare(COLUMNS_SQL, ["oid"]), [m["source"]])
+    cols = plpy.execute(plpy.prepare(COLUMNS_SQL, ["oid"]), [m["source_oid"]])
     return Plan(m["schema_name"], m["rel_name"], tuple(Column(c["attname"], c["type"], c["attnotnull"]) for c in cols),
                 tuple(m["columns"]), tuple(m["key_columns"]), m["key_id"], m["context_prefix"])
 

@@ -1,0 +1,215 @@
+"""CALL colcrypt.backfill(): complete, resumable, split between workers, giving way to the
+application, and exact under a concurrent write load checked against a mirror table."""
+
+import random
+import threading
+import time
+
+import psycopg
+import pytest
+
+from tests.db.helpers import raises_sqlstate, scalar
+from tests.db.test_prepare import decrypted, plaintext
+
+ROWS = 5000
+TABLE = f"""
+CREATE SCHEMA crm;
+CREATE TABLE crm.customers (id bigint PRIMARY KEY, name text NOT NULL, ssn text, email varchar(80), born date);
+INSERT INTO crm.customers SELECT g, 'n' || g, CASE WHEN g % 10 <> 0 THEN lpad(g::text, 3, '0') || '-45-6789' END,
+       'u' || g || '@x.org', DATE '1970-01-01' + g FROM generate_series(1, {ROWS}) g;
+"""
+
+
+@pytest.fixture
+def crm(conn):
+    conn.execute(TABLE)
+    conn.execute("SELECT colcrypt.prepare('crm.customers', ARRAY['ssn', 'email', 'born'], 'k')")
+    return conn
+
+
+def call(conn, **kw):
+    args = "".join(f", p_{k} => %({k})s" for k in kw)
+    conn.execute(f"CALL colcrypt.backfill('crm.customers'{args})", kw)
+
+
+def test_backfill_copies_every_row_encrypted(crm):
+    call(crm, batch_size=700)
+    assert decrypted(crm) == plaintext(crm)
+    assert scalar(crm, "SELECT state FROM colcrypt.migrations") == "backfilled"
+    p = crm.execute("SELECT phase, rows_total, rows_done, percent, batches, workers, eta FROM colcrypt.progress"
+                    ).fetchone()
+    assert p[:4] == ("backfilled", ROWS, ROWS, 100) and p[4] >= 2 and p[5] == 1 and p[6] is None
+    assert scalar(crm, "SELECT count(*) FROM crm.customers_encrypted"
+                       " WHERE position(convert_to('-45-6789', 'UTF8') IN ssn_encrypted) > 0") == 0
+    assert scalar(crm, "SELECT count(DISTINCT migration_status) FROM crm.customers_encrypted") == 1
+    events = [r[0] for r in crm.execute("SELECT event FROM colcrypt.migration_events ORDER BY event_id")]
+    assert events == ["prepare", "backfill ranges", "state backfilling", "state backfilled"]
+    call(crm)  # again: nothing to do, nothing changes
+    assert scalar(crm, "SELECT sum(rows_done) FROM colcrypt.backfill_ranges") == ROWS
+
+
+def test_backfill_resumes_where_it_stopped(crm):
+    call(crm, batch_size=100, max_runtime="1 microsecond")  # one batch, however short the time
+    done = scalar(crm, "SELECT rows_done FROM colcrypt.backfill_ranges")
+    assert done == 100 and scalar(crm, "SELECT state FROM colcrypt.migrations") == "backfilling"
+    assert scalar(crm, "SELECT count(*) FROM crm.customers_encrypted") == done
+    call(crm, batch_size=1000)
+    assert decrypted(crm) == plaintext(crm)
+    assert scalar(crm, "SELECT rows_done FROM colcrypt.backfill_ranges") == ROWS  # nothing copied twice
+
+
+def test_workers_split_the_key_space(crm):
+    for worker in (1, 2, 3):
+        call(crm, workers=3, worker=worker, batch_size=500)
+        state = scalar(crm, "SELECT state FROM colcrypt.migrations")
+        assert state == ("backfilled" if worker == 3 else "backfilling")
+    ranges = crm.execute("SELECT lower_key, upper_key, rows_done FROM colcrypt.backfill_ranges ORDER BY worker"
+                         ).fetchall()
+    assert ranges[0][0] is None and ranges[2][1] == [str(ROWS)]
+    assert ranges[0][1] == ranges[1][0] and ranges[1][1] == ranges[2][0]  # adjacent, no overlap
+    assert sum(r[2] for r in ranges) == ROWS and all(r[2] > 500 for r in ranges)
+    assert decrypted(crm) == plaintext(crm)
+    with raises_sqlstate("KC018", "state backfilled"):
+        crm.execute("SELECT colcrypt.schedule_backfill('crm.customers', 2)")
+
+
+def test_a_different_worker_count_is_refused(crm):
+    call(crm, workers=2, worker=1, max_runtime="1 microsecond")
+    with raises_sqlstate("KC008", "split between 2 workers, not 3"):
+        call(crm, workers=3, worker=1)
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    ({"worker": 3, "workers": 2}, "p_worker must be between 1 and p_workers"),
+    ({"batch_size": 10}, "p_batch_size must be between"),
+    ({"target_batch": "0 s"}, "must be positive"),
+])
+def test_bad_arguments(crm, kw, match):
+    with raises_sqlstate("KC008", match):
+        call(crm, **kw)
+    assert scalar(crm, "SELECT count(*) FROM colcrypt.backfill_ranges") == 0
+
+
+def test_backfill_of_a_table_not_being_migrated(conn):
+    conn.execute("CREATE TABLE plain (id int PRIMARY KEY)")
+    for name in ("plain", "nope", ""):
+        with raises_sqlstate("KC017" if name else "KC008"):
+            conn.execute("CALL colcrypt.backfill(%s)", (name,))
+
+
+def test_the_batch_gives_way_to_the_application(db, crm):
+    """An application transaction holds a row lock the batch needs: the batch retries with smaller
+    batches; the application transaction never fails."""
+    with db.connect(autocommit=False) as app:
+        app.execute("UPDATE crm.customers SET name = 'busy' WHERE id = 1500")  # row lock held, uncommitted
+        call(crm, batch_size=1000, max_runtime="1.5 s")
+        p = crm.execute("SELECT rows_done, retries, throttled FROM colcrypt.progress").fetchone()
+        assert p[0] < 1500 and p[1] >= 2 and "lock conflict" in p[2]
+        app.execute("UPDATE crm.customers SET ssn = 'changed' WHERE id = 1500")
+        app.commit()
+    call(crm)
+    assert decrypted(crm) == plaintext(crm) and decrypted(crm)[1500][0] == "changed"
+
+
+def test_pause_stops_within_a_batch_and_resume_continues(db, crm):
+    crm.execute("SELECT colcrypt.pause('crm.customers', 'peak hours')")
+    call(crm)
+    p = crm.execute("SELECT rows_done, paused, pause_reason, throttled FROM colcrypt.progress").fetchone()
+    assert p == (0, True, "peak hours", "paused: peak hours")
+    crm.execute("SELECT colcrypt.resume('crm.customers')")
+    call(crm)
+    assert decrypted(crm) == plaintext(crm)
+    with raises_sqlstate("KC017"):
+        crm.execute("SELECT colcrypt.pause('crm.nope')")
+
+
+def test_killed_backend_resumes_without_gaps_or_duplicates(db, crm):
+    pid = []
+
+    def run():
+        with db.connect() as c:
+            pid.append(c.info.backend_pid)
+            try:
+                c.execute("CALL colcrypt.backfill('crm.customers', p_batch_size => 100, p_sleep => '0.02 s',"
+                          " p_target_batch => '10 s')")
+            except psycopg.OperationalError:
+                pass
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.monotonic() + 20
+    while scalar(crm, "SELECT coalesce(sum(batches), 0) FROM colcrypt.backfill_ranges") < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    crm.execute("SELECT pg_terminate_backend(%s)", (pid[0],))
+    t.join()
+    done = scalar(crm, "SELECT rows_done FROM colcrypt.backfill_ranges")
+    assert 0 < done < ROWS and scalar(crm, "SELECT count(*) FROM crm.customers_encrypted") == done
+    call(crm)
+    assert decrypted(crm) == plaintext(crm)
+    assert scalar(crm, "SELECT rows_done FROM colcrypt.backfill_ranges") == ROWS
+
+
+def _load(db, stop: threading.Event, errors: list, seed: int):
+    """Random application writes through the table's name, each transaction also writing a mirror."""
+    rng = random.Random(seed)  # noqa: S311 - test load
+    with db.connect() as c:
+        while not stop.is_set():
+            op = rng.random()
+            k = rng.randint(1, 120_000)
+            try:
+                with c.transaction():
+                    if op < 0.3:
+                        c.execute("INSERT INTO crm.customers (id, name, ssn, email) VALUES (%s, 'new', %s, NULL)"
+                                  " ON CONFLICT (id) DO NOTHING", (k + 200_000, f"{k:09d}"))
+                        c.execute("INSERT INTO crm.mirror SELECT id, ssn, email FROM crm.customers WHERE id = %s"
+                                  " ON CONFLICT (id) DO UPDATE SET ssn = excluded.ssn, email = excluded.email",
+                                  (k + 200_000,))
+                    elif op < 0.65:
+                        ssn = None if rng.random() < 0.2 else f"u{k}-{rng.randint(0, 99)}"
+                        c.execute("UPDATE crm.customers SET ssn = %s, email = NULL WHERE id = %s", (ssn, k))
+                        c.execute("UPDATE crm.mirror SET ssn = %s, email = NULL WHERE id = %s", (ssn, k))
+                    elif op < 0.8:
+                        c.execute("DELETE FROM crm.customers WHERE id = %s", (k,))
+                        c.execute("DELETE FROM crm.mirror WHERE id = %s", (k,))
+                    else:  # key change to a fresh key
+                        new = k + 400_000 + rng.randint(0, 10**6)
+                        c.execute("UPDATE crm.customers SET id = %s WHERE id = %s AND NOT EXISTS"
+                                  " (SELECT FROM crm.customers WHERE id = %s)", (new, k, new))
+                        c.execute("UPDATE crm.mirror SET id = %s WHERE id = %s AND EXISTS"
+                                  " (SELECT FROM crm.customers WHERE id = %s)", (new, k, new))
+            except psycopg.Error as e:
+                errors.append(str(e))
+
+
+@pytest.mark.slow
+def test_concurrent_random_load_loses_nothing(db, conn):
+    conn.execute("""
+        CREATE SCHEMA crm;
+        CREATE TABLE crm.customers (id bigint PRIMARY KEY, name text NOT NULL, ssn text, email text);
+        INSERT INTO crm.customers SELECT g, 'n' || g, lpad(g::text, 9, '0'), 'u' || g || '@x.org'
+        FROM generate_series(1, 120000) g;
+        CREATE TABLE crm.mirror AS SELECT id, ssn, email FROM crm.customers;
+        ALTER TABLE crm.mirror ADD PRIMARY KEY (id);
+        SELECT colcrypt.prepare('crm.customers', ARRAY['ssn', 'email'], 'k');
+    """)
+    stop, errors = threading.Event(), []
+    threads = [threading.Thread(target=_load, args=(db, stop, errors, seed)) for seed in (1, 2)]
+    for t in threads:
+        t.start()
+    try:
+        conn.execute("CALL colcrypt.backfill('crm.customers', p_batch_size => 2000, p_workers => 2, p_worker => 1)")
+        conn.execute("CALL colcrypt.backfill('crm.customers', p_batch_size => 2000, p_workers => 2, p_worker => 2)")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    # the load really ran during the backfill: inserts, key changes and deletes all happened
+    assert scalar(conn, "SELECT count(*) FROM crm.mirror WHERE id BETWEEN 200001 AND 400000") > 20
+    assert scalar(conn, "SELECT count(*) FROM crm.mirror WHERE id > 400000") > 5
+    assert scalar(conn, "SELECT count(*) FROM crm.mirror WHERE id <= 120000") < 120000 - 5
+    cols = ("ssn", "email")
+    assert plaintext(conn, cols=cols) == plaintext(conn, "crm.mirror", cols=cols)  # the application's own record
+    assert decrypted(conn, cols=cols) == plaintext(conn, cols=cols)  # zero lost, orphaned or stale rows
+    assert scalar(conn, "SELECT state FROM colcrypt.migrations") == "backfilled"
