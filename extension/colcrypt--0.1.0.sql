@@ -214,6 +214,31 @@ COMMENT ON TABLE colcrypt.migration_events IS
 COMMENT ON SEQUENCE colcrypt.migrations_migration_id_seq IS 'Numbers colcrypt.migrations.';
 COMMENT ON SEQUENCE colcrypt.migration_events_event_id_seq IS 'Numbers colcrypt.migration_events.';
 
+CREATE TABLE colcrypt.validations (
+    validation_id bigserial PRIMARY KEY,
+    migration_id bigint REFERENCES colcrypt.migrations ON DELETE CASCADE,
+    table_name text NOT NULL,
+    validated_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    validated_by name NOT NULL DEFAULT current_user,
+    sample_size integer,
+    total bigint NOT NULL,
+    valid bigint NOT NULL,
+    mismatched bigint NOT NULL,
+    missing bigint NOT NULL,
+    orphaned bigint NOT NULL,
+    examples jsonb NOT NULL,
+    seconds double precision NOT NULL,
+    passed boolean NOT NULL
+);
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.validations', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.validations_validation_id_seq', '');
+
+COMMENT ON TABLE colcrypt.validations IS
+'Every colcrypt.validate() run: rows compared (all, or a sample), valid, mismatched, missing (in the table, '
+'not the shadow) and orphaned (in the shadow, not the table), up to five example keys of each, and the time.';
+COMMENT ON SEQUENCE colcrypt.validations_validation_id_seq IS 'Numbers colcrypt.validations.';
+
 -- sql/views/keyring.sql
 CREATE VIEW colcrypt.keyring AS
 SELECT
@@ -312,6 +337,18 @@ COMMENT ON FUNCTION colcrypt.decrypt_column(bytea, text) IS
 'value does not authenticate, KC002 for a malformed value, KC003 for an unknown envelope version, KC004 for a key '
 'missing from the keyring and 42501 when the caller has no access to the key; never returns wrong plaintext. '
 'PARALLEL UNSAFE: keys are cached per backend and loading one needs a normal transaction.';
+
+-- sql/functions/verify_column.sql
+-- security: INVOKER. The key cache is per role: only roles with the key can verify values.
+-- search_path: not SET, like decrypt_column: it runs once per value in a validation.
+CREATE FUNCTION colcrypt.verify_column(p_value bytea, p_context text, p_expected text)
+RETURNS boolean
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'colcrypt_verify_column';
+
+COMMENT ON FUNCTION colcrypt.verify_column(bytea, text, text) IS
+'True when p_value decrypts under p_context to exactly p_expected (NULL matches only NULL). A malformed, '
+'altered or moved value is false rather than an error, so validation counts it; missing key access still raises.';
 
 -- sql/functions/encrypt_value.sql
 -- security: INVOKER. It encrypts with the caller's own key grants, through encrypt_column.
@@ -756,6 +793,30 @@ COMMENT ON FUNCTION colcrypt.resume(text) IS
 'Lets the backfill of p_table continue after colcrypt.pause(): the next CALL colcrypt.backfill (or pg_cron run) '
 'goes on from its checkpoints.';
 
+-- sql/functions/validate.sql
+-- security: INVOKER. Only a role holding the key can decrypt what it compares.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.validate(p_table text, p_sample_size integer DEFAULT NULL)
+RETURNS colcrypt.validations
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.validate import validate
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return validate(plpy, p_table, oid, p_sample_size)
+$$;
+
+COMMENT ON FUNCTION colcrypt.validate(text, integer) IS
+'Decrypts the shadow table''s values and compares them with the table, in one snapshot: every row '
+'(p_sample_size NULL) or a sample. Stores and returns total, valid, mismatched, missing, orphaned and example '
+'keys; a clean full validation moves the migration from backfilled to validated.';
+
 -- sql/procedures/backfill.sql
 -- security: INVOKER. It runs as the DBA or the pg_cron job's owner, who holds the key; a SECURITY
 -- DEFINER procedure could not COMMIT between batches.
@@ -801,6 +862,7 @@ GRANT SELECT ON colcrypt.key_versions, colcrypt.key_grants, colcrypt.keyring TO 
 GRANT EXECUTE ON FUNCTION
 colcrypt.encrypt_column(text, text, text),
 colcrypt.decrypt_column(bytea, text),
+colcrypt.verify_column(bytea, text, text),
 colcrypt.encrypt_value(anyelement, text, text),
 colcrypt.decrypt_value(bytea, text, anyelement),
 colcrypt.session_public_key(),

@@ -18,6 +18,7 @@ PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(colcrypt_encrypt_column);
 PG_FUNCTION_INFO_V1(colcrypt_decrypt_column);
+PG_FUNCTION_INFO_V1(colcrypt_verify_column);
 
 void		_PG_init(void);
 
@@ -153,14 +154,16 @@ malformed(const char *why, const char *context, int context_len)
 					errhint("Only values produced by colcrypt.encrypt_column can be decrypted; the stored value may be truncated or was never encrypted.")));
 }
 
-Datum
-colcrypt_decrypt_column(PG_FUNCTION_ARGS)
+/*
+ * Open an envelope for context ctx. Strict: any failure raises its own SQLSTATE. Soft (for
+ * verification): a value that is malformed, of an unknown version or does not authenticate
+ * gives NULL; failures of the environment (no key access, unknown key) still raise.
+ */
+static text *
+open_envelope(bytea *envelope, const char *ctx, int ctx_len, bool soft)
 {
-	bytea	   *envelope;
-	text	   *context;
-	unsigned char *in;
-	int			in_len;
-	int			ctx_len;
+	unsigned char *in = (unsigned char *) VARDATA_ANY(envelope);
+	int			in_len = VARSIZE_ANY_EXHDR(envelope);
 	int			key_id_len;
 	int			hdr_len;
 	int			ct_len;
@@ -172,33 +175,37 @@ colcrypt_decrypt_column(PG_FUNCTION_ARGS)
 	unsigned char *ct;
 	unsigned char *tag;
 	text	   *result;
-	char	   *ctx;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	require_arg(fcinfo, 1, "context");
-	envelope = PG_GETARG_BYTEA_PP(0);
-	context = PG_GETARG_TEXT_PP(1);
-	in = (unsigned char *) VARDATA_ANY(envelope);
-	in_len = VARSIZE_ANY_EXHDR(envelope);
-	ctx = VARDATA_ANY(context);
-	ctx_len = VARSIZE_ANY_EXHDR(context);
 
 	if (in_len < 3)
+	{
+		if (soft)
+			return NULL;
 		malformed("too short", ctx, ctx_len);
+	}
 	if (in[0] != CC_ENVELOPE_VERSION || in[1] != CC_ALG_AES256GCM)
+	{
+		if (soft)
+			return NULL;
 		ereport(ERROR, (errcode(CC_ERR_VERSION),
 						errmsg("colcrypt: value for context \"%.*s\" has envelope version %d, algorithm %d; this colcrypt reads version %d, algorithm %d",
 							   ctx_len, ctx, in[0], in[1], CC_ENVELOPE_VERSION, CC_ALG_AES256GCM),
 						errhint("Upgrade the colcrypt extension to one that knows this envelope, or check that the column holds colcrypt values.")));
+	}
 	key_id_len = in[2];
 	hdr_len = 3 + key_id_len + 4;
 	if (key_id_len == 0 || in_len < hdr_len + CC_NONCE_LEN + CC_TAG_LEN)
+	{
+		if (soft)
+			return NULL;
 		malformed("truncated", ctx, ctx_len);
-
+	}
 	for (int i = 0; i < key_id_len; i++)
 		if (!key_id_char(in[3 + i]))
+		{
+			if (soft)
+				return NULL;
 			malformed("its key id has characters a key id cannot have", ctx, ctx_len);
+		}
 	memcpy(&version, in + 3 + key_id_len, 4);
 	version = pg_ntoh32(version);
 	key = keycache_version((char *) in + 3, key_id_len, version);
@@ -211,18 +218,68 @@ colcrypt_decrypt_column(PG_FUNCTION_ARGS)
 
 	aad = build_aad(aad_buf, sizeof(aad_buf), in, hdr_len, ctx, ctx_len);
 	if (!aead_open(key, nonce, aad, hdr_len + ctx_len, nonce + CC_NONCE_LEN, ct_len, tag, ct))
+	{
+		if (soft)
+			return NULL;
 		ereport(ERROR, (errcode(CC_ERR_AUTH),
 						errmsg("colcrypt: value for context \"%.*s\" failed authentication with key \"%s\" version %u",
 							   ctx_len, ctx, key->key_id, key->version),
 						errdetail("The context does not match the one the value was encrypted with (a value moved to another column or row), or the value was altered."),
 						errhint("Decrypt with the context used at encryption; if it is right, restore the value from a trusted copy.")));
-	if (!pg_verifymbstr((char *) ct, ct_len, true))
+	}
+	SET_VARSIZE(result, VARHDRSZ + ct_len);
+	return result;
+}
+
+Datum
+colcrypt_decrypt_column(PG_FUNCTION_ARGS)
+{
+	text	   *context;
+	text	   *result;
+	char	   *ctx;
+	int			ctx_len;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	require_arg(fcinfo, 1, "context");
+	context = PG_GETARG_TEXT_PP(1);
+	ctx = VARDATA_ANY(context);
+	ctx_len = VARSIZE_ANY_EXHDR(context);
+	result = open_envelope(PG_GETARG_BYTEA_PP(0), ctx, ctx_len, false);
+	if (!pg_verifymbstr(VARDATA(result), VARSIZE(result) - VARHDRSZ, true))
 	{
-		memset(ct, 0, ct_len);
+		memset(VARDATA(result), 0, VARSIZE(result) - VARHDRSZ);
 		ereport(ERROR, (errcode(CC_ERR_MALFORMED),
 						errmsg("colcrypt: plaintext for context \"%.*s\" is not valid in the database encoding", ctx_len, ctx),
 						errhint("The value was encrypted in a database with another encoding; decrypt it there.")));
 	}
-	SET_VARSIZE(result, VARHDRSZ + ct_len);
 	PG_RETURN_TEXT_P(result);
+}
+
+/*
+ * verify_column(envelope, context, expected): does the envelope decrypt, under this context, to
+ * exactly the text expected? NULL matches only NULL. A value that is malformed or does not
+ * authenticate is a mismatch, not an error, so one bad row cannot stop a validation.
+ */
+Datum
+colcrypt_verify_column(PG_FUNCTION_ARGS)
+{
+	text	   *context;
+	text	   *expected;
+	text	   *plain;
+	bool		same;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2))
+		PG_RETURN_BOOL(PG_ARGISNULL(0) && PG_ARGISNULL(2));
+	require_arg(fcinfo, 1, "context");
+	context = PG_GETARG_TEXT_PP(1);
+	expected = PG_GETARG_TEXT_PP(2);
+	plain = open_envelope(PG_GETARG_BYTEA_PP(0), VARDATA_ANY(context), VARSIZE_ANY_EXHDR(context), true);
+	if (plain == NULL)
+		PG_RETURN_BOOL(false);
+	same = VARSIZE(plain) - VARHDRSZ == VARSIZE_ANY_EXHDR(expected) &&
+		memcmp(VARDATA(plain), VARDATA_ANY(expected), VARSIZE_ANY_EXHDR(expected)) == 0;
+	memset(VARDATA(plain), 0, VARSIZE(plain) - VARHDRSZ);
+	pfree(plain);
+	PG_RETURN_BOOL(same);
 }

@@ -75,3 +75,28 @@ COMMENT ON TABLE colcrypt.migration_events IS
 'Append-only log of migration steps: who, when, what, outcome and details.';
 COMMENT ON SEQUENCE colcrypt.migrations_migration_id_seq IS 'Numbers colcrypt.migrations.';
 COMMENT ON SEQUENCE colcrypt.migration_events_event_id_seq IS 'Numbers colcrypt.migration_events.';
+
+CREATE TABLE colcrypt.validations (
+    validation_id bigserial PRIMARY KEY,
+    migration_id bigint REFERENCES colcrypt.migrations ON DELETE CASCADE,
+    table_name text NOT NULL,
+    validated_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    validated_by name NOT NULL DEFAULT current_user,
+    sample_size integer,
+    total bigint NOT NULL,
+    valid bigint NOT NULL,
+    mismatched bigint NOT NULL,
+    missing bigint NOT NULL,
+    orphaned bigint NOT NULL,
+    examples jsonb NOT NULL,
+    seconds double precision NOT NULL,
+    passed boolean NOT NULL
+);
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.validations', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.validations_validation_id_seq', '');
+
+COMMENT ON TABLE colcrypt.validations IS
+'Every colcrypt.validate() run: rows compared (all, or a sample), valid, mismatched, missing (in the table, '
+'not the shadow) and orphaned (in the shadow, not the table), up to five example keys of each, and the time.';
+COMMENT ON SEQUENCE colcrypt.validations_validation_id_seq IS 'Numbers colcrypt.validations.';

@@ -12,11 +12,12 @@ MEMBERS = """
 """
 
 # The two hot-path C functions pin search_path in C on their slow path (see their sql/ files).
-HOT_PATH = {"colcrypt.encrypt_column(text,text,text)", "colcrypt.decrypt_column(bytea,text)"}
+HOT_PATH = {"colcrypt.encrypt_column(text,text,text)", "colcrypt.decrypt_column(bytea,text)",
+            "colcrypt.verify_column(bytea,text,text)"}
 COMMITS = {"colcrypt.backfill(text,integer,interval,interval,integer,integer,interval,interval)"}  # no SET allowed
 # These resolve p_table with the caller's search_path, then pin it themselves.
 CALLER_NAMES = {"colcrypt.prepare(text,text[],text)", "colcrypt.schedule_backfill(text,integer,integer,interval)",
-                "colcrypt.pause(text,text)", "colcrypt.resume(text)"}
+                "colcrypt.pause(text,text)", "colcrypt.resume(text)", "colcrypt.validate(text,integer)"}
 
 
 def test_every_public_object_has_a_comment(conn):
@@ -74,7 +75,7 @@ def test_state_tables_travel_with_pg_dump(conn):
         "colcrypt.baselines", "colcrypt.discovery_findings", "colcrypt.discovery_runs",
         "colcrypt.discovery_runs_run_id_seq", "colcrypt.key_grants", "colcrypt.key_versions",
         "colcrypt.migration_events", "colcrypt.migration_events_event_id_seq", "colcrypt.migrations",
-        "colcrypt.migrations_migration_id_seq"]
+        "colcrypt.migrations_migration_id_seq", "colcrypt.validations", "colcrypt.validations_validation_id_seq"]
 
 
 def test_baselines_are_for_dbas(conn):

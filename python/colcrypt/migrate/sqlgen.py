@@ -205,3 +205,40 @@ def sample_keys(plan: Plan) -> str:
 
 def count_up_to(plan: Plan) -> str:
     return f"SELECT count(*) AS n FROM {plan.source} WHERE {_key_tuple(plan)} <= {_key_param(plan, '$1')}"
+
+
+def validation(plan: Plan, sampled: bool) -> str:
+    """Decrypt-and-compare in one statement, so in one snapshot: every source row (or a sample,
+    $1 percent of pages, at most $2 rows) against its shadow row, and every shadow row (or a sample)
+    against the source. Verdicts: valid, mismatched (a value differs, or does not authenticate),
+    missing (in the source, not the shadow), orphaned (in the shadow, not the source)."""
+    sample = " TABLESAMPLE SYSTEM ($1) REPEATABLE (11)" if sampled else ""
+    limit = " LIMIT $2" if sampled else ""
+    checks = []
+    for c in plan.columns:
+        if c.name in plan.sensitive:
+            checks.append(f"colcrypt.verify_column(s.{ident(c.name + SHADOW_SUFFIX)}, {context(plan, c.name, 's')},"
+                          f" (t.{ident(c.name)})::text)")
+        elif c.name not in plan.key_columns:
+            checks.append(f"(s.{ident(c.name)})::text IS NOT DISTINCT FROM (t.{ident(c.name)})::text")
+    same = " AND ".join(checks) or "true"
+    present = " AND ".join(f"s.{ident(k)} IS NOT NULL" for k in plan.key_columns)
+    return f"""WITH t AS (SELECT * FROM {plan.source} AS t{sample}{limit}),
+s AS (SELECT * FROM {plan.shadow} AS s{sample}{limit}),
+verdicts AS (
+    SELECT CASE WHEN NOT ({present}) THEN 'missing' WHEN {same} THEN 'valid' ELSE 'mismatched' END AS verdict,
+           {key_text(plan, 't')} AS k
+    FROM t LEFT JOIN {plan.shadow} AS s ON {_key_match(plan, 's', 't')}
+    UNION ALL
+    SELECT 'orphaned', {key_text(plan, 's')} FROM s
+    WHERE NOT EXISTS (SELECT FROM {plan.source} AS t WHERE {_key_match(plan, 't', 's')})
+)
+SELECT count(*) FILTER (WHERE verdict <> 'orphaned') AS total,
+       count(*) FILTER (WHERE verdict = 'valid') AS valid,
+       count(*) FILTER (WHERE verdict = 'mismatched') AS mismatched,
+       count(*) FILTER (WHERE verdict = 'missing') AS missing,
+       count(*) FILTER (WHERE verdict = 'orphaned') AS orphaned,
+       (array_agg(k ORDER BY k) FILTER (WHERE verdict = 'mismatched'))[1:5] AS mismatched_keys,
+       (array_agg(k ORDER BY k) FILTER (WHERE verdict = 'missing'))[1:5] AS missing_keys,
+       (array_agg(k ORDER BY k) FILTER (WHERE verdict = 'orphaned'))[1:5] AS orphaned_keys
+FROM verdicts"""
