@@ -13,8 +13,7 @@ def job_name(migration_id: int, worker: int) -> str:
 
 
 def _cron_here(plpy) -> bool:
-    return plpy.execute("SELECT to_regproc('cron.schedule') IS NOT NULL AND to_regclass('cron.job') IS NOT NULL"
-                        " AS ok")[0]["ok"]
+    return plpy.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') AS ok")[0]["ok"]
 
 
 def command(table: str, worker: int, workers: int, batch_size: int, sleep_s: float) -> str:
