@@ -153,6 +153,67 @@ def cmd_baseline(args) -> int:
     return 0
 
 
+def cmd_prepare(args) -> None:
+    with _connect(args) as conn:
+        mid, shadow, key = conn.execute("SELECT * FROM colcrypt.prepare(%s, %s, %s)",
+                                        (args.table, args.columns, args.key)).fetchone()
+    print(f"colcrypt: migration {mid}: {args.table} now writes every change to {shadow} "
+          f"(encrypted with key {args.key}; rows found by {', '.join(key)}); next: colcrypt backfill {args.table}")
+
+
+def cmd_backfill(args) -> None:
+    from colcrypt.migrate.client import backfill_with_progress
+
+    if args.schedule:
+        with _connect(args) as conn:
+            jobs = conn.execute("SELECT worker, jobid, job_name FROM colcrypt.schedule_backfill(%s, %s, %s)",
+                                (args.table, args.workers, args.batch_size)).fetchall()
+        for worker, jobid, name in jobs:
+            print(f"colcrypt: pg_cron job {jobid} ({name}) runs worker {worker} every minute")
+        print("colcrypt: watch it with colcrypt status --watch; the jobs are removed when the backfill is done")
+        return
+    backfill_with_progress(resolve(args.dsn), args.table, args.batch_size, args.workers,
+                           show=sys.stderr.isatty() or args.progress)
+    with _connect(args) as conn:
+        row = conn.execute("SELECT phase, rows_done FROM colcrypt.progress WHERE table_name = %s"
+                           " ORDER BY migration_id DESC LIMIT 1", (args.table,)).fetchone()
+    print(f"colcrypt: {args.table}: {row[0]}, {row[1]:,} rows copied; next: colcrypt validate {args.table}")
+
+
+def cmd_validate(args) -> int:
+    with _connect(args) as conn:
+        cur = conn.execute("SELECT * FROM colcrypt.validate(%s, %s)", (args.table, args.sample_size))
+        v = dict(zip([d.name for d in cur.description], cur.fetchone(), strict=True))
+    if args.format == "json":
+        print(json.dumps(v, default=str, indent=2))
+    else:
+        print(f"colcrypt: {args.table}: {v['total']:,} rows compared in {v['seconds']:.1f} s: {v['valid']:,} valid, "
+              f"{v['mismatched']} mismatched, {v['missing']} missing, {v['orphaned']} orphaned")
+        for kind, keys in v["examples"].items():
+            if keys:
+                print(f"  {kind}: keys {', '.join(keys)}")
+    return 0 if v["passed"] else 3
+
+
+def cmd_status(args) -> None:
+    import time
+
+    from colcrypt.migrate.client import render, status
+
+    with _connect(args) as conn:
+        while True:
+            rows = status(conn)
+            if args.format == "json":
+                print(json.dumps(rows, default=str, indent=2))
+            else:
+                if args.watch and sys.stdout.isatty():
+                    print("\033[2J\033[H", end="")
+                print(render(rows))
+            if not args.watch:
+                return
+            time.sleep(args.interval)
+
+
 def cmd_demo(args) -> None:
     from colcrypt.demo import run
 
@@ -218,6 +279,32 @@ def parser() -> argparse.ArgumentParser:
     base.add_argument("--format", choices=["table", "json"], default="table")
     base.set_defaults(func=cmd_baseline)
 
+    prep = sub.add_parser("prepare", parents=[dsn], help="shadow table and dual-write triggers for a table")
+    prep.add_argument("table", help="the table as applications name it, e.g. crm.customers")
+    prep.add_argument("columns", nargs="+", help="the sensitive columns to encrypt")
+    prep.add_argument("--key", required=True, help="key id from colcrypt keys list")
+    prep.set_defaults(func=cmd_prepare)
+
+    back = sub.add_parser("backfill", parents=[dsn], help="copy existing rows encrypted, with a progress bar")
+    back.add_argument("table")
+    back.add_argument("--workers", type=int, default=1, help="parallel workers splitting the key space")
+    back.add_argument("--batch-size", type=int, default=1000, help="first batch size (it adapts)")
+    back.add_argument("--schedule", action="store_true", help="run it unattended with pg_cron instead")
+    back.add_argument("--progress", action="store_true", help="show the progress bar even when not a terminal")
+    back.set_defaults(func=cmd_backfill)
+
+    val = sub.add_parser("validate", parents=[dsn], help="decrypt and compare; exit status 3 on differences")
+    val.add_argument("table")
+    val.add_argument("--sample-size", type=int, help="rows to sample (default: every row)")
+    val.add_argument("--format", choices=["table", "json"], default="table")
+    val.set_defaults(func=cmd_validate)
+
+    stat = sub.add_parser("status", parents=[dsn], help="the migration dashboard")
+    stat.add_argument("--watch", action="store_true", help="refresh until interrupted")
+    stat.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default 2)")
+    stat.add_argument("--format", choices=["table", "json"], default="table")
+    stat.set_defaults(func=cmd_status)
+
     sub.add_parser("demo", help="encrypt, store and decrypt on a throwaway cluster").set_defaults(func=cmd_demo)
     return p
 
@@ -229,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         status = args.func(args)
+    except KeyboardInterrupt:
+        print("colcrypt: interrupted", file=sys.stderr)
+        return 130
     except ColcryptError as e:
         print(f"colcrypt: error [{e.sqlstate}]: {e}", file=sys.stderr)
         return 1

@@ -1,0 +1,94 @@
+"""The client side of a migration: run the backfill in one connection while another shows its
+progress, and render colcrypt.progress as a status dashboard."""
+
+import threading
+import time
+
+import psycopg
+
+from colcrypt.progress import Progress
+
+STATUS_SQL = """
+SELECT p.table_name, p.phase, p.rows_total, p.rows_done, p.percent, p.rows_per_s, p.eta::text AS eta, p.batches,
+       p.workers, p.workers_active, p.retries, p.paused, p.pause_reason, p.throttled, p.last_error,
+       v.validated_at::text AS validated_at, v.passed AS validation_passed, v.mismatched, v.missing, v.orphaned
+FROM colcrypt.progress p
+LEFT JOIN LATERAL (SELECT * FROM colcrypt.validations x WHERE x.migration_id = p.migration_id
+                   ORDER BY x.validation_id DESC LIMIT 1) v ON true
+WHERE p.phase NOT IN ('cleaned', 'rolled_back')
+ORDER BY p.table_name
+"""
+
+
+def backfill_with_progress(dsn: str, table: str, batch_size: int, workers: int, show: bool = True) -> None:
+    """CALL colcrypt.backfill for each worker (in parallel connections), with one progress bar."""
+    errors: list[BaseException] = []
+
+    def run(worker: int) -> None:
+        try:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("CALL colcrypt.backfill(%s, p_batch_size => %s, p_worker => %s, p_workers => %s)",
+                             (table, batch_size, worker, workers))
+        except BaseException as e:  # noqa: BLE001 - reported after the bar closes
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(w,), daemon=True) for w in range(1, workers + 1)]
+    for t in threads:
+        t.start()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        bar = None
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.5)
+            row = conn.execute("SELECT rows_total, rows_done, rows_per_s FROM colcrypt.progress"
+                               " WHERE migration_id = (SELECT migration_id FROM colcrypt.migrations"
+                               " WHERE source = to_regclass(%s) AND state NOT IN ('cleaned', 'rolled_back'))",
+                               (table,)).fetchone()
+            if show and row and row[0] is not None:
+                bar = bar or Progress(f"backfill {table}", row[0], " rows")
+                bar.update(min(row[1], row[0]), f"{row[2] or 0:,.0f} rows/s")
+        if bar:
+            bar.update(bar.total)
+            bar.close()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def status(conn) -> list[dict]:
+    cur = conn.execute(STATUS_SQL)
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def health(row: dict) -> str:
+    if row["last_error"]:
+        return "ERROR"
+    if row["validation_passed"] is False:
+        return "INVALID"
+    if row["paused"]:
+        return "PAUSED"
+    if row["throttled"]:
+        return "THROTTLED"
+    return "OK"
+
+
+def render(rows: list[dict], alerts_only: bool = False) -> str:
+    if not rows:
+        return "colcrypt: no migrations in progress (SELECT * FROM colcrypt.migrations for history)"
+    lines = [f"{'table':<28} {'phase':<15} {'health':<9} {'progress':>22} {'rows/s':>10} {'eta':>10}  validation"]
+    alerts = []
+    for r in rows:
+        done = f"{r['rows_done']:,}/{r['rows_total']:,}" if r["rows_total"] is not None else "-"
+        pct = f"{r['percent']:.0f}%" if r["percent"] is not None else ""
+        val = ("clean" if r["validation_passed"] else
+               f"{r['mismatched']} mismatched, {r['missing']} missing, {r['orphaned']} orphaned"
+               ) if r["validated_at"] else "-"
+        lines.append(f"{r['table_name']:<28} {r['phase']:<15} {health(r):<9} {done + ' ' + pct:>22}"
+                     f" {float(r['rows_per_s'] or 0):>10,.0f} {(r['eta'] or '-')[:10]:>10}  {val}")
+        for what in ("last_error", "throttled", "pause_reason"):
+            if r[what]:
+                alerts.append(f"! {r['table_name']}: {what.replace('_', ' ')}: {r[what]}")
+        if r["validation_passed"] is False:
+            alerts.append(f"! {r['table_name']}: validation found differences; see colcrypt.validations")
+    return "\n".join(alerts if alerts_only else lines + ([""] + alerts if alerts else []))

@@ -1,0 +1,35 @@
+"""The migration verbs of the CLI: prepare, backfill with a progress bar, validate, status."""
+
+import json
+
+from colcrypt.cli import main
+from tests.db.test_backfill import ROWS, TABLE
+
+
+def test_prepare_backfill_validate_status(db, conn, capsys):
+    conn.execute(TABLE)
+    assert main(["prepare", "--dsn", db.dsn, "crm.customers", "ssn", "email", "--key", "k"]) == 0
+    assert "now writes every change to" in capsys.readouterr().out
+    assert main(["status", "--dsn", db.dsn]) == 0
+    assert "dual_write" in capsys.readouterr().out
+    assert main(["backfill", "--dsn", db.dsn, "crm.customers", "--workers", "2", "--batch-size", "200",
+                 "--progress"]) == 0
+    out, err = capsys.readouterr()
+    assert f"backfilled, {ROWS:,} rows copied" in out
+    assert "backfill crm.customers [" in err and "100.0%" in err
+    assert main(["validate", "--dsn", db.dsn, "crm.customers"]) == 0
+    assert f"{ROWS:,} valid, 0 mismatched, 0 missing, 0 orphaned" in capsys.readouterr().out
+    assert main(["status", "--dsn", db.dsn, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["phase"] == "validated" and rows[0]["validation_passed"] is True
+    conn.execute("DELETE FROM crm.customers_encrypted WHERE id = 7")
+    assert main(["validate", "--dsn", db.dsn, "crm.customers", "--format", "json"]) == 3
+    assert json.loads(capsys.readouterr().out)["examples"]["missing"] == ["7"]
+    assert main(["status", "--dsn", db.dsn]) == 0
+    assert "INVALID" in capsys.readouterr().out
+
+
+def test_errors_are_reported_with_their_hint(db, capsys):
+    assert main(["backfill", "--dsn", db.dsn, "nope.table"]) == 1
+    err = capsys.readouterr().err
+    assert "error [KC017]" in err and "HINT:" in err
