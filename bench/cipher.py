@@ -79,8 +79,8 @@ def check(conn) -> None:
         raise SystemExit(f"bench: decrypted rows differ from the source ({bad} differ, {n} of {ROWS})")
 
 
-def run(conn, kek_file) -> dict:
-    create_key(conn, "bench", kek_file=kek_file)
+def run(conn, cluster) -> dict:
+    create_key(conn, "bench", kek_file=cluster.kek_file)
     conn.execute("SELECT colcrypt.grant_key('bench', current_user)")
     print(f"bench cipher: {ROWS:,} rows x 3 text columns, median of {REPEATS} interleaved runs")
     conn.execute(SETUP)

@@ -18,7 +18,7 @@ def _discover(conn, schemas: list[str]) -> tuple[dict, float]:
     return {(r[0], r[1], r[2]): r[3] for r in rows}, time.perf_counter() - t
 
 
-def run(conn, kek_file) -> dict:
+def run(conn, cluster) -> dict:
     print("bench discovery: labelled fixtures")
     labeled_legacy.build(conn)
     found, fixture_s = _discover(conn, labeled_legacy.SCHEMAS)

@@ -1,17 +1,17 @@
 """`make bench`: every benchmark on one throwaway cluster, each as ratios of operations measured side
 by side in the same run. Prints a table per benchmark for people, then one JSON object with every
-figure. BENCH_ONLY=cipher,discovery picks benchmarks; BENCH_ROWS and BENCH_BIG_ROWS size them."""
+figure. BENCH_ONLY=cipher,discovery,migration picks benchmarks; BENCH_ROWS and BENCH_BIG_ROWS size them."""
 
 import json
 import os
 
 import psycopg
 
-from bench import cipher, discovery
+from bench import cipher, discovery, migration
 from colcrypt.cluster import throwaway
 from colcrypt.install import install
 
-SUITES = {"cipher": cipher.run, "discovery": discovery.run}
+SUITES = {"cipher": cipher.run, "discovery": discovery.run, "migration": migration.run}
 
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
     cluster = throwaway("colcrypt-bench-")
     figures = {}
     try:
-        kek_file = cluster.init_with_local_kek({"shared_buffers": "'1GB'", "max_wal_size": "'8GB'",
+        cluster.kek_file = cluster.init_with_local_kek({"shared_buffers": "'1GB'", "max_wal_size": "'8GB'",
                                                 "checkpoint_timeout": "'30min'"})
         cluster.start()
         for name in chosen:
@@ -30,7 +30,7 @@ def main() -> None:
                 su.execute(f"CREATE DATABASE bench_{name}")
             with psycopg.connect(cluster.dsn(f"bench_{name}"), autocommit=True) as conn:
                 install(conn)
-                figures[name] = SUITES[name](conn, kek_file)
+                figures[name] = SUITES[name](conn, cluster)
     finally:
         cluster.destroy()
     print(json.dumps(figures))

@@ -173,11 +173,11 @@ def _load(db, stop: threading.Event, errors: list, seed: int):
                         c.execute("DELETE FROM crm.customers WHERE id = %s", (k,))
                         c.execute("DELETE FROM crm.mirror WHERE id = %s", (k,))
                     else:  # key change to a fresh key
-                        new = k + 400_000 + rng.randint(0, 10**6)
-                        c.execute("UPDATE crm.customers SET id = %s WHERE id = %s AND NOT EXISTS"
-                                  " (SELECT FROM crm.customers WHERE id = %s)", (new, k, new))
-                        c.execute("UPDATE crm.mirror SET id = %s WHERE id = %s AND EXISTS"
-                                  " (SELECT FROM crm.customers WHERE id = %s)", (new, k, new))
+                        new = 400_000 + seed * 10_000_000 + rng.randint(0, 10**6)  # disjoint per thread
+                        moved = c.execute("UPDATE crm.customers SET id = %s WHERE id = %s AND NOT EXISTS"
+                                          " (SELECT FROM crm.customers WHERE id = %s)", (new, k, new)).rowcount
+                        if moved:
+                            c.execute("UPDATE crm.mirror SET id = %s WHERE id = %s", (new, k))
             except psycopg.Error as e:
                 errors.append(str(e))
 

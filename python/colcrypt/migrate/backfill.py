@@ -16,7 +16,9 @@ from colcrypt.migrate.state import live_migration, log_event, plan_of, require_s
 from colcrypt.plpy_helpers import caller_table, fail, interval_seconds, pin
 
 MIN_BATCH, MAX_BATCH = 50, 50000
-RETRYABLE = {"55P03", "40P01", "40001"}  # lock_not_available, deadlock_detected, serialization_failure
+# lock_not_available, deadlock_detected, serialization_failure, unique_violation (a trigger wrote the
+# row after the batch looked): the batch gives way and is retried.
+RETRYABLE = {"55P03", "40P01", "40001", "23505"}
 LOCK_TIMEOUT = "100ms"
 
 
