@@ -86,17 +86,37 @@ def cmd_baseline(args) -> int:
     """Measure a window driven from here (idle wait or replayed workload), then store or compare."""
     import time
 
+    from colcrypt.baseline.metrics import thresholds_with
     from colcrypt.baseline.workload import replay, statements
     from colcrypt.progress import Progress
 
     thresholds = {k: v for k, v in (("latency", args.latency), ("throughput", args.throughput),
                                     ("cpu", args.cpu)) if v is not None}
+    try:  # everything that can be checked is checked before the window, not after it
+        thresholds_with(thresholds)
+    except ValueError as e:
+        raise ColcryptError("KC008", f"bad threshold: {e}", "Percentages, e.g. --latency 10 --throughput -10.") from e
+    if not 1 <= args.duration <= 3600 or args.clients < 1:
+        raise ColcryptError("KC008", f"--duration must be 1-3600 seconds and --clients at least 1, not "
+                                     f"{args.duration} and {args.clients}", "The default window is 60 seconds.")
     sql = statements(args.workload) if args.workload else None
     dsn = resolve(args.dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
+        exists = conn.execute("SELECT EXISTS (SELECT FROM colcrypt.baselines WHERE label = %s)",
+                              (args.label,)).fetchone()[0]
+        if args.compare and not exists:
+            raise ColcryptError("KC013", f"there is no baseline {args.label!r}",
+                                "Capture it first: colcrypt baseline --label LABEL.")
+        if exists and not args.compare and not args.replace:
+            raise ColcryptError("KC012", f"baseline {args.label!r} already exists",
+                                "Choose another --label, or pass --replace to measure it again.")
         start = conn.execute("SELECT colcrypt.baseline_snapshot()").fetchone()[0]
         if sql:
             workload = replay(dsn, sql, args.duration, args.clients, progress=args.format == "table")
+            if workload["calls"] == 0:
+                raise ColcryptError("KC008", f"no statement of the workload succeeded; the first error: "
+                                             f"{workload['first_error']}",
+                                    "Run the statements of the workload file by hand and fix them.")
         else:
             workload = None
             bar = Progress("measuring", args.duration, "s") if args.format == "table" else None
@@ -311,9 +331,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if getattr(args, "duration", 1) <= 0 or getattr(args, "clients", 1) < 1:
-        print("colcrypt: error [KC008]: --duration must be positive and --clients at least 1", file=sys.stderr)
-        return 2
     try:
         status = args.func(args)
     except KeyboardInterrupt:

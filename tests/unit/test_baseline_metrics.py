@@ -12,10 +12,12 @@ from colcrypt.baseline.metrics import (
 )
 
 
-def snap(at, xacts, active_ms=0.0, statements=None, cpu=1000, written=0):
-    return {"at": at, "database_name": "d", "database": {"xacts": xacts, "blks_read": 10 * xacts, "blks_hit": 0,
-                                                         "temp_bytes": 0, "active_time": active_ms},
-            "bgwriter_written": written, "cpu_ticks": cpu, "clock_ticks_per_s": 100, "statements": statements}
+def snap(at, xacts, active_ms=0.0, statements=None, cpu=1000, written=0, reset="r0"):
+    return {"at": at, "database_name": "d",
+            "database": {"xacts": xacts, "rollbacks": 0, "blks_read": 10 * xacts, "blks_hit": 0, "temp_bytes": 0,
+                         "active_time": active_ms, "stats_reset": reset},
+            "bgwriter_written": written, "cpu_ticks": cpu, "clock_ticks_per_s": 100, "statements": statements,
+            "statements_reset": "s0"}
 
 
 def test_weighted_percentile():
@@ -86,3 +88,40 @@ def test_compare_directions_and_thresholds():
 def test_bad_thresholds(overrides, message):
     with pytest.raises(ValueError, match=message):
         thresholds_with(overrides)
+
+
+def test_counters_that_went_backwards_are_left_out():
+    start = snap(0.0, 100, statements={"1:a": [100, 1000.0, 50], "1:b": [10, 10.0, 0]})
+    end = snap(20.0, 200, statements={"1:a": [150, 20.0, 3], "1:b": [20, 30.0, 1]})  # a: reset, then re-grew
+    m, _ = measure(start, end)
+    assert m["statement_calls"] == 10 and m["latency_p50_ms"] == 2.0 and m["blks_written_per_s"] == 0.05
+
+
+def test_resets_during_the_window_drop_what_they_touch():
+    m, notes = measure(snap(0.0, 100, statements={}), snap(20.0, 50, statements={}, reset="r1"))
+    assert "tps" not in m and "transactions" not in m and any("pg_stat_database was reset" in n for n in notes)
+    end = snap(20.0, 300, statements={"1:a": [5, 5.0, 0]})
+    end["statements_reset"] = "s1"
+    m, notes = measure(snap(0.0, 100, statements={}), end)
+    assert m["tps"] == 10.0 and "latency_p50_ms" not in m and any("evicted" in n for n in notes)
+
+
+def test_pg_stat_statements_not_preloaded_is_reduced_mode():
+    end = snap(20.0, 300)
+    end["statements_unavailable"] = True
+    m, notes = measure(snap(0.0, 100), end)
+    assert m["latency_source"].startswith("pg_stat_database") and any("not loaded" in n for n in notes)
+
+
+def test_failing_workload_statements_fail_the_comparison():
+    base, _ = measure(snap(0.0, 0), snap(20.0, 100), {"latencies_ms": [1.0] * 100, "calls": 100, "errors": 0})
+    now, _ = measure(snap(0.0, 0), snap(20.0, 100), {"latencies_ms": [], "calls": 0, "errors": 100})
+    rows = {r["metric"]: r for r in compare(base, now, DEFAULT_THRESHOLDS, too_few=False)}
+    assert rows["workload_error_rate"]["passed"] is False and now["workload_error_rate"] == 1.0
+
+
+def test_latency_measured_differently_is_not_judged():
+    base = {"latency_p95_ms": 1.0, "latency_source": "pg_stat_statements (…)"}
+    now = {"latency_p95_ms": 5.0, "latency_source": "replayed workload (client-timed calls)"}
+    row = next(r for r in compare(base, now, DEFAULT_THRESHOLDS, too_few=False) if r["metric"] == "latency_p95_ms")
+    assert row["passed"] is None and "measured differently" in row["recommendation"]

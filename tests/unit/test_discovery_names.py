@@ -53,3 +53,7 @@ def test_checksum_lift():
     assert checksum_lift(1000, 1000, 0.1) == pytest.approx(10.0)
     assert checksum_lift(100, 1000, 0.1) == pytest.approx(1.0)
     assert checksum_lift(0, 0, 0.1) == 0.0
+
+
+def test_segmentation_needs_real_words():
+    assert name_hint("borne") is None and name_hint("birthname") is None and name_hint("birth_certificate") is None

@@ -9,7 +9,8 @@ from colcrypt.baseline.metrics import MIN_TRANSACTIONS, compare, measure, thresh
 from colcrypt.plpy_helpers import fail, interval_seconds
 
 DATABASE_SQL = """
-SELECT xact_commit + xact_rollback AS xacts, blks_read, blks_hit, temp_bytes, active_time
+SELECT xact_commit AS xacts, xact_rollback AS rollbacks, blks_read, blks_hit, temp_bytes, active_time,
+       coalesce(stats_reset::text, '') AS stats_reset
 FROM pg_stat_database WHERE datname = current_database()
 """
 BGWRITER_SQL = "SELECT buffers_checkpoint + buffers_clean + buffers_backend AS written FROM pg_stat_bgwriter"
@@ -24,6 +25,7 @@ FROM {schema}.pg_stat_statements(false)
 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND toplevel AND queryid IS NOT NULL AND calls > 0
 """
+PSS_INFO_SQL = "SELECT dealloc, stats_reset::text AS stats_reset FROM {schema}.pg_stat_statements_info"
 MAX_WINDOW_S = 3600
 
 
@@ -32,22 +34,34 @@ def _stat_fields(pid: int | str) -> list[str]:
         return f.read().rsplit(")", 1)[1].split()  # fields from the 3rd on: state, ppid, ...
 
 
+def _children_ticks(postmaster: int) -> int:
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == postmaster:
+            continue
+        try:
+            fields = _stat_fields(pid)
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields[1]) == postmaster:
+            total += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    return total
+
+
 def server_cpu_ticks() -> int | None:
     """Clock ticks of CPU used so far by the postmaster and all its processes; None off Linux.
-    A child that exited was added by the kernel to the postmaster's cutime and cstime."""
+    When the postmaster reaps a child, the kernel moves the child's time into the postmaster's
+    cutime and cstime; a child reaped while the children are being read would be counted in
+    neither, so the reading is repeated until the postmaster's own counters stand still."""
     try:
         postmaster = os.getppid()
-        total = sum(int(x) for x in _stat_fields(postmaster)[11:15])  # utime, stime, cutime, cstime
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit() or int(pid) == postmaster:
-                continue
-            try:
-                fields = _stat_fields(pid)
-            except OSError:  # exited meanwhile, so already in the postmaster's cutime
-                continue
-            if int(fields[1]) == postmaster:
-                total += int(fields[11]) + int(fields[12])
-        return total
+        for _ in range(10):
+            before = [int(x) for x in _stat_fields(postmaster)[11:15]]
+            children = _children_ticks(postmaster)
+            after = [int(x) for x in _stat_fields(postmaster)[11:15]]
+            if before[2:] == after[2:]:
+                return sum(after) + children
+        return None
     except (OSError, IndexError, ValueError):
         return None
 
@@ -61,8 +75,15 @@ def snapshot(plpy) -> dict:
             "clock_ticks_per_s": os.sysconf("SC_CLK_TCK"), "statements": None}
     pss = plpy.execute(PSS_SCHEMA_SQL)
     if pss:
-        rows = plpy.execute(STATEMENTS_SQL.format(schema=plpy.quote_ident(pss[0]["nspname"])))
-        snap["statements"] = {r["id"]: [r["calls"], r["total_exec_time"], r["written"]] for r in rows}
+        schema = plpy.quote_ident(pss[0]["nspname"])
+        try:  # installed but not in shared_preload_libraries: it raises, and the baseline goes on without it
+            with plpy.subtransaction():
+                rows = plpy.execute(STATEMENTS_SQL.format(schema=schema))
+                info = plpy.execute(PSS_INFO_SQL.format(schema=schema))[0]
+            snap["statements"] = {r["id"]: [r["calls"], r["total_exec_time"], r["written"]] for r in rows}
+            snap["statements_reset"] = f"{info['stats_reset']}/{info['dealloc']}"
+        except plpy.SPIError:
+            snap["statements_unavailable"] = True
     return snap
 
 
@@ -82,13 +103,15 @@ def _window(plpy, duration_s: float | None, start_json: str | None, workload_jso
                  'For example {"latencies_ms": [1.2, 0.9], "errors": 0}; colcrypt baseline --workload makes it.')
     if start_json is not None:
         start = json.loads(start_json)
-        needed = {"at", "database_name", "database", "bgwriter_written", "cpu_ticks", "statements"}
-        if not isinstance(start, dict) or not needed <= start.keys():
-            _bad(plpy, "p_start is not a snapshot", "Pass what colcrypt.baseline_snapshot() returned, unchanged.")
         end = snapshot(plpy)
-        if start["database_name"] != end["database_name"] or not 0 < end["at"] - start["at"] <= MAX_WINDOW_S:
-            _bad(plpy, "p_start was taken in another database or is not from the last hour",
-                 "Take the snapshot with colcrypt.baseline_snapshot() in this database just before the window.")
+        if not _same_shape(start, end):
+            _bad(plpy, "p_start is not a snapshot", "Pass what colcrypt.baseline_snapshot() returned, unchanged.")
+        if start["database_name"] != end["database_name"]:
+            _bad(plpy, f"p_start was taken in database {start['database_name']!r}, not here",
+                 "Take the snapshot with colcrypt.baseline_snapshot() in the database you measure.")
+        if not 0 < end["at"] - start["at"] <= MAX_WINDOW_S:
+            _bad(plpy, "p_start is not from the last hour",
+                 "Take the snapshot with colcrypt.baseline_snapshot() just before the window (at most an hour).")
     else:
         if duration_s is None or not 1 <= duration_s <= MAX_WINDOW_S:
             _bad(plpy, f"the measuring window must be between 1 second and 1 hour, not {duration_s} s",
@@ -96,15 +119,40 @@ def _window(plpy, duration_s: float | None, start_json: str | None, workload_jso
         start = snapshot(plpy)
         plpy.execute(f"SELECT pg_sleep({float(duration_s)})")
         end = snapshot(plpy)
-    metrics, notes = measure(start, end, workload)
+    try:
+        metrics, notes = measure(start, end, workload)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+        _bad(plpy, f"p_start or p_workload does not fit this snapshot ({type(e).__name__})",
+             "Pass what colcrypt.baseline_snapshot() returned, unchanged, and client timings as documented.")
     for note in notes:
         plpy.notice(f"colcrypt: {note}")
     return metrics, notes
 
 
+def _same_shape(start, end: dict) -> bool:
+    """start has every field of a snapshot, of the same types (numbers may be int or float)."""
+    def kind(v):
+        return "number" if isinstance(v, int | float) and not isinstance(v, bool) else type(v).__name__
+    if not isinstance(start, dict):
+        return False
+    for key, value in end.items():
+        if key in ("statements", "cpu_ticks", "statements_reset", "statements_unavailable"):
+            continue
+        if key not in start or kind(start[key]) != kind(value):
+            return False
+    if not all(kind(start["database"].get(k)) == kind(v) for k, v in end["database"].items()):
+        return False
+    statements = start.get("statements")
+    return statements is None or (isinstance(statements, dict) and all(
+        isinstance(v, list) and len(v) == 3 and all(kind(x) == "number" for x in v) for v in statements.values()))
+
+
 def _thresholds(plpy, thresholds_json: str | None) -> dict:
     try:
-        return thresholds_with(json.loads(thresholds_json) if thresholds_json else None)
+        parsed = json.loads(thresholds_json) if thresholds_json else None
+        if parsed is not None and not isinstance(parsed, dict):
+            raise ValueError("p_thresholds must be a JSON object")
+        return thresholds_with(parsed)
     except (ValueError, AttributeError) as e:
         _bad(plpy, f"bad p_thresholds: {e}", 'Pass percentages, e.g. {"latency": 10, "throughput": -10, "cpu": 15}.')
 
@@ -118,13 +166,19 @@ def capture(plpy, label, duration, thresholds_json, start_json, workload_json, r
         fail(plpy, "KC012", f"baseline {label!r} already exists",
              "Choose another label, or pass p_replace => true to measure it again.")
     metrics, notes = _window(plpy, interval_seconds(plpy, duration), start_json, workload_json)
-    return plpy.execute(plpy.prepare(
-        "INSERT INTO colcrypt.baselines AS b (label, window_s, metrics, thresholds, notes)"
-        " VALUES ($1, $2, $3::jsonb, $4::jsonb, $5)"
-        " ON CONFLICT (label) DO UPDATE SET captured_at = excluded.captured_at, captured_by = excluded.captured_by,"
-        " window_s = excluded.window_s, metrics = excluded.metrics, thresholds = excluded.thresholds,"
-        " notes = excluded.notes RETURNING b.*", ["text", "float8", "text", "text", "text[]"]),
-        [label, metrics["window_s"], json.dumps(metrics), json.dumps(thresholds), notes])[0]
+    upsert = (" ON CONFLICT (label) DO UPDATE SET captured_at = excluded.captured_at,"
+              " captured_by = excluded.captured_by, window_s = excluded.window_s, metrics = excluded.metrics,"
+              " thresholds = excluded.thresholds, notes = excluded.notes") if replace else ""
+    try:
+        with plpy.subtransaction():
+            return plpy.execute(plpy.prepare(
+                "INSERT INTO colcrypt.baselines AS b (label, window_s, metrics, thresholds, notes)"
+                f" VALUES ($1, $2, $3::jsonb, $4::jsonb, $5){upsert} RETURNING b.*",
+                ["text", "float8", "text", "text", "text[]"]),
+                [label, metrics["window_s"], json.dumps(metrics), json.dumps(thresholds), notes])[0]
+    except plpy.spiexceptions.UniqueViolation:  # another capture of the label finished meanwhile
+        fail(plpy, "KC012", f"baseline {label!r} already exists",
+             "Another session captured it while this one measured; choose another label or pass p_replace => true.")
 
 
 def compare_now(plpy, label, duration, thresholds_json, start_json, workload_json) -> list[dict]:
@@ -137,7 +191,10 @@ def compare_now(plpy, label, duration, thresholds_json, start_json, workload_jso
     baseline = json.loads(base[0]["metrics"])
     thresholds = json.loads(base[0]["thresholds"])
     if thresholds_json:
-        thresholds = _thresholds(plpy, json.dumps({**thresholds, **json.loads(thresholds_json)}))
+        overrides = json.loads(thresholds_json)
+        if not isinstance(overrides, dict):
+            _bad(plpy, "bad p_thresholds: it must be a JSON object", 'For example {"latency": 5}.')
+        thresholds = _thresholds(plpy, json.dumps({**thresholds, **overrides}))
     current, notes = _window(plpy, interval_seconds(plpy, duration), start_json, workload_json)
     too_few = min(baseline.get("transactions", 0), current.get("transactions", 0)) < MIN_TRANSACTIONS
     rows = compare(baseline, current, thresholds, too_few)

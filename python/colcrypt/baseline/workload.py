@@ -16,11 +16,13 @@ SAMPLE = 20000
 
 def statements(path: Path) -> list[str]:
     """The statements of a workload file: SQL separated by ';' at the end of a line; '--' comment
-    lines and blank lines ignored."""
+    lines and blank lines ignored. (So a DO block or function body with ';' at line ends must be
+    written on one line.)"""
     try:
         text = path.read_text()
     except OSError as e:
-        raise ColcryptError("KC008", f"cannot read workload file {path}: {e.strerror}",
+        raise ColcryptError("58P01" if isinstance(e, FileNotFoundError) else "58030",
+                            f"cannot read workload file {path}: {e.strerror}",
                             "Pass a readable file of SQL statements, each ending with ';'.") from e
     result, current = [], []
     for line in text.splitlines():
@@ -45,11 +47,18 @@ def replay(dsn: str, sql: list[str], seconds: float, clients: int = 2, progress:
     errors = [0]
     first_error: list[str] = []
     lock = threading.Lock()
+    connect_errors: list[psycopg.Error] = []
     deadline = time.monotonic() + seconds
 
     def client(offset: int) -> None:
         mine, failed = [], 0
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        try:
+            conn = psycopg.connect(dsn, autocommit=True)
+        except psycopg.Error as e:
+            with lock:
+                connect_errors.append(e)
+            return
+        with conn:
             i = offset
             while time.monotonic() < deadline:
                 statement = sql[i % len(sql)]
@@ -80,6 +89,8 @@ def replay(dsn: str, sql: list[str], seconds: float, clients: int = 2, progress:
             bar.update(min(seconds, seconds - max(0.0, deadline - time.monotonic())))
     if bar:
         bar.close()
+    if connect_errors:
+        raise connect_errors[0]
     calls = len(latencies)
     if calls > SAMPLE:  # the percentiles of a uniform sample, so the server gets a bounded document
         latencies = random.Random(42).sample(latencies, SAMPLE)  # noqa: S311 - sampling, not secrets

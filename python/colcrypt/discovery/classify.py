@@ -75,7 +75,9 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
     embedded_examples: dict[str, list[str]] = {k: [] for k in embedded}
     dashed_ssn = punctuated_phone = card_candidates = card_luhn = loose_phones = dates = documents = accounts = 0
     leaf_paths: set[str] = set()
-    for value in present:  # every count is of rows: a row counts once however many leaves match
+    # Counts are of rows (a row counts once however many leaves match), except the Luhn pass rate,
+    # which is over candidate leaves.
+    for value in present:
         row: dict[str, str] = {}  # kind -> the first leaf of this row that is one
         found_inside: set[str] = set()
         for path, leaf in _leaves(value, data_type):
@@ -104,9 +106,12 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
                 row.setdefault("document", leaf)
             if v.account_number_like(leaf):
                 row.setdefault("account", leaf)
-            if " " in leaf.strip():  # free text: look inside
-                for kind, finder in (("email", v.emails_in_text), ("ssn", v.ssns_in_text),
-                                     ("credit_card", v.cards_in_text), ("phone", v.phones_in_text)):
+            # Inside text: e-mails in any value that is not one (also "a@b.com;c@d.org"), the
+            # number kinds only in free text, where separators cannot be mistaken for them.
+            free_text = " " in leaf.strip()
+            for kind, finder in (("email", v.emails_in_text), ("ssn", v.ssns_in_text),
+                                 ("credit_card", v.cards_in_text), ("phone", v.phones_in_text)):
+                if (kind == "email" and "email" not in row) or free_text:
                     inside = finder(leaf)
                     if inside and not (len(inside) == 1 and inside[0] == leaf.strip()):
                         found_inside.add(kind)
@@ -137,8 +142,8 @@ def classify(column: str, data_type: str, values: list[str | None]) -> Finding:
         # Structure alone is weak for bare 9-digit SSNs and 10-digit phones: ask for punctuation or a name.
         if kind == "ssn" and not named and dashed_ssn < len(matches) / 2:
             continue
-        if kind == "phone" and not named and punctuated_phone < len(matches) / 2:
-            continue
+        if kind == "phone" and punctuated_phone < len(matches) / 2 and (not named or ratio < 0.9):
+            continue  # bare digits: about half of random 10-digit ids pass, so nearly all must, name or not
         if kind == "credit_card":
             lift = checksum_lift(card_luhn, card_candidates, 0.1)
             detail["luhn_lift"] = round(lift, 2)

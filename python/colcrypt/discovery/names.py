@@ -24,11 +24,12 @@ HINTS: dict[str, tuple[tuple[str, ...], ...]] = {
 NEGATIVE = frozenset({"verified", "verification", "confirmed", "type", "kind", "status", "last4", "last", "four",
                       "mask", "masked", "hash", "hashed", "digest", "token", "count", "flag", "enabled",
                       "opt", "optin", "consent", "format", "country", "expiry", "expires", "exp", "bin",
-                      "brand", "issuer", "template", "domain", "place", "city", "year", "weight", "rate"})
+                      "brand", "issuer", "template", "domain", "place", "city", "year", "weight", "rate", "name",
+                      "certificate"})
 
 # Words a run-together token may be made of ("emailaddress", "creditcardnumber", "dateofbirth"); a
 # token is split only when it is made of these words entirely, so "zip" never yields "ip".
-_WORDS = frozenset({w for patterns in HINTS.values() for p in patterns for w in p} | NEGATIVE | {
+_WORDS = frozenset({w for patterns in HINTS.values() for p in patterns for w in p if len(w) > 1} | NEGATIVE | {
     "number", "num", "no", "nr", "address", "addr", "id", "home", "work", "primary", "secondary", "alt", "other",
     "customer", "user", "contact", "personal", "private", "business", "billing", "shipping", "emergency", "day",
     "of", "date", "birth", "code", "name", "first", "last", "full", "middle"})

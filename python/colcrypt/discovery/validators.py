@@ -169,10 +169,12 @@ def phones_in_text(text: str) -> list[str]:
 
 def phone_like(value: str) -> bool:
     """Looser than phone_ok, for columns whose name says phone: any national format of 7-15 digits
-    with phone punctuation, but still not a date or a decimal."""
+    written as a phone number is (punctuation, a leading + or a trunk 0), but not a date or decimal."""
     value = value.strip()
     if not _PHONE_PUNCT.match(value) or _DATE_LIKE.match(value) or re.match(r"^\d+\.\d+$", value):
         return False
+    if value.isdigit() and not value.startswith("0"):
+        return False  # bare digits: ids look the same
     return 7 <= len(re.sub(r"\D", "", value)) <= 15
 
 
