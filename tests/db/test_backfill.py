@@ -130,8 +130,8 @@ def test_killed_backend_resumes_without_gaps_or_duplicates(db, crm):
         with db.connect() as c:
             pid.append(c.info.backend_pid)
             try:
-                c.execute("CALL colcrypt.backfill('crm.customers', p_batch_size => 100, p_sleep => '0.02 s',"
-                          " p_target_batch => '10 s')")
+                c.execute("CALL colcrypt.backfill('crm.customers', p_batch_size => 50, p_sleep => '0.02 s',"
+                          " p_target_batch => '1 microsecond')")  # batches stay at 50 rows
             except psycopg.OperationalError:
                 pass
 

@@ -10,7 +10,7 @@ checkpoint commit together, so a killed backend or a restart loses at most the b
 import random
 import time
 
-from colcrypt.migrate.schedule import unschedule_all
+from colcrypt.migrate.schedule import advisory_key, remove_retired, retire_job
 from colcrypt.migrate.sqlgen import backfill_batch, count_up_to, sample_keys, upper_key
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.plpy_helpers import caller_table, fail, interval_seconds, pin
@@ -20,10 +20,6 @@ MIN_BATCH, MAX_BATCH = 50, 50000
 # row after the batch looked): the batch gives way and is retried.
 RETRYABLE = {"55P03", "40P01", "40001", "23505"}
 LOCK_TIMEOUT = "100ms"
-
-
-def _advisory_key(migration_id: int, worker: int) -> str:
-    return f"pg_catalog.hashtextextended('colcrypt.backfill.{int(migration_id)}.{int(worker)}', 0)"
 
 
 def _q(plpy, sql: str, types: list[str], args: list) -> list:
@@ -75,13 +71,17 @@ def _ensure_ranges(plpy, table: str, oid: int, workers: int) -> dict:
 
 
 def _finish_if_done(plpy, m: dict) -> None:
-    """The last worker to finish marks the migration backfilled and removes its pg_cron jobs."""
+    """The last worker to finish marks the migration backfilled."""
     fresh = live_migration(plpy, m["table_name"], m["source_oid"], lock=True)
     left = plpy.execute(f"SELECT count(*) AS n FROM colcrypt.backfill_ranges WHERE migration_id ="
                         f" {int(m['migration_id'])} AND NOT done")[0]["n"]
     if left == 0 and fresh["state"] == "backfilling":
         set_state(plpy, fresh, "backfilled")
-        unschedule_all(plpy, fresh)
+
+
+def _share_done(plpy, m: dict, worker: int) -> bool:
+    return plpy.execute(f"SELECT done FROM colcrypt.backfill_ranges WHERE migration_id = {int(m['migration_id'])}"
+                        f" AND worker = {int(worker)}")[0]["done"]
 
 
 def _replication_lag(plpy) -> float:
@@ -114,16 +114,22 @@ def backfill(plpy, table, batch_size, max_runtime, sleep, worker, workers, targe
         fail(plpy, "KC008", "p_target_batch and p_max_runtime must be positive, p_sleep not negative",
              "For example p_target_batch => '200 ms', p_max_runtime => '50 seconds', p_sleep => '0'.")
     m = live_migration(plpy, table, oid)
-    got = plpy.execute(f"SELECT pg_try_advisory_lock({_advisory_key(m['migration_id'], worker)}) AS ok")[0]["ok"]
+    got = plpy.execute(f"SELECT pg_try_advisory_lock({advisory_key(m['migration_id'], worker)}) AS ok")[0]["ok"]
     if not got:
         plpy.notice(f"colcrypt: worker {worker} of the backfill of {table} is already running; nothing to do")
         return
     try:
         m = _ensure_ranges(plpy, table, oid, workers)
         _commit(plpy)
-        _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, max_lag_s)
+        if not _share_done(plpy, m, worker):
+            _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, max_lag_s)
+        if _share_done(plpy, m, worker):
+            _finish_if_done(plpy, m)  # first: it locks the migration row before any event row refers to it
+            retire_job(plpy, m, worker)
+            remove_retired(plpy, m, running_worker=worker)
+            _commit(plpy)
     finally:
-        plpy.execute(f"SELECT pg_advisory_unlock({_advisory_key(m['migration_id'], worker)})")
+        plpy.execute(f"SELECT pg_advisory_unlock({advisory_key(m['migration_id'], worker)})")
 
 
 def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, max_lag_s) -> None:
@@ -195,5 +201,3 @@ def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, ma
         size = int(min(MAX_BATCH, max(MIN_BATCH, size * min(2.0, max(0.5, target_ms / max(elapsed_ms, 1.0))))))
         if sleep_s:
             plpy.execute(f"SELECT pg_sleep({sleep_s})")
-    _finish_if_done(plpy, m)
-    _commit(plpy)

@@ -1,5 +1,8 @@
 """Unattended backfill with pg_cron: one job per worker, every minute, each run stopping before the
-next starts; the last worker to finish removes the jobs."""
+next starts. pg_cron cancels a job's running command when the job is removed or deactivated, and
+records the run as failed; so a worker whose share is done only *retires* its own job (a schedule
+that never fires) and removes the retired jobs of workers that are not running. validate() removes
+what is left."""
 
 from colcrypt.migrate.sqlgen import literal
 from colcrypt.migrate.state import live_migration, log_event, require_state
@@ -59,3 +62,38 @@ def unschedule_all(plpy, m: dict) -> int:
     if rows:
         log_event(plpy, m["migration_id"], m["table_name"], "unschedule backfill", {"jobs": len(rows)})
     return len(rows)
+
+
+NEVER = "0 0 31 2 *"  # 31 February: a schedule pg_cron accepts and never fires
+
+
+def advisory_key(migration_id: int, worker: int) -> str:
+    """The session advisory lock a backfill worker holds while it runs."""
+    return f"pg_catalog.hashtextextended('colcrypt.backfill.{int(migration_id)}.{int(worker)}', 0)"
+
+
+def retire_job(plpy, m: dict, worker: int) -> None:
+    if _cron_here(plpy):
+        plpy.execute(plpy.prepare("SELECT cron.alter_job(jobid, schedule => $2) FROM cron.job WHERE jobname = $1",
+                                  ["text", "text"]), [job_name(m["migration_id"], worker), NEVER])
+
+
+def remove_retired(plpy, m: dict, running_worker: int | None = None) -> int:
+    """Remove the retired jobs of workers that are not running (their advisory lock is free)."""
+    if not _cron_here(plpy):
+        return 0
+    removed = 0
+    prefix = f"colcrypt-backfill-{int(m['migration_id'])}-"
+    for job in plpy.execute(plpy.prepare("SELECT jobid, jobname FROM cron.job WHERE schedule = $1"
+                                         " AND starts_with(jobname, $2)", ["text", "text"]), [NEVER, prefix]):
+        worker = int(job["jobname"].removeprefix(prefix))
+        if worker == running_worker:
+            continue
+        key = advisory_key(m["migration_id"], worker)
+        if plpy.execute(f"SELECT pg_try_advisory_lock({key}) AS ok")[0]["ok"]:
+            plpy.execute(plpy.prepare("SELECT cron.unschedule($1::bigint)", ["int8"]), [job["jobid"]])
+            plpy.execute(f"SELECT pg_advisory_unlock({key})")
+            removed += 1
+    if removed:
+        log_event(plpy, m["migration_id"], m["table_name"], "unschedule backfill", {"jobs": removed})
+    return removed

@@ -4,6 +4,7 @@ one snapshot; store and return the counts with example keys."""
 import json
 import time
 
+from colcrypt.migrate.schedule import remove_retired
 from colcrypt.migrate.sqlgen import validation
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.plpy_helpers import fail
@@ -41,4 +42,5 @@ def validate(plpy, table: str, oid: int | None, sample_size: int | None) -> dict
               "ok" if passed else "failed")
     if passed and sample_size is None and m["state"] == "backfilled":
         set_state(plpy, m, "validated")
+    remove_retired(plpy, m)  # the backfill's last pg_cron job could not remove itself
     return row
