@@ -849,6 +849,61 @@ COMMENT ON PROCEDURE colcrypt.backfill(text, integer, interval, interval, intege
 'replication lag over p_max_lag, stopping after p_max_runtime or on colcrypt.pause(). p_worker of p_workers '
 'takes one share of the key space. Not in a transaction block (it commits).';
 
+-- sql/functions/guard_ddl.sql
+-- security: INVOKER. It only reads colcrypt.migrations (readable by the DDL's author, a table owner).
+-- search_path: not SET, so that it adds nothing to every DDL statement of the database; every name
+-- is schema-qualified.
+CREATE FUNCTION colcrypt._guard_ddl()
+RETURNS event_trigger
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+DECLARE
+    v_table text;
+BEGIN
+    IF pg_catalog.current_setting('colcrypt.allow_ddl', TRUE) = 'on' THEN
+        RETURN;
+    END IF;
+    IF TG_EVENT = 'sql_drop' THEN
+        SELECT m.table_name INTO v_table
+        FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+        JOIN colcrypt.migrations AS m ON d.objid IN (m.source, m.shadow)
+        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
+          AND m.state NOT IN ('cleaned', 'rolled_back')
+        LIMIT 1;
+    ELSE
+        SELECT m.table_name INTO v_table
+        FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
+        JOIN colcrypt.migrations AS m ON c.objid IN (m.source, m.shadow)
+        WHERE c.command_tag = 'ALTER TABLE' AND m.state NOT IN ('cleaned', 'rolled_back')
+        LIMIT 1;
+    END IF;
+    IF v_table IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC020',
+            MESSAGE = pg_catalog.format('colcrypt: %s is being migrated; %s of it or its shadow table is refused',
+                                        v_table, TG_TAG),
+            HINT = 'A changed shape would break the dual-write triggers and with them the application''s writes. '
+                   'Finish or roll back the migration first (colcrypt.rollback), or SET LOCAL colcrypt.allow_ddl = on '
+                   'if you know what the triggers need.';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt._guard_ddl() IS
+'Event trigger function: refuses ALTER TABLE and DROP of a table being migrated and of its shadow table, '
+'unless colcrypt.allow_ddl is on for the transaction.';
+
+-- sql/event_triggers.sql
+-- DDL on a table being migrated would break its triggers: refused while the migration is live.
+-- (sqlfluff's postgres dialect cannot parse CREATE EVENT TRIGGER, hence the noqa.)
+CREATE EVENT TRIGGER colcrypt_guard_alter ON ddl_command_end WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION colcrypt._guard_ddl(); -- noqa: PRS
+
+CREATE EVENT TRIGGER colcrypt_guard_drop ON sql_drop WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION colcrypt._guard_ddl(); -- noqa: PRS
+
+COMMENT ON EVENT TRIGGER colcrypt_guard_alter IS
+'colcrypt: refuses ALTER TABLE on a table being migrated and on its shadow table (see colcrypt._guard_ddl).';
+COMMENT ON EVENT TRIGGER colcrypt_guard_drop IS
+'colcrypt: refuses dropping a table being migrated or its shadow table (see colcrypt._guard_ddl).';
+
 -- sql/security.sql
 -- Security first: nothing is open by default; grant what the roles need.
 REVOKE ALL ON ALL TABLES IN SCHEMA colcrypt FROM public;

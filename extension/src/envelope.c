@@ -22,11 +22,17 @@ PG_FUNCTION_INFO_V1(colcrypt_verify_column);
 
 void		_PG_init(void);
 
+static bool allow_ddl = false;
+
 void
 _PG_init(void)
 {
 	keycache_define_gucs();
 	aead_define_gucs();
+	/* Read by the event trigger colcrypt._guard_ddl (SQL); defined here because the prefix is reserved. */
+	DefineCustomBoolVariable("colcrypt.allow_ddl",
+							 "Lets ALTER TABLE and DROP through to a table being migrated (at your own risk).",
+							 NULL, &allow_ddl, false, PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("colcrypt");
 }
 

@@ -31,6 +31,7 @@ CATALOGUE = (
     ErrorCode("KC017", "no_migration", "the table is not being migrated"),
     ErrorCode("KC018", "wrong_state", "the migration is not in a state that allows this step"),
     ErrorCode("KC019", "name_conflict", "the shadow table, a column or a trigger name is taken"),
+    ErrorCode("KC020", "table_under_migration", "DDL on a table being migrated (or its shadow) is refused"),
     ErrorCode("42501", "insufficient_privilege", "the role has no access to the key"),
 )
 

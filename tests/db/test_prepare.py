@@ -172,3 +172,24 @@ def test_second_prepare_and_leftovers_are_refused(crm):
     crm.execute("CREATE TABLE crm.other (id int PRIMARY KEY, ssn text); CREATE TABLE crm.other_encrypted (x int)")
     with raises_sqlstate("KC019", "other_encrypted\" already exists"):
         prepare(crm, "crm.other", ["ssn"])
+
+
+@pytest.mark.parametrize("ddl", [
+    "ALTER TABLE crm.customers ADD COLUMN extra text",
+    "ALTER TABLE crm.customers DROP COLUMN email",
+    "ALTER TABLE crm.customers RENAME TO people",
+    "ALTER TABLE crm.customers_encrypted ADD COLUMN x int",
+    "DROP TABLE crm.customers",
+    "DROP TABLE crm.customers_encrypted",
+    "DROP SCHEMA crm CASCADE",
+])
+def test_ddl_on_a_table_being_migrated_is_refused(crm, ddl):
+    prepare(crm)
+    with raises_sqlstate("KC020", "crm.customers is being migrated"):
+        crm.execute(ddl)
+    crm.execute("INSERT INTO crm.customers (id, name, ssn) VALUES (400, 'still', 'works')")
+    assert decrypted(crm)[400][0] == "works"
+    crm.execute("CREATE INDEX ON crm.customers (name)")  # other DDL is fine
+    with crm.transaction():
+        crm.execute("SET LOCAL colcrypt.allow_ddl = on")
+        crm.execute("ALTER TABLE crm.customers ALTER COLUMN name SET DEFAULT 'n'")
