@@ -879,7 +879,7 @@ BEGIN
     END IF;
     IF v_table IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'KC020',
-            MESSAGE = pg_catalog.format('colcrypt: %s is being migrated; %s of it or its shadow table is refused',
+            MESSAGE = pg_catalog.format('colcrypt: %s is being migrated, so %s of it or of its shadow table is refused',
                                         v_table, TG_TAG),
             HINT = 'A changed shape would break the dual-write triggers and with them the application''s writes. '
                    'Finish or roll back the migration first (colcrypt.rollback), or SET LOCAL colcrypt.allow_ddl = on '
