@@ -172,6 +172,9 @@ def test_second_prepare_and_leftovers_are_refused(crm):
     crm.execute("CREATE TABLE crm.other (id int PRIMARY KEY, ssn text); CREATE TABLE crm.other_encrypted (x int)")
     with raises_sqlstate("KC019", "other_encrypted\" already exists"):
         prepare(crm, "crm.other", ["ssn"])
+    crm.execute("CREATE TABLE crm.meta (id int PRIMARY KEY, ssn text, migration_status text)")
+    with raises_sqlstate("KC019", "already has column(s) migration_status"):
+        prepare(crm, "crm.meta", ["ssn"])
 
 
 @pytest.mark.parametrize("ddl", [

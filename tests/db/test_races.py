@@ -161,3 +161,29 @@ def test_delete_then_reinsert_a_key_and_inserts_beyond_the_bound(db, gated):  # 
     w.commit()
     Writer(db, "INSERT INTO t VALUES (3, 'again')").commit()
     assert shadow(gated) == {r[0]: r[1] for r in gated.execute("SELECT id, secret FROM t")}
+
+
+ODD_KEYS = {
+    'text COLLATE "C"': "'k' || g || chr(1000 + g)",
+    'text COLLATE "und-x-icu"': "'Ä' || g || 'a b'",
+    "bytea": "decode(lpad(to_hex(g), 8, '0'), 'hex')",
+    "uuid": "md5(g::text)::uuid",
+    "numeric": "g / 7.0",
+    "timestamptz": "TIMESTAMPTZ '2024-01-01' + g * INTERVAL '1 microsecond'",
+}
+
+
+@pytest.mark.parametrize("key_type", ODD_KEYS)
+def test_odd_keys_and_values_round_trip(conn, key_type):  # scenario 14
+    conn.execute(f"""
+        CREATE TABLE odd (k {key_type} PRIMARY KEY, v text, j jsonb);
+        INSERT INTO odd SELECT {ODD_KEYS[key_type]},
+               CASE g % 4 WHEN 0 THEN '' WHEN 1 THEN repeat('ü€𝄞', 20000) WHEN 2 THEN NULL ELSE 'x''"\\' END,
+               jsonb_build_object('n', g, 's', 'ß')
+        FROM generate_series(1, 3000) g;
+        SELECT colcrypt.prepare('odd', ARRAY['v', 'j'], 'k');
+    """)
+    conn.execute("CALL colcrypt.backfill('odd', p_batch_size => 250, p_workers => 2, p_worker => 1)")
+    conn.execute("CALL colcrypt.backfill('odd', p_batch_size => 250, p_workers => 2, p_worker => 2)")
+    v = conn.execute("SELECT total, valid, passed FROM colcrypt.validate('odd')").fetchone()
+    assert v == (3000, 3000, True)

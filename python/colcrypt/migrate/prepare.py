@@ -188,10 +188,12 @@ def _check_names(plpy, table: str, plan: Plan, oid: int) -> None:
         fail(plpy, "KC019", f"{plan.shadow} already exists",
               "A shadow table from an earlier attempt? Drop or rename it, then prepare again.")
     names = {c.name for c in plan.columns}
-    clash = sorted(names.intersection(c + SHADOW_SUFFIX for c in plan.sensitive))
+    metadata = {"encryption_key_id", "encryption_algorithm", "encrypted_at", "migration_status"}
+    clash = sorted(names.intersection({c + SHADOW_SUFFIX for c in plan.sensitive} | metadata))
     if clash:
         fail(plpy, "KC019", f"{table} already has column(s) {', '.join(clash)}",
-              "The shadow table names each encrypted column <column>_encrypted; rename the clashing column.")
+              "The shadow table names each encrypted column <column>_encrypted and adds encryption_key_id, "
+              "encryption_algorithm, encrypted_at and migration_status; rename the clashing column.")
     triggers = _rows(plpy, "SELECT tgname FROM pg_trigger WHERE tgrelid = $1 AND tgname IN"
                            " ('colcrypt_dual_write', 'colcrypt_truncate')", ["oid"], [oid])
     if triggers:

@@ -194,16 +194,16 @@ SELECT (SELECT count(*) FROM batch) AS rows_read, (SELECT count(*) FROM inserted
 
 def upper_key(plan: Plan) -> str:
     """The greatest key now: the backfill's upper bound, read once the triggers are committed."""
-    desc = ", ".join(f"{ident(k)} DESC" for k in plan.key_columns)
+    desc = ", ".join(f"t.{ident(k)} DESC" for k in plan.key_columns)  # t.: a key column may be named k
     return f"SELECT {key_array(plan, 't')} AS k FROM {plan.source} AS t ORDER BY {desc} LIMIT 1"
 
 
 def sample_keys(plan: Plan) -> str:
     """Keys up to the upper bound ($2) from pages spread over the table ($1: sample percent), in key
     order, to split the key space between workers."""
-    order = ", ".join(ident(k) for k in plan.key_columns)
+    order = ", ".join(f"t.{ident(k)}" for k in plan.key_columns)
     return (f"SELECT {key_array(plan, 't')} AS k FROM {plan.source} AS t TABLESAMPLE SYSTEM ($1) REPEATABLE (7)"
-            f" WHERE {_key_tuple(plan)} <= {_key_param(plan, '$2')} ORDER BY {order} LIMIT 100000")
+            f" WHERE {_key_tuple(plan, 't')} <= {_key_param(plan, '$2')} ORDER BY {order} LIMIT 100000")
 
 
 def count_up_to(plan: Plan) -> str:
