@@ -222,13 +222,13 @@ def cmd_status(args) -> None:
 
     with _connect(args) as conn:
         while True:
-            rows = status(conn)
+            state = status(conn)
             if args.format == "json":
-                print(json.dumps(rows, default=str, indent=2))
+                print(json.dumps(state, default=str, indent=2))
             else:
                 if args.watch and sys.stdout.isatty():
                     print("\033[2J\033[H", end="")
-                print(render(rows))
+                print(render(state))
             if not args.watch:
                 return
             time.sleep(args.interval)

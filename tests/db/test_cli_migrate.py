@@ -20,13 +20,18 @@ def test_prepare_backfill_validate_status(db, conn, capsys):
     assert main(["validate", "--dsn", db.dsn, "crm.customers"]) == 0
     assert f"{ROWS:,} valid, 0 mismatched, 0 missing, 0 orphaned" in capsys.readouterr().out
     assert main(["status", "--dsn", db.dsn, "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert rows[0]["phase"] == "validated" and rows[0]["validation_passed"] is True
+    state = json.loads(capsys.readouterr().out)
+    assert state["migrations"][0]["phase"] == "validated" and state["migrations"][0]["validation_passed"] is True
+    assert state["performance"] is None and state["alerts"] == []
     conn.execute("DELETE FROM crm.customers_encrypted WHERE id = 7")
     assert main(["validate", "--dsn", db.dsn, "crm.customers", "--format", "json"]) == 3
     assert json.loads(capsys.readouterr().out)["examples"]["missing"] == ["7"]
+    conn.execute("SELECT colcrypt.capture_baseline('b', p_start => colcrypt.baseline_snapshot())")
+    conn.execute("SELECT * FROM colcrypt.compare_baseline('b', p_start => colcrypt.baseline_snapshot())")
     assert main(["status", "--dsn", db.dsn]) == 0
-    assert "INVALID" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "INVALID" in out and "validation found differences" in out
+    assert "performance against baseline 'b'" in out
 
 
 def test_errors_are_reported_with_their_hint(db, capsys):

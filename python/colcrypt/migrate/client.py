@@ -55,10 +55,36 @@ def backfill_with_progress(dsn: str, table: str, batch_size: int, workers: int, 
         raise errors[0]
 
 
-def status(conn) -> list[dict]:
+PERFORMANCE_SQL = """
+SELECT label, compared_at::text AS compared_at, results FROM colcrypt.baseline_comparisons
+ORDER BY comparison_id DESC LIMIT 1
+"""
+
+
+def status(conn) -> dict:
+    """The dashboard's data: every live migration, the latest comparison with a baseline, alerts."""
     cur = conn.execute(STATUS_SQL)
     names = [d.name for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    migrations = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    perf = conn.execute(PERFORMANCE_SQL).fetchone()
+    performance = None
+    if perf:
+        failed = [r["metric"] for r in perf[2] if r["passed"] is False]
+        performance = {"baseline": perf[0], "compared_at": perf[1], "failed": failed,
+                       "judged": sum(r["passed"] is not None for r in perf[2])}
+    alerts = [a for r in migrations for a in _alerts(r)]
+    if performance and performance["failed"]:
+        alerts.append(f"! performance against baseline {performance['baseline']!r}: "
+                      f"{', '.join(performance['failed'])} beyond threshold")
+    return {"migrations": migrations, "performance": performance, "alerts": alerts}
+
+
+def _alerts(r: dict) -> list[str]:
+    out = [f"! {r['table_name']}: {what.replace('_', ' ')}: {r[what]}"
+           for what in ("last_error", "throttled", "pause_reason") if r[what]]
+    if r["validation_passed"] is False:
+        out.append(f"! {r['table_name']}: validation found differences; see colcrypt.validations")
+    return out
 
 
 def health(row: dict) -> str:
@@ -73,11 +99,9 @@ def health(row: dict) -> str:
     return "OK"
 
 
-def render(rows: list[dict], alerts_only: bool = False) -> str:
-    if not rows:
-        return "colcrypt: no migrations in progress (SELECT * FROM colcrypt.migrations for history)"
+def render(state: dict) -> str:
+    rows = state["migrations"]
     lines = [f"{'table':<28} {'phase':<15} {'health':<9} {'progress':>22} {'rows/s':>10} {'eta':>10}  validation"]
-    alerts = []
     for r in rows:
         done = f"{r['rows_done']:,}/{r['rows_total']:,}" if r["rows_total"] is not None else "-"
         pct = f"{r['percent']:.0f}%" if r["percent"] is not None else ""
@@ -86,9 +110,13 @@ def render(rows: list[dict], alerts_only: bool = False) -> str:
                ) if r["validated_at"] else "-"
         lines.append(f"{r['table_name']:<28} {r['phase']:<15} {health(r):<9} {done + ' ' + pct:>22}"
                      f" {float(r['rows_per_s'] or 0):>10,.0f} {(r['eta'] or '-')[:10]:>10}  {val}")
-        for what in ("last_error", "throttled", "pause_reason"):
-            if r[what]:
-                alerts.append(f"! {r['table_name']}: {what.replace('_', ' ')}: {r[what]}")
-        if r["validation_passed"] is False:
-            alerts.append(f"! {r['table_name']}: validation found differences; see colcrypt.validations")
-    return "\n".join(alerts if alerts_only else lines + ([""] + alerts if alerts else []))
+    if not rows:
+        lines = ["colcrypt: no migrations in progress (SELECT * FROM colcrypt.migrations for history)"]
+    perf = state["performance"]
+    if perf:
+        verdict = f"{', '.join(perf['failed'])} beyond threshold" if perf["failed"] else \
+            f"{perf['judged']} metrics within thresholds"
+        lines += ["", f"performance against baseline {perf['baseline']!r} ({perf['compared_at'][:19]}): {verdict}"]
+    else:
+        lines += ["", "performance: no comparison yet (colcrypt baseline --compare)"]
+    return "\n".join(lines + ([""] + state["alerts"] if state["alerts"] else []))
