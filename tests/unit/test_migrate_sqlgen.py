@@ -1,0 +1,56 @@
+"""The SQL a migration generates: every identifier quoted, every literal escaped, shapes right."""
+
+from colcrypt.migrate.sqlgen import (
+    Column,
+    Plan,
+    backfill_batch,
+    create_shadow,
+    ident,
+    key_text,
+    literal,
+    trigger_function,
+    upper_key,
+    validation,
+)
+
+EVIL = 'Robert"); DROP TABLE x; --'
+PLAN = Plan("Legacy CRM", EVIL, (Column("Region", "text", True), Column("id", "integer", True),
+                                 Column("Card No", "character varying(19)"), Column("note", "text")),
+            sensitive=("Card No",), key_columns=("Region", "id"), key_id="crm-pii",
+            context_prefix="Legacy CRM." + EVIL)
+
+
+def test_quoting():
+    assert ident('a"b') == '"a""b"'
+    assert literal("it's") == "'it''s'"
+    assert literal("a\\b") == "E'a\\\\b'"  # the same meaning whatever standard_conforming_strings says
+
+
+def test_names_are_always_quoted():
+    shadow = create_shadow(PLAN)
+    assert shadow.startswith('CREATE TABLE "Legacy CRM"."Robert""); DROP TABLE x; --_encrypted" (')
+    assert '"Card No_encrypted" bytea' in shadow and '"Region" text NOT NULL' in shadow
+    assert 'PRIMARY KEY ("Region", "id")' in shadow
+    for sql in (trigger_function(PLAN, "colcrypt.f"), backfill_batch(PLAN, True), validation(PLAN, True),
+                upper_key(PLAN)):
+        assert EVIL not in sql.replace(ident(EVIL), "").replace(literal(PLAN.context_prefix + ".Card No#"), "")
+
+
+def test_shadow_columns_keep_the_order():
+    assert PLAN.shadow_columns() == ["Region", "id", "Card No_encrypted", "note", "encryption_key_id",
+                                     "encryption_algorithm", "encrypted_at", "migration_status"]
+
+
+def test_row_key_in_the_context():
+    assert key_text(PLAN, "NEW") == 'ROW(NEW."Region", NEW."id")::text'
+    single = Plan("s", "t", (Column("id", "bigint"),), (), ("id",), "k", "s.t")
+    assert key_text(single, "b") == '(b."id")::text'
+
+
+def test_the_batch_locks_its_rows_and_skips_what_the_triggers_wrote():
+    sql = backfill_batch(PLAN, with_lower=True)
+    assert "FOR KEY SHARE" in sql and "NOT EXISTS" in sql and "ON CONFLICT" not in sql
+    assert ('WHERE ("Region", "id") > (($1[1])::text, ($1[2])::integer)'
+            ' AND ("Region", "id") <= (($2[1])::text, ($2[2])::integer)') in sql
+    assert 'ORDER BY "Region", "id" LIMIT $3' in sql
+    assert 'WHERE ("Region", "id") <= (($2[1])::text' in backfill_batch(PLAN, with_lower=False)
