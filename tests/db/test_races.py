@@ -187,3 +187,28 @@ def test_odd_keys_and_values_round_trip(conn, key_type):  # scenario 14
     conn.execute("CALL colcrypt.backfill('odd', p_batch_size => 250, p_workers => 2, p_worker => 2)")
     v = conn.execute("SELECT total, valid, passed FROM colcrypt.validate('odd')").fetchone()
     assert v == (3000, 3000, True)
+
+
+def test_an_application_transaction_in_the_opposite_order_never_fails(db, gated):  # scenario 18
+    """The application holds row 50's shadow write, the batch (rows 1..50 in key order) waits on it,
+    then the application writes row 1, which the batch holds: the batch gives way, the application
+    transaction goes through."""
+    gated.execute("UPDATE gate SET closed = false")
+    app = db.connect(autocommit=False)
+    app.execute("UPDATE t SET secret = 'app-50' WHERE id = 50")  # uncommitted shadow write of key 50
+
+    def backfill():
+        with db.connect() as c:
+            c.execute("CALL colcrypt.backfill('t', p_max_runtime => '2 s')")
+
+    runner = threading.Thread(target=backfill)
+    runner.start()
+    wait_until(lambda: scalar(gated, "SELECT coalesce(sum(retries), 0) FROM colcrypt.backfill_ranges") >= 1,
+               "the batch to meet the application's write of key 50")
+    app.execute("UPDATE t SET secret = 'app-1' WHERE id = 1")  # a row the batch reads first
+    app.commit()  # no error: the application never loses
+    app.close()
+    runner.join()
+    gated.execute("CALL colcrypt.backfill('t')")
+    rows = shadow(gated)
+    assert rows[1] == "app-1" and rows[50] == "app-50" and len(rows) == 50
