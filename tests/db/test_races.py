@@ -212,3 +212,16 @@ def test_an_application_transaction_in_the_opposite_order_never_fails(db, gated)
     gated.execute("CALL colcrypt.backfill('t')")
     rows = shadow(gated)
     assert rows[1] == "app-1" and rows[50] == "app-50" and len(rows) == 50
+
+
+def test_truncate_during_the_backfill(db, gated):  # scenario 10, TRUNCATE half (ALTER and DROP are refused)
+    b = Backfill(db, gated)
+    w = Writer(db, "TRUNCATE t")
+    wait_until(lambda: state_of(gated, w.pid)[0] == "Lock", "the TRUNCATE to wait for the batch")
+    b.finish()
+    w.commit()
+    gated.execute("INSERT INTO t VALUES (7, 'after')")
+    gated.execute("CALL colcrypt.backfill('t')")
+    assert shadow(gated) == {7: "after"}  # nothing the batch copied survives the truncate
+    v = gated.execute("SELECT total, passed FROM colcrypt.validate('t')").fetchone()
+    assert v == (1, True)
