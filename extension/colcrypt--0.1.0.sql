@@ -350,6 +350,19 @@ COMMENT ON FUNCTION colcrypt.verify_column(bytea, text, text) IS
 'True when p_value decrypts under p_context to exactly p_expected (NULL matches only NULL). A malformed, '
 'altered or moved value is false rather than an error, so validation counts it; missing key access still raises.';
 
+-- sql/functions/blind_index.sql
+-- security: INVOKER. The key cache is per role: only roles with the key can compute tokens.
+-- search_path: not SET, like encrypt_column: it runs once per value in triggers and lookups.
+CREATE FUNCTION colcrypt.blind_index(p_value text, p_key_id text, p_context text)
+RETURNS bytea
+LANGUAGE c STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'colcrypt_blind_index';
+
+COMMENT ON FUNCTION colcrypt.blind_index(text, text, text) IS
+'A 16-byte deterministic token of p_value for equality lookups on an encrypted column: HMAC-SHA256 under a key '
+'derived from the active version of p_key_id, bound to p_context (the column''s identity, not the row). Equal '
+'values give equal tokens within one column and key version. NULL gives NULL.';
+
 -- sql/functions/encrypt_value.sql
 -- security: INVOKER. It encrypts with the caller's own key grants, through encrypt_column.
 -- The settings below make the text form canonical, whatever the session's DateStyle or TimeZone.
@@ -690,7 +703,9 @@ COMMENT ON FUNCTION colcrypt.compare_baseline(text, interval, jsonb, jsonb, json
 -- DEFINER trigger functions it creates, so applications need no key and no grant on the shadow.
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
 -- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
-CREATE FUNCTION colcrypt.prepare(p_table text, p_columns text[], p_key_id text)
+CREATE FUNCTION colcrypt.prepare(
+    p_table text, p_columns text[], p_key_id text, p_blind_index text[] DEFAULT '{}'
+)
 RETURNS TABLE (migration_id bigint, shadow text, key_columns text[])
 LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET lock_timeout = '5s'
@@ -703,13 +718,14 @@ from colcrypt.migrate.prepare import prepare
 from colcrypt.plpy_helpers import caller_table, pinned_search_path
 oid = caller_table(plpy, p_table)
 with pinned_search_path(plpy):
-    return [prepare(plpy, p_table, oid, p_columns, p_key_id)]
+    return [prepare(plpy, p_table, oid, p_columns, p_key_id, p_blind_index)]
 $$;
 
-COMMENT ON FUNCTION colcrypt.prepare(text, text[], text) IS
+COMMENT ON FUNCTION colcrypt.prepare(text, text[], text, text[]) IS
 'Starts the migration of table p_table (the name applications use): checks it (a key, the columns exist, '
 'round-trip through text, nothing depends on them that ciphertext would break, key p_key_id usable), then in '
-'this transaction creates the shadow table <table>_encrypted and the dual-write triggers (INSERT, UPDATE '
+'this transaction creates the shadow table <table>_encrypted (with a blind index <col>_bidx for the columns in '
+'p_blind_index) and the dual-write triggers (INSERT, UPDATE '
 'including key changes, DELETE, TRUNCATE; ENABLE ALWAYS) and records the migration. See docs/migration.md.';
 
 -- sql/functions/schedule_backfill.sql
@@ -918,6 +934,7 @@ GRANT EXECUTE ON FUNCTION
 colcrypt.encrypt_column(text, text, text),
 colcrypt.decrypt_column(bytea, text),
 colcrypt.verify_column(bytea, text, text),
+colcrypt.blind_index(text, text, text),
 colcrypt.encrypt_value(anyelement, text, text),
 colcrypt.decrypt_value(bytea, text, anyelement),
 colcrypt.session_public_key(),

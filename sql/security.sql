@@ -11,6 +11,7 @@ GRANT EXECUTE ON FUNCTION
 colcrypt.encrypt_column(text, text, text),
 colcrypt.decrypt_column(bytea, text),
 colcrypt.verify_column(bytea, text, text),
+colcrypt.blind_index(text, text, text),
 colcrypt.encrypt_value(anyelement, text, text),
 colcrypt.decrypt_value(bytea, text, anyelement),
 colcrypt.session_public_key(),

@@ -10,6 +10,7 @@
 #include "colcrypt.h"
 
 #include <openssl/crypto.h>
+#include <openssl/hmac.h>
 #include <sodium.h>
 
 #include "utils/guc.h"
@@ -74,6 +75,14 @@ aead_key_init(CachedKey *key, const unsigned char *dek)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
 						errmsg("colcrypt: OpenSSL could not set up AES-256-GCM")));
 	}
+	/* A separate key for blind indexes, so an index value says nothing about the encryption key. */
+	if (HMAC(EVP_sha256(), dek, CC_DEK_LEN, (const unsigned char *) "colcrypt-blind-index-v1", 23,
+			 key->bidx_key, NULL) == NULL)
+	{
+		aead_key_free(key);
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+						errmsg("colcrypt: OpenSSL could not derive the blind-index key")));
+	}
 	if (aead_sodium_available)
 	{
 		/* The state must be 16-byte aligned; palloc in PostgreSQL 15 only guarantees 8. */
@@ -83,9 +92,21 @@ aead_key_init(CachedKey *key, const unsigned char *dek)
 	}
 }
 
+/* Blind index: the first 16 bytes of HMAC-SHA256 under the key's blind-index key. */
+void
+aead_blind_index(const CachedKey *key, const unsigned char *msg, int msg_len, unsigned char out[16])
+{
+	unsigned char mac[32];
+
+	if (HMAC(EVP_sha256(), key->bidx_key, sizeof(key->bidx_key), msg, msg_len, mac, NULL) == NULL)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("colcrypt: OpenSSL HMAC failed")));
+	memcpy(out, mac, 16);
+}
+
 void
 aead_key_free(CachedKey *key)
 {
+	OPENSSL_cleanse(key->bidx_key, sizeof(key->bidx_key));
 	EVP_CIPHER_CTX_free(key->enc);	/* wipes the key schedule */
 	EVP_CIPHER_CTX_free(key->dec);
 	key->enc = key->dec = NULL;

@@ -47,6 +47,7 @@ typedef struct CachedKey
 	EVP_CIPHER_CTX *dec;
 	void	   *sodium_state;	/* crypto_aead_aes256gcm_state, or NULL without AES-NI */
 	void	   *sodium_alloc;	/* the allocation sodium_state is aligned within */
+	unsigned char bidx_key[32];	/* HMAC-SHA256(data key, "colcrypt-blind-index-v1") */
 } CachedKey;
 
 /* keycache.c */
@@ -71,6 +72,7 @@ extern void colcrypt_random(unsigned char *out, int len);
 extern bool aead_sodium_available;
 extern void aead_key_init(CachedKey *key, const unsigned char *dek);
 extern void aead_key_free(CachedKey *key);
+extern void aead_blind_index(const CachedKey *key, const unsigned char *msg, int msg_len, unsigned char out[16]);
 extern void aead_define_gucs(void);
 extern void aead_seal(CachedKey *key, const unsigned char *nonce, const unsigned char *aad, int aad_len,
 					  const unsigned char *pt, int pt_len, unsigned char *ct, unsigned char *tag);

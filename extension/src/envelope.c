@@ -19,6 +19,7 @@ PG_MODULE_MAGIC;
 PG_FUNCTION_INFO_V1(colcrypt_encrypt_column);
 PG_FUNCTION_INFO_V1(colcrypt_decrypt_column);
 PG_FUNCTION_INFO_V1(colcrypt_verify_column);
+PG_FUNCTION_INFO_V1(colcrypt_blind_index);
 
 void		_PG_init(void);
 
@@ -288,4 +289,44 @@ colcrypt_verify_column(PG_FUNCTION_ARGS)
 	memset(VARDATA(plain), 0, VARSIZE(plain) - VARHDRSZ);
 	pfree(plain);
 	PG_RETURN_BOOL(same);
+}
+
+/*
+ * blind_index(value, key id, context): a deterministic 16-byte token of the value for equality
+ * lookups, keyed by the active version of the key and bound to the context (the column, never the
+ * row): HMAC-SHA256(blind-index key, context || 0x00 || value), truncated. Equal values in one
+ * column give equal tokens; nothing else about the value can be read from it without the key.
+ */
+Datum
+colcrypt_blind_index(PG_FUNCTION_ARGS)
+{
+	text	   *value;
+	text	   *key_id;
+	text	   *context;
+	CachedKey  *key;
+	int			ctx_len;
+	int			val_len;
+	unsigned char *msg;
+	bytea	   *result;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	require_arg(fcinfo, 1, "key id");
+	require_arg(fcinfo, 2, "context");
+	value = PG_GETARG_TEXT_PP(0);
+	key_id = PG_GETARG_TEXT_PP(1);
+	context = PG_GETARG_TEXT_PP(2);
+	key = keycache_active(VARDATA_ANY(key_id), VARSIZE_ANY_EXHDR(key_id));
+	ctx_len = VARSIZE_ANY_EXHDR(context);
+	val_len = VARSIZE_ANY_EXHDR(value);
+	msg = palloc(ctx_len + 1 + val_len);
+	memcpy(msg, VARDATA_ANY(context), ctx_len);
+	msg[ctx_len] = 0;
+	memcpy(msg + ctx_len + 1, VARDATA_ANY(value), val_len);
+	result = (bytea *) palloc(VARHDRSZ + 16);
+	SET_VARSIZE(result, VARHDRSZ + 16);
+	aead_blind_index(key, msg, ctx_len + 1 + val_len, (unsigned char *) VARDATA(result));
+	memset(msg, 0, ctx_len + 1 + val_len);
+	pfree(msg);
+	PG_RETURN_BYTEA_P(result);
 }

@@ -175,8 +175,8 @@ def cmd_baseline(args) -> int:
 
 def cmd_prepare(args) -> None:
     with _connect(args) as conn:
-        mid, shadow, key = conn.execute("SELECT * FROM colcrypt.prepare(%s, %s, %s)",
-                                        (args.table, args.columns, args.key)).fetchone()
+        mid, shadow, key = conn.execute("SELECT * FROM colcrypt.prepare(%s, %s, %s, %s)",
+                                        (args.table, args.columns, args.key, args.blind_index or [])).fetchone()
     print(f"colcrypt: migration {mid}: {args.table} now writes every change to {shadow} "
           f"(encrypted with key {args.key}; rows found by {', '.join(key)}); next: colcrypt backfill {args.table}")
 
@@ -303,6 +303,8 @@ def parser() -> argparse.ArgumentParser:
     prep.add_argument("table", help="the table as applications name it, e.g. crm.customers")
     prep.add_argument("columns", nargs="+", help="the sensitive columns to encrypt")
     prep.add_argument("--key", required=True, help="key id from colcrypt keys list")
+    prep.add_argument("--blind-index", action="append", metavar="COLUMN",
+                      help="also keep a blind index <column>_bidx for equality lookups (repeatable)")
     prep.set_defaults(func=cmd_prepare)
 
     back = sub.add_parser("backfill", parents=[dsn], help="copy existing rows encrypted, with a progress bar")

@@ -67,3 +67,9 @@ def key_check_value(dek: bytes, key_id: str, key_version: int) -> bytes:
     """First 16 bytes of HMAC-SHA256(dek, 'colcrypt-kcv-v1' 0x00 key_id 0x00 version)."""
     msg = b"colcrypt-kcv-v1\x00" + key_id.encode() + b"\x00" + struct.pack(">I", key_version)
     return hmac_new(dek, msg, sha256).digest()[:KCV_LEN]
+
+
+def blind_index(dek: bytes, context: str, value: str) -> bytes:
+    """First 16 bytes of HMAC-SHA256(HMAC-SHA256(dek, 'colcrypt-blind-index-v1'), context 0x00 value)."""
+    bidx_key = hmac_new(dek, b"colcrypt-blind-index-v1", sha256).digest()
+    return hmac_new(bidx_key, context.encode() + b"\x00" + value.encode(), sha256).digest()[:16]

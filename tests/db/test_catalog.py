@@ -13,11 +13,12 @@ MEMBERS = """
 
 # The two hot-path C functions pin search_path in C on their slow path (see their sql/ files).
 HOT_PATH = {"colcrypt.encrypt_column(text,text,text)", "colcrypt.decrypt_column(bytea,text)",
-            "colcrypt.verify_column(bytea,text,text)"}
+            "colcrypt.verify_column(bytea,text,text)", "colcrypt.blind_index(text,text,text)"}
 COMMITS = {"colcrypt.backfill(text,integer,interval,interval,integer,integer,interval,interval)"}  # no SET allowed
 # These resolve p_table with the caller's search_path, then pin it themselves.
-CALLER_NAMES = {"colcrypt.prepare(text,text[],text)", "colcrypt.schedule_backfill(text,integer,integer,interval)",
-                "colcrypt.pause(text,text)", "colcrypt.resume(text)", "colcrypt.validate(text,integer)"}
+CALLER_NAMES = {"colcrypt.prepare(text,text[],text,text[])", "colcrypt.pause(text,text)",
+                "colcrypt.schedule_backfill(text,integer,integer,interval)", "colcrypt.resume(text)",
+                "colcrypt.validate(text,integer)"}
 EVENT_TRIGGER = {"colcrypt._guard_ddl()"}  # runs on every ALTER TABLE: adds nothing it need not
 
 

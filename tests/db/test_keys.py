@@ -296,3 +296,20 @@ def test_provider_errors_do_not_reveal_the_kek_path(cluster, app_role):
             su.execute("ALTER SYSTEM RESET colcrypt.kek_file")
             su.execute("SELECT pg_reload_conf()")
             _wait_for_setting(su, str(cluster.kek_file))
+
+
+def test_blind_index_matches_the_reference_and_needs_the_key(db, app_role):
+    from colcrypt.envelope import blind_index
+
+    with db.connect() as conn:
+        ((_, dek),) = unwrap_client_side(conn, "k", db.kek_file)
+        for value in ("123-45-6789", "", "ünïcødé"):
+            assert bytes(scalar(conn, "SELECT colcrypt.blind_index(%s, 'k', 'crm.customers.ssn')", (value,))) == \
+                blind_index(dek, "crm.customers.ssn", value)
+        assert scalar(conn, "SELECT colcrypt.blind_index(NULL, 'k', 'c')") is None
+        assert scalar(conn, "SELECT colcrypt.blind_index('x', 'k', 'a') <> colcrypt.blind_index('x', 'k', 'b')")
+        with raises_sqlstate("KC008", "context must not be NULL"):
+            conn.execute("SELECT colcrypt.blind_index('x', 'k', NULL)")
+    with psycopg.connect(db.cluster.dsn(db.name, user=app_role), autocommit=True) as app:
+        with raises_sqlstate("42501"):
+            app.execute("SELECT colcrypt.blind_index('x', 'k', 'c')")

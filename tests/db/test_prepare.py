@@ -196,3 +196,33 @@ def test_ddl_on_a_table_being_migrated_is_refused(crm, ddl):
     with crm.transaction():
         crm.execute("SET LOCAL colcrypt.allow_ddl = on")
         crm.execute("ALTER TABLE crm.customers ALTER COLUMN name SET DEFAULT 'n'")
+
+
+def test_blind_index_for_equality_lookups(crm):
+    prepare(crm, cols=("ssn", "email", "born"))  # without: no _bidx columns
+    assert scalar(crm, "SELECT count(*) FROM pg_attribute WHERE attrelid = 'crm.customers_encrypted'::regclass"
+                       " AND attname LIKE '%_bidx'") == 0
+    crm.execute("CREATE TABLE crm.people (id int PRIMARY KEY, email text, ssn text)")
+    crm.execute("INSERT INTO crm.people VALUES (1, 'a@x.org', '1'), (2, 'b@x.org', '2'), (3, 'a@x.org', '3')")
+    crm.execute("SELECT colcrypt.prepare('crm.people', ARRAY['email', 'ssn'], 'k', ARRAY['email'])")
+    crm.execute("CALL colcrypt.backfill('crm.people')")
+    crm.execute("INSERT INTO crm.people VALUES (4, 'a@x.org', '4')")
+    cols = [r[0] for r in crm.execute("SELECT attname FROM pg_attribute WHERE attrelid ="
+                                      " 'crm.people_encrypted'::regclass AND attnum > 0 ORDER BY attnum")]
+    assert cols[:4] == ["id", "email_encrypted", "email_bidx", "ssn_encrypted"]
+    prefix = scalar(crm, "SELECT context_prefix FROM colcrypt.migrations WHERE table_name = 'crm.people'")
+    hits = [r[0] for r in crm.execute("SELECT id FROM crm.people_encrypted WHERE email_bidx ="
+                                      " colcrypt.blind_index('a@x.org', 'k', %s) ORDER BY id", (f"{prefix}.email",))]
+    assert hits == [1, 3, 4]
+    assert scalar(crm, "SELECT count(DISTINCT email_bidx) FROM crm.people_encrypted") == 2
+    assert scalar(crm, "SELECT octet_length(email_bidx) FROM crm.people_encrypted LIMIT 1") == 16
+    assert scalar(crm, "SELECT count(*) FROM pg_indexes WHERE tablename = 'people_encrypted'"
+                       " AND indexdef LIKE '%email_bidx%'") == 1
+    assert scalar(crm, "SELECT passed FROM colcrypt.validate('crm.people')") is True
+    with crm.transaction():  # a wrong token is caught by validation
+        crm.execute("UPDATE crm.people_encrypted SET email_bidx = '\\x00' WHERE id = 2")
+    assert crm.execute("SELECT mismatched, examples->'mismatched' FROM colcrypt.validate('crm.people')"
+                       ).fetchone() == (1, ["2"])
+    crm.execute("CREATE TABLE crm.other (id int PRIMARY KEY, x text, y text)")
+    with raises_sqlstate("KC008", "not among the columns to encrypt"):
+        crm.execute("SELECT colcrypt.prepare('crm.other', ARRAY['x'], 'k', ARRAY['y'])")

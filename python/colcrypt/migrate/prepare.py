@@ -1,7 +1,17 @@
 """colcrypt.prepare(): check the table, then create the shadow table and the dual-write triggers and
 record the migration, all in the caller's one transaction (an error leaves nothing behind)."""
 
-from colcrypt.migrate.sqlgen import SHADOW_SUFFIX, Column, Plan, create_shadow, ident, literal, truncate_function
+from colcrypt.migrate.sqlgen import (
+    BIDX_SUFFIX,
+    SHADOW_SUFFIX,
+    Column,
+    Plan,
+    bidx_indexes,
+    create_shadow,
+    ident,
+    literal,
+    truncate_function,
+)
 from colcrypt.migrate.sqlgen import trigger_function as row_function
 from colcrypt.migrate.state import log_event
 from colcrypt.plpy_helpers import fail
@@ -119,7 +129,8 @@ def _check_key(plpy, key_id: str | None) -> None:
           [key_id])
 
 
-def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, key_id: str | None) -> dict:
+def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, key_id: str | None,
+            blind: list[str] | None = None) -> dict:
     t = _table(plpy, table, table_oid)
     oid, schema, relname = t["oid"], t["nspname"], t["relname"]
     live = _rows(plpy, "SELECT migration_id, state FROM colcrypt.migrations WHERE source = $1"
@@ -137,8 +148,12 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
     source = f"{ident(schema)}.{ident(relname)}"
     _check_columns(plpy, table, oid, all_cols, columns, key, source)
     _check_key(plpy, key_id)
+    blind = list(blind or [])
+    if any(b not in columns for b in blind) or len(set(blind)) != len(blind):
+        fail(plpy, "KC008", f"p_blind_index names columns that are not among the columns to encrypt: {blind}",
+             "A blind index is for encrypted columns with equality lookups, e.g. ARRAY['email'].")
     plan = Plan(schema, relname, tuple(Column(c["attname"], c["type"], c["attnotnull"]) for c in all_cols),
-                tuple(columns), tuple(key), key_id, f"{schema}.{relname}")
+                tuple(columns), tuple(key), key_id, f"{schema}.{relname}", tuple(blind))
     _check_names(plpy, table, plan, oid)
 
     migration_id = plpy.execute("SELECT nextval('colcrypt.migrations_migration_id_seq') AS id")[0]["id"]
@@ -147,6 +162,7 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
     shadow_comment = f"colcrypt: encrypted copy of {source} (migration {migration_id})"
     statements = [
         create_shadow(plan),
+        *bidx_indexes(plan),
         f"COMMENT ON TABLE {plan.shadow} IS {literal(shadow_comment)}",
         row_function(plan, row_fn),
         f"COMMENT ON FUNCTION {row_fn}() IS {literal(f'colcrypt: writes each change of {source} to {plan.shadow}')}",
@@ -169,12 +185,13 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
         plpy.execute(sql)
 
     shadow_oid = plpy.execute(f"SELECT {literal(plan.shadow)}::regclass::oid AS o")[0]["o"]
-    _rows(plpy, "INSERT INTO colcrypt.migrations (migration_id, table_name, source, shadow, columns, key_columns,"
-                " key_types, key_id, context_prefix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-          ["int8", "text", "oid", "oid", "text[]", "text[]", "text[]", "text", "text"],
-          [migration_id, table, oid, shadow_oid, list(columns), key, [plan.type_of(k) for k in key], key_id,
+    _rows(plpy, "INSERT INTO colcrypt.migrations (migration_id, table_name, source, shadow, columns, blind_index,"
+                " key_columns, key_types, key_id, context_prefix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+          ["int8", "text", "oid", "oid", "text[]", "text[]", "text[]", "text[]", "text", "text"],
+          [migration_id, table, oid, shadow_oid, list(columns), blind, key, [plan.type_of(k) for k in key], key_id,
            plan.context_prefix])
-    detail = {"columns": list(columns), "key_id": key_id, "key_columns": key, "shadow": plan.shadow}
+    detail = {"columns": list(columns), "blind_index": blind, "key_id": key_id, "key_columns": key,
+              "shadow": plan.shadow}
     log_event(plpy, migration_id, table, "prepare", detail)
     return {"migration_id": migration_id, "shadow": plan.shadow, "key_columns": key}
 
@@ -189,7 +206,8 @@ def _check_names(plpy, table: str, plan: Plan, oid: int) -> None:
               "A shadow table from an earlier attempt? Drop or rename it, then prepare again.")
     names = {c.name for c in plan.columns}
     metadata = {"encryption_key_id", "encryption_algorithm", "encrypted_at", "migration_status"}
-    clash = sorted(names.intersection({c + SHADOW_SUFFIX for c in plan.sensitive} | metadata))
+    added = {c + SHADOW_SUFFIX for c in plan.sensitive} | {c + BIDX_SUFFIX for c in plan.blind} | metadata
+    clash = sorted(names.intersection(added))
     if clash:
         fail(plpy, "KC019", f"{table} already has column(s) {', '.join(clash)}",
               "The shadow table names each encrypted column <column>_encrypted and adds encryption_key_id, "

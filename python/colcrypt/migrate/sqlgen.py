@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 ALGORITHM = "AES-256-GCM"
 SHADOW_SUFFIX = "_encrypted"
+BIDX_SUFFIX = "_bidx"
 
 
 def ident(name: str) -> str:
@@ -37,6 +38,7 @@ class Plan:
     key_columns: tuple[str, ...]
     key_id: str
     context_prefix: str  # schema.table at prepare time: part of every value's associated data
+    blind: tuple[str, ...] = ()  # sensitive columns that also get a blind index <col>_bidx
 
     @property
     def source(self) -> str:
@@ -55,7 +57,10 @@ class Plan:
 
     def shadow_columns(self) -> list[str]:
         """Shadow column names in order: each sensitive column replaced in place by <col>_encrypted."""
-        names = [c.name + SHADOW_SUFFIX if c.name in self.sensitive else c.name for c in self.columns]
+        names = []
+        for c in self.columns:
+            names += ([c.name + SHADOW_SUFFIX] + ([c.name + BIDX_SUFFIX] if c.name in self.blind else [])
+                      if c.name in self.sensitive else [c.name])
         return names + ["encryption_key_id", "encryption_algorithm", "encrypted_at", "migration_status"]
 
 
@@ -80,9 +85,22 @@ def decrypt(plan: Plan, column: str, row: str) -> str:
     return f"({value})::{plan.type_of(column)}"
 
 
+def blind_index(plan: Plan, column: str, row: str) -> str:
+    """The column's blind index of a row's value: keyed by the column, not the row, so that equal
+    values can be looked up."""
+    return (f"colcrypt.blind_index(({row}.{ident(column)})::text, {literal(plan.key_id)},"
+            f" {literal(f'{plan.context_prefix}.{column}')})")
+
+
 def shadow_values(plan: Plan, row: str, status: str) -> list[str]:
-    values = [encrypt(plan, c.name, row) if c.name in plan.sensitive else f"{row}.{ident(c.name)}"
-              for c in plan.columns]
+    values = []
+    for c in plan.columns:
+        if c.name in plan.sensitive:
+            values.append(encrypt(plan, c.name, row))
+            if c.name in plan.blind:
+                values.append(blind_index(plan, c.name, row))
+        else:
+            values.append(f"{row}.{ident(c.name)}")
     return values + [literal(plan.key_id), literal(ALGORITHM), "pg_catalog.now()", literal(status)]
 
 
@@ -91,12 +109,18 @@ def create_shadow(plan: Plan) -> str:
     for c in plan.columns:
         if c.name in plan.sensitive:
             cols.append(f"{ident(c.name + SHADOW_SUFFIX)} bytea")
+            if c.name in plan.blind:
+                cols.append(f"{ident(c.name + BIDX_SUFFIX)} bytea")
         else:
             cols.append(f"{ident(c.name)} {c.type}{' NOT NULL' if c.not_null else ''}")
     cols += ["encryption_key_id text NOT NULL", "encryption_algorithm text NOT NULL",
              "encrypted_at timestamptz NOT NULL", "migration_status text NOT NULL"]
     key = ", ".join(ident(k) for k in plan.key_columns)
     return f"CREATE TABLE {plan.shadow} (\n    " + ",\n    ".join(cols) + f",\n    PRIMARY KEY ({key})\n)"
+
+
+def bidx_indexes(plan: Plan) -> list[str]:
+    return [f"CREATE INDEX ON {plan.shadow} ({ident(c + BIDX_SUFFIX)})" for c in plan.blind]
 
 
 def _key_match(plan: Plan, table: str, row: str) -> str:
@@ -222,6 +246,8 @@ def validation(plan: Plan, sampled: bool) -> str:
         if c.name in plan.sensitive:
             checks.append(f"colcrypt.verify_column(s.{ident(c.name + SHADOW_SUFFIX)}, {context(plan, c.name, 's')},"
                           f" (t.{ident(c.name)})::text)")
+            if c.name in plan.blind:
+                checks.append(f"s.{ident(c.name + BIDX_SUFFIX)} IS NOT DISTINCT FROM {blind_index(plan, c.name, 't')}")
         elif c.name not in plan.key_columns:
             checks.append(f"(s.{ident(c.name)})::text IS NOT DISTINCT FROM (t.{ident(c.name)})::text")
     same = " AND ".join(checks) or "true"

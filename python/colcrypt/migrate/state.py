@@ -31,7 +31,7 @@ def live_migration(plpy, table: str, table_oid: int | None, lock: bool = False) 
 def plan_of(plpy, m: dict) -> Plan:
     cols = plpy.execute(plpy.prepare(COLUMNS_SQL, ["oid"]), [m["source_oid"]])
     return Plan(m["schema_name"], m["rel_name"], tuple(Column(c["attname"], c["type"], c["attnotnull"]) for c in cols),
-                tuple(m["columns"]), tuple(m["key_columns"]), m["key_id"], m["context_prefix"])
+                tuple(m["columns"]), tuple(m["key_columns"]), m["key_id"], m["context_prefix"], tuple(m["blind_index"]))
 
 
 def require_state(plpy, m: dict, allowed: tuple[str, ...], step: str) -> None:
