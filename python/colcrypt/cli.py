@@ -195,7 +195,8 @@ def cmd_backfill(args) -> None:
     backfill_with_progress(resolve(args.dsn), args.table, args.batch_size, args.workers,
                            show=sys.stderr.isatty() or args.progress)
     with _connect(args) as conn:
-        row = conn.execute("SELECT phase, rows_done FROM colcrypt.progress WHERE table_name = %s"
+        row = conn.execute("SELECT p.phase, p.rows_done FROM colcrypt.progress p JOIN colcrypt.migrations m"
+                           " USING (migration_id) WHERE m.source = to_regclass(%s)"
                            " ORDER BY migration_id DESC LIMIT 1", (args.table,)).fetchone()
     print(f"colcrypt: {args.table}: {row[0]}, {row[1]:,} rows copied; next: colcrypt validate {args.table}")
 

@@ -2,13 +2,22 @@
 
 from contextlib import contextmanager
 
+_plans: dict = {}
+
+
+def query(plpy, sql: str, types: list[str], args: list) -> list:
+    """Rows of a parameterized query; its plan is prepared once per backend and kept."""
+    plan = _plans.get((sql, tuple(types)))
+    if plan is None:
+        plan = _plans[(sql, tuple(types))] = plpy.prepare(sql, types)
+    return list(plpy.execute(plan, args))
+
 
 def interval_seconds(plpy, interval: str | None) -> float | None:
     """An interval argument (PL/Python passes it as text) in seconds; None stays None."""
     if interval is None:
         return None
-    return plpy.execute(plpy.prepare("SELECT extract(epoch FROM $1)::float8 AS s", ["interval"]),
-                        [interval])[0]["s"]
+    return query(plpy, "SELECT extract(epoch FROM $1)::float8 AS s", ["interval"], [interval])[0]["s"]
 
 
 def fail(plpy, sqlstate: str, message: str, hint: str) -> None:

@@ -8,6 +8,7 @@ import json
 import struct
 
 from colcrypt.errors import ColcryptError
+from colcrypt.plpy_helpers import query
 from colcrypt.providers import local
 
 GRANT_SQL = """
@@ -30,16 +31,6 @@ EXISTS_SQL = """
 SELECT EXISTS (SELECT 1 FROM colcrypt.key_versions WHERE key_id OPERATOR(pg_catalog.=) $1) AS known
 """
 
-_plans: dict = {}
-
-
-def _query(plpy, sql: str, types: list, args: list):
-    plan = _plans.get(sql)
-    if plan is None:
-        plan = _plans[sql] = plpy.prepare(sql, types)
-    return plpy.execute(plan, args)
-
-
 def unwrap_key(plpy, key_id: str, version: int, kek_file: str) -> bytes:
     """Answer the C key cache: 0x00 || version (4, BE) || data key, or 0x01 || JSON error.
 
@@ -55,15 +46,15 @@ def unwrap_key(plpy, key_id: str, version: int, kek_file: str) -> bytes:
 
 
 def _unwrap(plpy, key_id: str, version: int, kek_file: str) -> tuple[int, bytes]:
-    rows = _query(plpy, KEY_SQL, ["text", "int4"], [key_id, version])
+    rows = query(plpy, KEY_SQL, ["text", "int4"], [key_id, version])
     if not rows:
         hint = "See SELECT key_id, version, state FROM colcrypt.keyring; create or rotate the key."
-        if not _query(plpy, EXISTS_SQL, ["text"], [key_id])[0]["known"]:
+        if not query(plpy, EXISTS_SQL, ["text"], [key_id])[0]["known"]:
             raise ColcryptError("KC004", f'key "{key_id}" is not in colcrypt.keyring', hint)
         if version == 0:
             raise ColcryptError("KC007", f'key "{key_id}" has no active version to encrypt with', hint)
         raise ColcryptError("KC004", f'key "{key_id}" version {version} is not in colcrypt.keyring', hint)
-    if not _query(plpy, GRANT_SQL, ["text"], [key_id])[0]["granted"]:
+    if not query(plpy, GRANT_SQL, ["text"], [key_id])[0]["granted"]:
         role = plpy.execute("SELECT current_user AS u")[0]["u"]
         raise ColcryptError("42501", f'role "{role}" has no access to key "{key_id}"',
                             f"A key administrator can run SELECT colcrypt.grant_key('{key_id}', '{role}'); "

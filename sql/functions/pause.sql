@@ -1,24 +1,19 @@
 -- security: INVOKER. DBAs (EXECUTE is revoked from PUBLIC) pause migrations as themselves.
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
--- name it; every other name is schema-qualified (pg_catalog is searched first anyway).
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
 CREATE FUNCTION colcrypt.pause(p_table text, p_reason text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS $$
-DECLARE
-    v_id bigint;
-BEGIN
-    UPDATE colcrypt.migrations AS m SET paused = TRUE, pause_reason = p_reason
-    WHERE m.source = pg_catalog.to_regclass(p_table) AND m.state NOT IN ('cleaned', 'rolled_back')
-    RETURNING m.migration_id INTO v_id;
-    IF v_id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'KC017',
-            MESSAGE = pg_catalog.format('colcrypt: %s is not being migrated', p_table),
-            HINT = 'See SELECT table_name, state FROM colcrypt.migrations.';
-    END IF;
-    INSERT INTO colcrypt.migration_events (migration_id, table_name, event, detail)
-    VALUES (v_id, p_table, 'pause', pg_catalog.jsonb_build_object('reason', p_reason));
-END
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.state import set_paused
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    set_paused(plpy, p_table, oid, True, p_reason)
 $$;
 
 COMMENT ON FUNCTION colcrypt.pause(text, text) IS

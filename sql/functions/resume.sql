@@ -1,23 +1,19 @@
 -- security: INVOKER. DBAs (EXECUTE is revoked from PUBLIC) resume migrations as themselves.
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
--- name it; every other name is schema-qualified (pg_catalog is searched first anyway).
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
 CREATE FUNCTION colcrypt.resume(p_table text)
 RETURNS void
-LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS $$
-DECLARE
-    v_id bigint;
-BEGIN
-    UPDATE colcrypt.migrations AS m SET paused = FALSE, pause_reason = NULL
-    WHERE m.source = pg_catalog.to_regclass(p_table) AND m.state NOT IN ('cleaned', 'rolled_back')
-    RETURNING m.migration_id INTO v_id;
-    IF v_id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'KC017',
-            MESSAGE = pg_catalog.format('colcrypt: %s is not being migrated', p_table),
-            HINT = 'See SELECT table_name, state FROM colcrypt.migrations.';
-    END IF;
-    INSERT INTO colcrypt.migration_events (migration_id, table_name, event) VALUES (v_id, p_table, 'resume');
-END
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.state import set_paused
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    set_paused(plpy, p_table, oid, False, None)
 $$;
 
 COMMENT ON FUNCTION colcrypt.resume(text) IS

@@ -147,12 +147,13 @@ def _same_shape(start, end: dict) -> bool:
         isinstance(v, list) and len(v) == 3 and all(kind(x) == "number" for x in v) for v in statements.values()))
 
 
-def _thresholds(plpy, thresholds_json: str | None) -> dict:
+def _thresholds(plpy, thresholds_json: str | None, stored: dict | None = None) -> dict:
+    """p_thresholds over the stored thresholds (or the defaults), checked."""
     try:
-        parsed = json.loads(thresholds_json) if thresholds_json else None
-        if parsed is not None and not isinstance(parsed, dict):
+        parsed = json.loads(thresholds_json) if thresholds_json else {}
+        if not isinstance(parsed, dict):
             raise ValueError("p_thresholds must be a JSON object")
-        return thresholds_with(parsed)
+        return thresholds_with({**(stored or {}), **parsed})
     except (ValueError, AttributeError) as e:
         _bad(plpy, f"bad p_thresholds: {e}", 'Pass percentages, e.g. {"latency": 10, "throughput": -10, "cpu": 15}.')
 
@@ -186,15 +187,9 @@ def compare_now(plpy, label, duration, thresholds_json, start_json, workload_jso
                                      ["text"]), [label])
     if not base:
         fail(plpy, "KC013", f"there is no baseline {label!r}",
-             "Capture it first: SELECT colcrypt.capture_baseline('LABEL'); "
-                        "see SELECT label FROM colcrypt.baselines.")
+             "Capture it first: SELECT colcrypt.capture_baseline('LABEL'); see SELECT label FROM colcrypt.baselines.")
     baseline = json.loads(base[0]["metrics"])
-    thresholds = json.loads(base[0]["thresholds"])
-    if thresholds_json:
-        overrides = json.loads(thresholds_json)
-        if not isinstance(overrides, dict):
-            _bad(plpy, "bad p_thresholds: it must be a JSON object", 'For example {"latency": 5}.')
-        thresholds = _thresholds(plpy, json.dumps({**thresholds, **overrides}))
+    thresholds = _thresholds(plpy, thresholds_json, json.loads(base[0]["thresholds"]))
     current, notes = _window(plpy, interval_seconds(plpy, duration), start_json, workload_json)
     too_few = min(baseline.get("transactions", 0), current.get("transactions", 0)) < MIN_TRANSACTIONS
     rows = compare(baseline, current, thresholds, too_few)

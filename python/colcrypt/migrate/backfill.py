@@ -13,7 +13,7 @@ import time
 from colcrypt.migrate.schedule import advisory_key, remove_retired, retire_job
 from colcrypt.migrate.sqlgen import backfill_batch, count_up_to, sample_keys, upper_key
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
-from colcrypt.plpy_helpers import caller_table, fail, interval_seconds, pin
+from colcrypt.plpy_helpers import caller_table, fail, interval_seconds, pin, query
 
 MIN_BATCH, MAX_BATCH = 50, 50000
 # lock_not_available, deadlock_detected, serialization_failure, unique_violation (a trigger wrote the
@@ -22,18 +22,14 @@ RETRYABLE = {"55P03", "40P01", "40001", "23505"}
 LOCK_TIMEOUT = "100ms"
 
 
-def _q(plpy, sql: str, types: list[str], args: list) -> list:
-    return list(plpy.execute(plpy.prepare(sql, types), args))
-
-
 def _split(plpy, m: dict, plan, workers: int, upper: list[str]) -> list[tuple]:
     """workers ranges (exclusive lower, inclusive upper) that cover every key up to upper."""
     if workers == 1:
         return [(None, upper)]
-    estimate = _q(plpy, "SELECT greatest(reltuples, 1) AS r FROM pg_class WHERE oid = $1", ["oid"],
+    estimate = query(plpy, "SELECT greatest(reltuples, 1) AS r FROM pg_class WHERE oid = $1", ["oid"],
                   [m["source_oid"]])[0]["r"]
     percent = min(100.0, 100.0 * 20000 / estimate)
-    keys = [r["k"] for r in _q(plpy, sample_keys(plan), ["float8", "text[]"], [percent, upper])]
+    keys = [r["k"] for r in query(plpy, sample_keys(plan), ["float8", "text[]"], [percent, upper])]
     bounds = [keys[len(keys) * i // workers] for i in range(1, workers)] if len(keys) >= workers else []
     bounds = [b for i, b in enumerate(bounds) if b != upper and (i == 0 or b != bounds[i - 1])]
     edges = [None, *bounds, upper]
@@ -55,13 +51,13 @@ def _ensure_ranges(plpy, table: str, oid: int, workers: int) -> dict:
         plan = plan_of(plpy, m)
         top = plpy.execute(upper_key(plan))
         upper = top[0]["k"] if top else None
-        total = _q(plpy, count_up_to(plan), ["text[]"], [upper])[0]["n"] if upper else 0
+        total = query(plpy, count_up_to(plan), ["text[]"], [upper])[0]["n"] if upper else 0
         ranges = _split(plpy, m, plan, workers, upper) if upper else [(None, None)] * workers
         for worker, (low, high) in enumerate(ranges, 1):
-            _q(plpy, "INSERT INTO colcrypt.backfill_ranges (migration_id, worker, lower_key, upper_key, checkpoint,"
+            query(plpy, "INSERT INTO colcrypt.backfill_ranges (migration_id, worker, lower_key, upper_key, checkpoint,"
                      " done) VALUES ($1, $2, $3, $4, $3, $5)", ["int8", "int4", "text[]", "text[]", "bool"],
                [m["migration_id"], worker, low, high, high is None or low == high])
-        _q(plpy, "UPDATE colcrypt.migrations SET upper_key = $2, rows_total = $3 WHERE migration_id = $1",
+        query(plpy, "UPDATE colcrypt.migrations SET upper_key = $2, rows_total = $3 WHERE migration_id = $1",
            ["int8", "text[]", "int8"], [m["migration_id"], upper, total])
         log_event(plpy, m["migration_id"], m["table_name"], "backfill ranges",
                   {"workers": workers, "rows_total": total})
@@ -132,33 +128,37 @@ def backfill(plpy, table, batch_size, max_runtime, sleep, worker, workers, targe
         plpy.execute(f"SELECT pg_advisory_unlock({advisory_key(m['migration_id'], worker)})")
 
 
+def _update_range(plpy, key: list, assignments: str, types: list[str] = (), args: list = ()) -> dict:
+    """UPDATE this worker's row of colcrypt.backfill_ranges (key: [migration_id, worker]); the
+    statement's plan is kept, so the per-batch bookkeeping is not planned again every batch. The
+    assignments name their parameters from $3 on."""
+    return query(plpy, f"UPDATE colcrypt.backfill_ranges SET {assignments} WHERE migration_id = $1 AND worker = $2"
+                       " RETURNING *", ["int8", "int4", *types], [*key, *args])[0]
+
+
 def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, max_lag_s) -> None:
     plan = plan_of(plpy, m)
     first = plpy.prepare(backfill_batch(plan, with_lower=False), ["text[]", "text[]", "int4"])
     after = plpy.prepare(backfill_batch(plan, with_lower=True), ["text[]", "text[]", "int4"])
     mid = m["migration_id"]
-    where = f"migration_id = {int(mid)} AND worker = {int(worker)}"
-    r = plpy.execute(f"SELECT * FROM colcrypt.backfill_ranges WHERE {where}")[0]
+    key = [mid, worker]
+    r = _update_range(plpy, key, "started_at = coalesce(started_at, clock_timestamp()), throttled = NULL")
     size, checkpoint = r["batch_size"] if r["batches"] else batch_size, r["checkpoint"]
-    plpy.execute(f"UPDATE colcrypt.backfill_ranges SET started_at = coalesce(started_at, clock_timestamp()),"
-                 f" throttled = NULL WHERE {where}")
     _commit(plpy)
     backoff, batches = 0.05, 0
     while not r["done"]:
         if runtime_s is not None and batches and time.monotonic() - started >= runtime_s:
             return  # at least one batch a call, so that even a tiny p_max_runtime makes progress
-        state = plpy.execute("SELECT paused, pause_reason, state FROM colcrypt.migrations"
-                             f" WHERE migration_id = {int(mid)}")[0]
+        state = query(plpy, "SELECT paused, pause_reason, state FROM colcrypt.migrations WHERE migration_id = $1",
+                      ["int8"], [mid])[0]
         if state["paused"] or state["state"] != "backfilling":
             why = f"paused: {state['pause_reason'] or 'colcrypt.pause()'}" if state["paused"] else state["state"]
-            plpy.execute(plpy.prepare(f"UPDATE colcrypt.backfill_ranges SET throttled = $1 WHERE {where}", ["text"]),
-                         [why])
+            _update_range(plpy, key, "throttled = $3", ["text"], [why])
             _commit(plpy)
             plpy.notice(f"colcrypt: backfill of {m['table_name']} worker {worker} stopped ({why})")
             return
         if max_lag_s is not None and (lag := _replication_lag(plpy)) > max_lag_s:
-            plpy.execute(plpy.prepare(f"UPDATE colcrypt.backfill_ranges SET throttled = $1 WHERE {where}", ["text"]),
-                         [f"replication lag {lag:.1f} s > {max_lag_s:.0f} s"])
+            _update_range(plpy, key, "throttled = $3", ["text"], [f"replication lag {lag:.1f} s > {max_lag_s:.0f} s"])
             _commit(plpy)
             plpy.execute("SELECT pg_sleep(1)")
             continue
@@ -166,31 +166,27 @@ def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, ma
         try:
             with plpy.subtransaction():
                 plpy.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                plan_ = first if checkpoint is None else after
-                res = plpy.execute(plan_, [checkpoint, r["upper_key"], size])[0]
+                res = plpy.execute(first if checkpoint is None else after, [checkpoint, r["upper_key"], size])[0]
                 elapsed_ms = 1000 * (time.monotonic() - t0)
                 done = res["rows_read"] == 0 or res["last_key"] == r["upper_key"]
                 if res["last_key"] is not None:
                     checkpoint = res["last_key"]
-                r = plpy.execute(plpy.prepare(
-                    f"UPDATE colcrypt.backfill_ranges SET checkpoint = $1, rows_done = rows_done + $2,"
-                    f" batches = batches + 1, batch_size = $3, done = $4, last_batch_at = clock_timestamp(),"
-                    f" last_batch_ms = $5, busy_ms = busy_ms + $5, throttled = NULL, last_error = NULL"
-                    f" WHERE {where} RETURNING *", ["text[]", "int8", "int4", "bool", "float8"]),
-                    [checkpoint, res["rows_read"], size, done, elapsed_ms])[0]
+                r = _update_range(plpy, key, "checkpoint = $3, rows_done = rows_done + $4, batches = batches + 1,"
+                                  " batch_size = $5, done = $6, last_batch_at = clock_timestamp(), last_batch_ms = $7,"
+                                  " busy_ms = busy_ms + $7, throttled = NULL, last_error = NULL",
+                                  ["text[]", "int8", "int4", "bool", "float8"],
+                                  [checkpoint, res["rows_read"], size, done, elapsed_ms])
         except plpy.SPIError as e:
             if getattr(e, "sqlstate", None) not in RETRYABLE:
-                plpy.execute(plpy.prepare(f"UPDATE colcrypt.backfill_ranges SET last_error = $1 WHERE {where}",
-                                          ["text"]), [str(e).splitlines()[0][:500]])
+                _update_range(plpy, key, "last_error = $3", ["text"], [str(e).splitlines()[0][:500]])
                 log_event(plpy, mid, m["table_name"], "backfill error", {"worker": worker, "error": str(e)[:500]},
                           "error")
                 _commit(plpy)
                 raise
             # The application holds a lock the batch needs: the batch gives way, smaller, after a pause.
             size = max(MIN_BATCH, size // 2)
-            plpy.execute(plpy.prepare(f"UPDATE colcrypt.backfill_ranges SET retries = retries + 1, throttled = $1,"
-                                      f" batch_size = $2 WHERE {where}", ["text", "int4"]),
-                         [f"lock conflict ({e.sqlstate}); retrying with {size} rows", size])
+            _update_range(plpy, key, "retries = retries + 1, throttled = $3, batch_size = $4", ["text", "int4"],
+                          [f"lock conflict ({e.sqlstate}); retrying with {size} rows", size])
             _commit(plpy)
             plpy.execute(f"SELECT pg_sleep({backoff * (0.5 + random.random()):.3f})")  # noqa: S311 - jitter
             backoff = min(2.0, backoff * 2)

@@ -3,6 +3,7 @@ record the migration, all in the caller's one transaction (an error leaves nothi
 
 from colcrypt.migrate.sqlgen import (
     BIDX_SUFFIX,
+    METADATA,
     SHADOW_SUFFIX,
     Column,
     Plan,
@@ -13,8 +14,8 @@ from colcrypt.migrate.sqlgen import (
     truncate_function,
 )
 from colcrypt.migrate.sqlgen import trigger_function as row_function
-from colcrypt.migrate.state import log_event
-from colcrypt.plpy_helpers import fail
+from colcrypt.migrate.state import find_live, log_event
+from colcrypt.plpy_helpers import fail, query
 
 TABLE_SQL = """
 SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind, c.relispartition
@@ -60,14 +61,10 @@ WHERE (s.v::text)::{type}::text IS DISTINCT FROM s.v::text
 """
 
 
-def _rows(plpy, sql: str, types: list[str], args: list) -> list:
-    return list(plpy.execute(plpy.prepare(sql, types), args))
-
-
 def _table(plpy, name: str, oid: int | None):
     if not name or not name.strip():
         fail(plpy, "KC008", "p_table is empty", "Name the table as applications do, e.g. 'crm.customers'.")
-    rows = _rows(plpy, TABLE_SQL, ["oid"], [oid]) if oid else []
+    rows = query(plpy, TABLE_SQL, ["oid"], [oid]) if oid else []
     if not rows:
         fail(plpy, "42P01", f"table {name} does not exist",
               "Name it as applications do, schema-qualified if it is not on the search_path, e.g. 'crm.customers';"
@@ -103,7 +100,7 @@ def _check_columns(plpy, name: str, oid: int, all_cols: list[dict], wanted: list
                   "Generated and identity values are computed by the server; encrypt the columns they come from.")
         if c["typtype"] == "p":
             fail(plpy, "KC015", f"column {col} of {name} has a pseudo-type", "It cannot be stored encrypted.")
-        dependents = [r["what"] for r in _rows(plpy, DEPENDENTS_SQL, ["oid", "int2"], [oid, c["attnum"]])]
+        dependents = [r["what"] for r in query(plpy, DEPENDENTS_SQL, ["oid", "int2"], [oid, c["attnum"]])]
         if dependents:
             fail(plpy, "KC015", f"column {col} of {name} is used by {', '.join(dependents)}",
                   "Those would break once the column holds ciphertext (random nonces make equal values differ). "
@@ -117,7 +114,7 @@ def _check_columns(plpy, name: str, oid: int, all_cols: list[dict], wanted: list
 def _check_key(plpy, key_id: str | None) -> None:
     if not key_id:
         fail(plpy, "KC008", "p_key_id is empty", "Pass a key from colcrypt.keyring, e.g. 'crm-pii'.")
-    versions = _rows(plpy, "SELECT state FROM colcrypt.key_versions WHERE key_id = $1", ["text"], [key_id])
+    versions = query(plpy, "SELECT state FROM colcrypt.key_versions WHERE key_id = $1", ["text"], [key_id])
     if not versions:
         fail(plpy, "KC004", f"key {key_id!r} is not in colcrypt.keyring",
               "Create it first: colcrypt keys create KEY_ID. List keys with SELECT key_id FROM colcrypt.keyring.")
@@ -125,7 +122,7 @@ def _check_key(plpy, key_id: str | None) -> None:
         fail(plpy, "KC007", f"key {key_id!r} has no active version",
               "Rotate it to a new version (colcrypt keys rotate) or use another key.")
     # The triggers encrypt as this role: make sure it can, before anything is created.
-    _rows(plpy, "SELECT colcrypt.encrypt_column('probe', $1, 'colcrypt.prepare') IS NOT NULL AS ok", ["text"],
+    query(plpy, "SELECT colcrypt.encrypt_column('probe', $1, 'colcrypt.prepare') IS NOT NULL AS ok", ["text"],
           [key_id])
 
 
@@ -133,18 +130,17 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
             blind: list[str] | None = None) -> dict:
     t = _table(plpy, table, table_oid)
     oid, schema, relname = t["oid"], t["nspname"], t["relname"]
-    live = _rows(plpy, "SELECT migration_id, state FROM colcrypt.migrations WHERE source = $1"
-                       " AND state NOT IN ('cleaned', 'rolled_back')", ["oid"], [oid])
+    live = find_live(plpy, oid)
     if live:
-        fail(plpy, "KC016", f"{table} is already being migrated (migration {live[0]['migration_id']}, "
-                             f"state {live[0]['state']})",
+        fail(plpy, "KC016", f"{table} is already being migrated (migration {live['migration_id']}, "
+                             f"state {live['state']})",
               "Continue it (CALL colcrypt.backfill(...)), or SELECT colcrypt.rollback(...) before preparing again.")
-    key_rows = _rows(plpy, KEY_SQL, ["oid"], [oid])
+    key_rows = query(plpy, KEY_SQL, ["oid"], [oid])
     if not key_rows:
         fail(plpy, "KC014", f"{table} has no primary key and no unique index on NOT NULL columns",
               "colcrypt finds rows by their key: add a primary key (ALTER TABLE ... ADD PRIMARY KEY) first.")
     key = list(key_rows[0]["cols"])
-    all_cols = _rows(plpy, COLUMNS_SQL, ["oid"], [oid])
+    all_cols = query(plpy, COLUMNS_SQL, ["oid"], [oid])
     source = f"{ident(schema)}.{ident(relname)}"
     _check_columns(plpy, table, oid, all_cols, columns, key, source)
     _check_key(plpy, key_id)
@@ -185,7 +181,7 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
         plpy.execute(sql)
 
     shadow_oid = plpy.execute(f"SELECT {literal(plan.shadow)}::regclass::oid AS o")[0]["o"]
-    _rows(plpy, "INSERT INTO colcrypt.migrations (migration_id, table_name, source, shadow, columns, blind_index,"
+    query(plpy, "INSERT INTO colcrypt.migrations (migration_id, table_name, source, shadow, columns, blind_index,"
                 " key_columns, key_types, key_id, context_prefix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
           ["int8", "text", "oid", "oid", "text[]", "text[]", "text[]", "text[]", "text", "text"],
           [migration_id, table, oid, shadow_oid, list(columns), blind, key, [plan.type_of(k) for k in key], key_id,
@@ -205,14 +201,13 @@ def _check_names(plpy, table: str, plan: Plan, oid: int) -> None:
         fail(plpy, "KC019", f"{plan.shadow} already exists",
               "A shadow table from an earlier attempt? Drop or rename it, then prepare again.")
     names = {c.name for c in plan.columns}
-    metadata = {"encryption_key_id", "encryption_algorithm", "encrypted_at", "migration_status"}
-    added = {c + SHADOW_SUFFIX for c in plan.sensitive} | {c + BIDX_SUFFIX for c in plan.blind} | metadata
+    added = {c + SHADOW_SUFFIX for c in plan.sensitive} | {c + BIDX_SUFFIX for c in plan.blind} | set(METADATA)
     clash = sorted(names.intersection(added))
     if clash:
         fail(plpy, "KC019", f"{table} already has column(s) {', '.join(clash)}",
-              "The shadow table names each encrypted column <column>_encrypted and adds encryption_key_id, "
-              "encryption_algorithm, encrypted_at and migration_status; rename the clashing column.")
-    triggers = _rows(plpy, "SELECT tgname FROM pg_trigger WHERE tgrelid = $1 AND tgname IN"
+              f"The shadow table names each encrypted column <column>_encrypted and adds {', '.join(METADATA)};"
+              " rename the clashing column.")
+    triggers = query(plpy, "SELECT tgname FROM pg_trigger WHERE tgrelid = $1 AND tgname IN"
                            " ('colcrypt_dual_write', 'colcrypt_truncate')", ["oid"], [oid])
     if triggers:
         fail(plpy, "KC019", f"{table} already has a trigger {triggers[0]['tgname']}",

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 ALGORITHM = "AES-256-GCM"
 SHADOW_SUFFIX = "_encrypted"
 BIDX_SUFFIX = "_bidx"
+METADATA = {"encryption_key_id": "text", "encryption_algorithm": "text", "encrypted_at": "timestamptz",
+            "migration_status": "text"}  # the shadow's last columns
 
 
 def ident(name: str) -> str:
@@ -61,7 +63,7 @@ class Plan:
         for c in self.columns:
             names += ([c.name + SHADOW_SUFFIX] + ([c.name + BIDX_SUFFIX] if c.name in self.blind else [])
                       if c.name in self.sensitive else [c.name])
-        return names + ["encryption_key_id", "encryption_algorithm", "encrypted_at", "migration_status"]
+        return names + list(METADATA)
 
 
 def key_text(plan: Plan, row: str) -> str:
@@ -113,8 +115,7 @@ def create_shadow(plan: Plan) -> str:
                 cols.append(f"{ident(c.name + BIDX_SUFFIX)} bytea")
         else:
             cols.append(f"{ident(c.name)} {c.type}{' NOT NULL' if c.not_null else ''}")
-    cols += ["encryption_key_id text NOT NULL", "encryption_algorithm text NOT NULL",
-             "encrypted_at timestamptz NOT NULL", "migration_status text NOT NULL"]
+    cols += [f"{name} {type_} NOT NULL" for name, type_ in METADATA.items()]
     key = ", ".join(ident(k) for k in plan.key_columns)
     return f"CREATE TABLE {plan.shadow} (\n    " + ",\n    ".join(cols) + f",\n    PRIMARY KEY ({key})\n)"
 

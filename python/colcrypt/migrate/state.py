@@ -3,7 +3,7 @@
 import json
 
 from colcrypt.migrate.sqlgen import Column, Plan
-from colcrypt.plpy_helpers import fail
+from colcrypt.plpy_helpers import fail, query
 
 LIVE_SQL = """
 SELECT m.*, m.source::oid AS source_oid, n.nspname AS schema_name, c.relname AS rel_name
@@ -16,20 +16,34 @@ FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdroppe
 """
 
 
+def find_live(plpy, table_oid: int | None, lock: bool = False) -> dict | None:
+    """The live migration of the table with this oid, or None."""
+    rows = query(plpy, LIVE_SQL + (" FOR UPDATE OF m" if lock else ""), ["oid"], [table_oid]) if table_oid else []
+    return dict(rows[0]) if rows else None
+
+
 def live_migration(plpy, table: str, table_oid: int | None, lock: bool = False) -> dict:
     """The live migration of table (as applications name it, resolved to table_oid), or KC017."""
     if not table or not table.strip():
         fail(plpy, "KC008", "p_table is empty", "Name the table as applications do, e.g. 'crm.customers'.")
-    sql = LIVE_SQL + (" FOR UPDATE OF m" if lock else "")
-    rows = plpy.execute(plpy.prepare(sql, ["oid"]), [table_oid]) if table_oid else []
-    if not rows:
+    m = find_live(plpy, table_oid, lock)
+    if m is None:
         fail(plpy, "KC017", f"{table} is not being migrated",
              "Start with SELECT colcrypt.prepare(table, columns, key); see SELECT * FROM colcrypt.migrations.")
-    return dict(rows[0])
+    return m
+
+
+def set_paused(plpy, table: str, table_oid: int | None, paused: bool, reason: str | None) -> None:
+    """colcrypt.pause() and colcrypt.resume(): the backfill's workers read the flag before each batch."""
+    m = live_migration(plpy, table, table_oid, lock=True)
+    query(plpy, "UPDATE colcrypt.migrations SET paused = $2, pause_reason = $3 WHERE migration_id = $1",
+          ["int8", "bool", "text"], [m["migration_id"], paused, reason])
+    log_event(plpy, m["migration_id"], m["table_name"], "pause" if paused else "resume",
+              {"reason": reason} if paused else {})
 
 
 def plan_of(plpy, m: dict) -> Plan:
-    cols = plpy.execute(plpy.prepare(COLUMNS_SQL, ["oid"]), [m["source_oid"]])
+    cols = query(plpy, COLUMNS_SQL, ["oid"], [m["source_oid"]])
     return Plan(m["schema_name"], m["rel_name"], tuple(Column(c["attname"], c["type"], c["attnotnull"]) for c in cols),
                 tuple(m["columns"]), tuple(m["key_columns"]), m["key_id"], m["context_prefix"], tuple(m["blind_index"]))
 
@@ -42,14 +56,13 @@ def require_state(plpy, m: dict, allowed: tuple[str, ...], step: str) -> None:
 
 
 def log_event(plpy, migration_id: int | None, table: str, event: str, detail: dict, outcome: str = "ok") -> None:
-    plpy.execute(plpy.prepare(
-        "INSERT INTO colcrypt.migration_events (migration_id, table_name, event, outcome, detail)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb)", ["int8", "text", "text", "text", "text"]),
-        [migration_id, table, event, outcome, json.dumps(detail)])
+    query(plpy, "INSERT INTO colcrypt.migration_events (migration_id, table_name, event, outcome, detail)"
+                " VALUES ($1, $2, $3, $4, $5::jsonb)", ["int8", "text", "text", "text", "text"],
+          [migration_id, table, event, outcome, json.dumps(detail)])
 
 
 def set_state(plpy, m: dict, state: str) -> None:
-    plpy.execute(plpy.prepare("UPDATE colcrypt.migrations SET state = $2, state_changed_at = clock_timestamp()"
-                              " WHERE migration_id = $1", ["int8", "text"]), [m["migration_id"], state])
+    query(plpy, "UPDATE colcrypt.migrations SET state = $2, state_changed_at = clock_timestamp()"
+                " WHERE migration_id = $1", ["int8", "text"], [m["migration_id"], state])
     log_event(plpy, m["migration_id"], m["table_name"], f"state {state}", {"from": m["state"]})
     m["state"] = state
