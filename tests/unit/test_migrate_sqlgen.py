@@ -53,4 +53,8 @@ def test_the_batch_locks_its_rows_and_skips_what_the_triggers_wrote():
     assert ('WHERE ("Region", "id") > (($1[1])::text, ($1[2])::integer)'
             ' AND ("Region", "id") <= (($2[1])::text, ($2[2])::integer)') in sql
     assert 'ORDER BY "Region", "id" LIMIT $3' in sql
+    # one probe of the shadow over the batch's key span, then a per-row check only if it found rows
+    assert ('_encrypted" AS s WHERE (s."Region", s."id") > (($1[1])::text, ($1[2])::integer)'
+            ' AND (s."Region", s."id") <= ((SELECT l."Region" FROM last AS l), (SELECT l."id" FROM last AS l)))'
+            '\n       OR NOT EXISTS (SELECT FROM') in sql
     assert 'WHERE ("Region", "id") <= (($2[1])::text' in backfill_batch(PLAN, with_lower=False)

@@ -166,6 +166,7 @@ def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, ma
         try:
             with plpy.subtransaction():
                 plpy.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                plpy.execute("SET LOCAL work_mem = '64MB'")  # the batch stays in memory
                 res = plpy.execute(first if checkpoint is None else after, [checkpoint, r["upper_key"], size])[0]
                 elapsed_ms = 1000 * (time.monotonic() - t0)
                 done = res["rows_read"] == 0 or res["last_key"] == r["upper_key"]

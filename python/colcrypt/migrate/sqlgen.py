@@ -194,27 +194,33 @@ def backfill_batch(plan: Plan, with_lower: bool) -> str:
     """One batch: the next rows after the checkpoint ($1, text[]) up to the range's upper bound ($2)
     in key order, at most $3 of them, locked FOR KEY SHARE (a racing DELETE or key change waits for
     the batch, then its trigger removes the row), encrypted in one set-based INSERT that skips rows
-    the trigger has already written. (NOT EXISTS rather than ON CONFLICT DO NOTHING: a speculative
-    insert costs about a third more; a trigger row committed between the check and the insert makes
-    the batch fail with a unique violation, and the retried batch skips it.) Returns the rows read,
-    the rows inserted and the last key."""
+    the trigger has already written. Whether any are in the batch's key span is asked once, with one
+    index probe; only then is each row checked. (NOT EXISTS rather than ON CONFLICT DO NOTHING: a
+    speculative insert costs about a third more; a trigger row committed between the check and the
+    insert makes the batch fail with a unique violation, and the retried batch skips it.) Returns
+    the rows read, the rows inserted and the last key."""
     lower = f"{_key_tuple(plan)} > {_key_param(plan, '$1')} AND " if with_lower else ""
+    shadow_lower = f"{_key_tuple(plan, 's')} > {_key_param(plan, '$1')} AND " if with_lower else ""
     order = ", ".join(ident(k) for k in plan.key_columns)
-    last_order = ", ".join(f"b.{ident(k)} DESC" for k in plan.key_columns)
+    last_row = f"SELECT * FROM batch AS b ORDER BY {', '.join(f'b.{ident(k)} DESC' for k in plan.key_columns)} LIMIT 1"
+    last = "(" + ", ".join(f"(SELECT l.{ident(k)} FROM last AS l)" for k in plan.key_columns) + ")"
     names = plan.shadow_columns()
     return f"""WITH batch AS (
     SELECT * FROM {plan.source}
     WHERE {lower}{_key_tuple(plan)} <= {_key_param(plan, '$2')}
     ORDER BY {order} LIMIT $3
     FOR KEY SHARE
+), last AS (
+    {last_row}
 ), inserted AS (
     INSERT INTO {plan.shadow} ({', '.join(ident(n) for n in names)})
     SELECT {', '.join(shadow_values(plan, 'b', 'backfilled'))} FROM batch AS b
-    WHERE NOT EXISTS (SELECT FROM {plan.shadow} AS s WHERE {_key_match(plan, 's', 'b')})
+    WHERE NOT EXISTS (SELECT FROM {plan.shadow} AS s WHERE {shadow_lower}{_key_tuple(plan, 's')} <= {last})
+       OR NOT EXISTS (SELECT FROM {plan.shadow} AS s WHERE {_key_match(plan, 's', 'b')})
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM batch) AS rows_read, (SELECT count(*) FROM inserted) AS rows_inserted,
-       (SELECT {key_array(plan, 'b')} FROM batch AS b ORDER BY {last_order} LIMIT 1) AS last_key"""
+       (SELECT {key_array(plan, 'l')} FROM last AS l) AS last_key"""
 
 
 def upper_key(plan: Plan) -> str:
