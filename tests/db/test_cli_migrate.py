@@ -32,6 +32,18 @@ def test_prepare_backfill_validate_status(db, conn, capsys):
     out = capsys.readouterr().out
     assert "INVALID" in out and "validation found differences" in out
     assert "performance against baseline 'b'" in out
+    # a trend over the comparisons with that baseline, oldest first
+    conn.execute("UPDATE colcrypt.baseline_comparisons SET results = jsonb_build_array(jsonb_build_object("
+                 "'metric', 'tps', 'change_pct', -2.5, 'passed', true))")
+    conn.execute("INSERT INTO colcrypt.baseline_comparisons (label, current_metrics, thresholds, results)"
+                 " SELECT label, current_metrics, thresholds, jsonb_build_array(jsonb_build_object("
+                 "'metric', 'tps', 'change_pct', -12.0, 'passed', false)) FROM colcrypt.baseline_comparisons")
+    assert main(["status", "--dsn", db.dsn, "--format", "json"]) == 0
+    perf = json.loads(capsys.readouterr().out)["performance"]
+    assert perf["trend"] == {"tps": [-2.5, -12.0]} and perf["failed"] == ["tps"]
+    assert main(["status", "--dsn", db.dsn]) == 0
+    out = capsys.readouterr().out
+    assert "tps" in out and "-2.5% -> -12.0%" in out and "! performance against baseline 'b': tps beyond" in out
 
 
 def test_errors_are_reported_with_their_hint(db, capsys):

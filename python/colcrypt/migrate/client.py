@@ -55,10 +55,31 @@ def backfill_with_progress(dsn: str, table: str, batch_size: int, workers: int, 
         raise errors[0]
 
 
+# The latest comparisons with the latest comparison's baseline, newest first.
 PERFORMANCE_SQL = """
 SELECT label, compared_at::text AS compared_at, results FROM colcrypt.baseline_comparisons
-ORDER BY comparison_id DESC LIMIT 1
+WHERE label = (SELECT label FROM colcrypt.baseline_comparisons ORDER BY comparison_id DESC LIMIT 1)
+ORDER BY comparison_id DESC LIMIT %s
 """
+TREND_LENGTH = 5
+TREND_METRICS = ("latency_p95_ms", "tps", "cpu_ms_per_transaction")
+
+
+def performance(conn) -> dict | None:
+    """The latest comparison with a baseline, and the trend of the main metrics' changes (in percent,
+    oldest first) over the last comparisons with the same baseline."""
+    rows = conn.execute(PERFORMANCE_SQL, (TREND_LENGTH,)).fetchall()
+    if not rows:
+        return None
+    label, compared_at, results = rows[0]
+    trend = {}
+    for metric in TREND_METRICS:
+        series = [next((r["change_pct"] for r in res if r["metric"] == metric), None) for _, _, res in reversed(rows)]
+        if any(v is not None for v in series):
+            trend[metric] = series
+    return {"baseline": label, "compared_at": compared_at,
+            "failed": [r["metric"] for r in results if r["passed"] is False],
+            "judged": sum(r["passed"] is not None for r in results), "trend": trend}
 
 
 def status(conn) -> dict:
@@ -66,17 +87,12 @@ def status(conn) -> dict:
     cur = conn.execute(STATUS_SQL)
     names = [d.name for d in cur.description]
     migrations = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    perf = conn.execute(PERFORMANCE_SQL).fetchone()
-    performance = None
-    if perf:
-        failed = [r["metric"] for r in perf[2] if r["passed"] is False]
-        performance = {"baseline": perf[0], "compared_at": perf[1], "failed": failed,
-                       "judged": sum(r["passed"] is not None for r in perf[2])}
+    perf = performance(conn)
     alerts = [a for r in migrations for a in _alerts(r)]
-    if performance and performance["failed"]:
-        alerts.append(f"! performance against baseline {performance['baseline']!r}: "
-                      f"{', '.join(performance['failed'])} beyond threshold")
-    return {"migrations": migrations, "performance": performance, "alerts": alerts}
+    if perf and perf["failed"]:
+        alerts.append(f"! performance against baseline {perf['baseline']!r}: "
+                      f"{', '.join(perf['failed'])} beyond threshold")
+    return {"migrations": migrations, "performance": perf, "alerts": alerts}
 
 
 def _alerts(r: dict) -> list[str]:
@@ -117,6 +133,9 @@ def render(state: dict) -> str:
         verdict = f"{', '.join(perf['failed'])} beyond threshold" if perf["failed"] else \
             f"{perf['judged']} metrics within thresholds"
         lines += ["", f"performance against baseline {perf['baseline']!r} ({perf['compared_at'][:19]}): {verdict}"]
+        for metric, series in perf["trend"].items():
+            changes = " -> ".join("?" if v is None else f"{v:+.1f}%" for v in series)
+            lines.append(f"  {metric:<24} {changes}")
     else:
         lines += ["", "performance: no comparison yet (colcrypt baseline --compare)"]
     return "\n".join(lines + ([""] + state["alerts"] if state["alerts"] else []))
