@@ -1,4 +1,5 @@
-"""Migration bench, all side by side in one run (BENCH_ROWS rows, default 1M, 3 sensitive columns):
+"""Migration bench, all side by side in one run (BENCH_ROWS rows, default 1M, 3 sensitive columns;
+every time the best of BENCH_REPEAT runs, default 2):
 - backfill time / a plain INSERT ... SELECT copy of the same rows into a table of the same shape
   (primary key included), the physical floor for a backfill; and the same copy into a table of
   the shadow's shape (values padded to an envelope's size), to show what the wider rows cost;
@@ -20,6 +21,7 @@ from colcrypt.keys import create_key
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "15"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "2"))  # each timing is the best of this many runs
 COLUMNS = "id bigint PRIMARY KEY, email text, ssn text, name text, created date"
 
 
@@ -36,6 +38,16 @@ def _timed(conn, sql: str) -> float:
     t = time.perf_counter()
     conn.execute(sql)
     return time.perf_counter() - t
+
+
+def _best_copy(conn, target: str, sql: str) -> float:
+    """The fastest of REPEAT copies into an emptied target: the floor, with the machine's noise
+    (checkpoints, other processes) taken out the same way as for the backfills."""
+    times = []
+    for _ in range(REPEAT):
+        conn.execute(f"TRUNCATE {target}")
+        times.append(_timed(conn, sql))
+    return min(times)
 
 
 def _backfill(conn, dsn: str, table: str, workers: int) -> float:
@@ -99,23 +111,26 @@ def run(conn, cluster) -> dict:
     dbname = conn.info.dbname
     dsn = cluster.dsn(dbname)
     print(f"bench migration: {ROWS:,} rows x 3 sensitive columns")
-    for name in ("src1", "src2"):
+    sources = [f"src_{workers}_{i}" for workers in (1, 2) for i in range(REPEAT)]
+    for name in sources:
         _table(conn, name, ROWS)
     conn.execute(f"CREATE TABLE copy_target ({COLUMNS})")
-    copy_s = _timed(conn, "INSERT INTO copy_target SELECT * FROM src1")
+    copy_s = _best_copy(conn, "copy_target", f"INSERT INTO copy_target SELECT * FROM {sources[0]}")
     # The same rows in the shadow's shape, values padded to an envelope's size, nothing encrypted:
     # what the wider rows alone cost.
     conn.execute("CREATE TABLE shape_target (id bigint PRIMARY KEY, email bytea, ssn bytea, name bytea, created date,"
                  " encryption_key_id text, encryption_algorithm text, encrypted_at timestamptz,"
                  " migration_status text)")
     pad = "decode(repeat('00', 40), 'hex') || convert_to"
-    shape_s = _timed(conn, f"INSERT INTO shape_target SELECT id, {pad}(email, 'UTF8'), {pad}(ssn, 'UTF8'),"
-                           f" {pad}(name, 'UTF8'), created, 'bench', 'AES-256-GCM', now(), 'backfilled' FROM src1")
-    one_s = _backfill(conn, dsn, "src1", 1)
-    two_s = _backfill(conn, dsn, "src2", 2)
+    shape_s = _best_copy(conn, "shape_target", f"INSERT INTO shape_target SELECT id, {pad}(email, 'UTF8'),"
+                         f" {pad}(ssn, 'UTF8'), {pad}(name, 'UTF8'), created, 'bench', 'AES-256-GCM', now(),"
+                         f" 'backfilled' FROM {sources[0]}")
+    conn.execute("DROP TABLE copy_target, shape_target")
+    one_s = min(_backfill(conn, dsn, f"src_1_{i}", 1) for i in range(REPEAT))
+    two_s = min(_backfill(conn, dsn, f"src_2_{i}", 2) for i in range(REPEAT))
     conn.execute("CHECKPOINT")
     t = time.perf_counter()
-    v = conn.execute("SELECT passed, total FROM colcrypt.validate('src1')").fetchone()
+    v = conn.execute(f"SELECT passed, total FROM colcrypt.validate('{sources[0]}')").fetchone()
     validate_s = time.perf_counter() - t
     if not v[0] or v[1] != ROWS:
         raise SystemExit(f"bench: validation of the backfill failed: {v}")
@@ -127,6 +142,7 @@ def run(conn, cluster) -> dict:
         "backfill_vs_shadow_shape_copy": round(one_s / shape_s, 2), "backfill_1_worker_s": round(one_s, 2),
         "backfill_2_workers_s": round(two_s, 2), "validate_s": round(validate_s, 2),
         "backfill_vs_plain_copy": round(one_s / copy_s, 2), "speedup_2_workers": round(one_s / two_s, 2),
+        "backfill_2_workers_vs_plain_copy": round(two_s / copy_s, 2),
         "backfill_rows_per_s": round(ROWS / one_s), "validate_rows_per_s": round(ROWS / validate_s),
         "validate_vs_backfill_rate": round(one_s / validate_s, 2), **dw,
     }
@@ -139,6 +155,7 @@ def run(conn, cluster) -> dict:
                        ("backfill / that copy (encryption, locks, batches)", "backfill_vs_shadow_shape_copy"),
                        ("backfill, 2 workers (s)", "backfill_2_workers_s"),
                        ("speed-up with 2 workers", "speedup_2_workers"),
+                       ("backfill, 2 workers / plain copy", "backfill_2_workers_vs_plain_copy"),
                        ("backfill rows/s", "backfill_rows_per_s"),
                        ("validation rows/s", "validate_rows_per_s"),
                        ("validation rate / backfill rate", "validate_vs_backfill_rate"),

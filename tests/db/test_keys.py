@@ -11,7 +11,7 @@ import pytest
 import colcrypt
 from colcrypt.cli import main
 from colcrypt.keys import unwrap_client_side
-from tests.db.conftest import new_database
+from tests.conftest import new_database
 from tests.db.helpers import raises_sqlstate, scalar
 
 

@@ -75,11 +75,13 @@ def test_every_kind_of_write_reaches_the_shadow(crm):
     crm.execute("INSERT INTO crm.customers (id, name, ssn) VALUES (105, 'e', 'replica')")
     crm.execute("RESET session_replication_role")
     crm.execute("DELETE FROM crm.customers WHERE id = 5")
+    crm.execute("INSERT INTO crm.customers (id, name, score) VALUES (106, 'f', NULL)")  # explicit NULL, not the default
     expected = {k: v for k, v in plaintext(crm).items() if k >= 100}
     assert decrypted(crm) == expected
     assert decrypted(crm)[100] == ("002-02-0002", None, "1999-12-31")
     assert scalar(crm, "SELECT score FROM crm.customers_encrypted WHERE id = 100") == scalar(
         crm, "SELECT score FROM crm.customers WHERE id = 100")  # defaults arrive as written
+    assert crm.execute("SELECT score FROM crm.customers_encrypted WHERE id = 106").fetchone() == (None,)
     crm.execute("TRUNCATE crm.customers")
     assert scalar(crm, "SELECT count(*) FROM crm.customers_encrypted") == 0
 
