@@ -107,10 +107,13 @@ def test_migrating_an_unseen_legacy_database_under_application_load(db, conn):
         for kind, n in app.counts().items():
             counts[kind] = counts.get(kind, 0) + n
         app.close()
-    assert all(counts.get(k, 0) > 0 for k in ("insert", "update", "update_null", "key_change", "delete", "read")), counts
+    kinds = ("insert", "update", "update_null", "key_change", "delete", "read")
+    assert all(counts.get(k, 0) > 0 for k in kinds), counts
+    print(f"acceptance: application operations {counts}")
     assert legacy.check(conn, apps) == []
     for table, _ in legacy.TARGETS:
         total, valid, *bad = _validate(conn, table)
         source_rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         assert bad == [0, 0, 0] and valid == total == source_rows, (table, total, valid, bad)
         assert _plaintext_in_shadow(conn, table) == []
+        print(f"acceptance: {table}: {total:,} rows valid")
