@@ -141,6 +141,7 @@ CREATE TABLE colcrypt.migrations (
     table_name text NOT NULL,
     source regclass NOT NULL,
     shadow regclass NOT NULL,
+    name_view regclass,
     columns text[] NOT NULL,
     blind_index text[] NOT NULL DEFAULT '{}',
     key_columns text[] NOT NULL,
@@ -204,7 +205,7 @@ SELECT pg_catalog.pg_extension_config_dump('colcrypt.migration_events_event_id_s
 
 COMMENT ON TABLE colcrypt.migrations IS
 'One row per table migration: the table by the name applications know, its plaintext source and encrypted '
-'shadow, the columns, key and key columns, the backfill''s upper key bound and row count, and the state (dual_write, backfilling, backfilled, validated, '
+'shadow, the view that holds the table''s name after cutover, the columns, key and key columns, the backfill''s upper key bound and row count, and the state (dual_write, backfilling, backfilled, validated, '
 'cutover_reads, cutover_writes, finalized, cleaned, rolled_back).';
 COMMENT ON TABLE colcrypt.backfill_ranges IS
 'The backfill''s key ranges, one per worker: bounds (exclusive lower, inclusive upper), checkpoint (last key '
@@ -824,6 +825,67 @@ COMMENT ON FUNCTION colcrypt.validate(text, integer) IS
 '(p_sample_size NULL) or a sample. Stores and returns total, valid, mismatched, missing, orphaned and example '
 'keys; a clean full validation moves the migration from backfilled to validated.';
 
+-- sql/functions/cutover.sql
+-- security: INVOKER. The table's owner (or a superuser) switches its name, as themselves.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.cutover(
+    p_table text,
+    p_stage text,
+    p_force boolean DEFAULT FALSE,
+    p_lock_timeout interval DEFAULT '200 ms',
+    p_retries integer DEFAULT 20,
+    p_max_validation_age interval DEFAULT '1 day'
+)
+RETURNS TABLE (stage text, attempts integer, waited_ms bigint, switch_ms double precision)
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.cutover import cutover
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return [cutover(plpy, p_table, oid, p_stage, p_force, p_lock_timeout, p_retries, p_max_validation_age)]
+$$;
+
+COMMENT ON FUNCTION colcrypt.cutover(text, text, boolean, interval, integer, interval) IS
+'Switches p_table''s name to the encrypted data. Stage reads: the name becomes a view that decrypts the shadow '
+'(columns, defaults, grants and comments as the table had them; dependent views re-pointed), writes through it '
+'go on to the plaintext table, renamed <table>_plaintext. Needs a clean full validation younger than '
+'p_max_validation_age and the key granted to every role that reads the table (p_force skips both). One short '
+'switch under p_lock_timeout, retried up to p_retries times; returns the attempts and the time taken.';
+
+-- sql/functions/rollback.sql
+-- security: INVOKER. The table's owner (or a superuser) rolls back, as themselves.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.rollback(
+    p_table text,
+    p_lock_timeout interval DEFAULT '200 ms',
+    p_retries integer DEFAULT 20
+)
+RETURNS TABLE (from_state text, attempts integer, waited_ms bigint, switch_ms double precision)
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.rollback import rollback
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return [rollback(plpy, p_table, oid, p_lock_timeout, p_retries)]
+$$;
+
+COMMENT ON FUNCTION colcrypt.rollback(text, interval, integer) IS
+'Undoes the migration of p_table from any stage before cleanup: removes its pg_cron jobs, gives the name back to '
+'the plaintext table (which has taken every write throughout), drops the view, triggers and shadow table, and '
+'records the event. One short switch under p_lock_timeout, retried up to p_retries times.';
+
 -- sql/procedures/backfill.sql
 -- security: INVOKER. It runs as the DBA or the pg_cron job's owner, who holds the key; a SECURITY
 -- DEFINER procedure could not COMMIT between batches.
@@ -873,15 +935,15 @@ BEGIN
     IF TG_EVENT = 'sql_drop' THEN
         SELECT m.table_name INTO v_table
         FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
-        JOIN colcrypt.migrations AS m ON d.objid IN (m.source, m.shadow)
+        JOIN colcrypt.migrations AS m ON d.objid IN (m.source, m.shadow, m.name_view)
         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
           AND m.state NOT IN ('cleaned', 'rolled_back')
         LIMIT 1;
     ELSE
         SELECT m.table_name INTO v_table
         FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
-        JOIN colcrypt.migrations AS m ON c.objid IN (m.source, m.shadow)
-        WHERE c.command_tag = 'ALTER TABLE' AND m.state NOT IN ('cleaned', 'rolled_back')
+        JOIN colcrypt.migrations AS m ON c.objid IN (m.source, m.shadow, m.name_view)
+        WHERE c.command_tag IN ('ALTER TABLE', 'ALTER VIEW') AND m.state NOT IN ('cleaned', 'rolled_back')
         LIMIT 1;
     END IF;
     IF v_table IS NOT NULL THEN
@@ -896,15 +958,16 @@ END
 $$;
 
 COMMENT ON FUNCTION colcrypt._guard_ddl() IS
-'Event trigger function: refuses ALTER TABLE and DROP of a table being migrated and of its shadow table, '
+'Event trigger function: refuses ALTER TABLE (or VIEW) and DROP of a table being migrated, of its shadow table '
+'and of the view that holds its name after cutover, '
 'unless colcrypt.allow_ddl is on for the transaction.';
 
 -- sql/event_triggers.sql
 -- DDL on a table being migrated would break its triggers: refused while the migration is live.
 -- (sqlfluff's postgres dialect cannot parse CREATE EVENT TRIGGER, hence the noqa.)
-CREATE EVENT TRIGGER colcrypt_guard_alter ON ddl_command_end WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION colcrypt._guard_ddl(); -- noqa: PRS
+CREATE EVENT TRIGGER colcrypt_guard_alter ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'ALTER VIEW') EXECUTE FUNCTION colcrypt._guard_ddl(); -- noqa: PRS
 
-CREATE EVENT TRIGGER colcrypt_guard_drop ON sql_drop WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION colcrypt._guard_ddl(); -- noqa: PRS
+CREATE EVENT TRIGGER colcrypt_guard_drop ON sql_drop WHEN TAG IN ('DROP TABLE', 'DROP VIEW', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION colcrypt._guard_ddl(); -- noqa: PRS
 
 COMMENT ON EVENT TRIGGER colcrypt_guard_alter IS
 'colcrypt: refuses ALTER TABLE on a table being migrated and on its shadow table (see colcrypt._guard_ddl).';

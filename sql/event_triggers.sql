@@ -1,8 +1,8 @@
 -- DDL on a table being migrated would break its triggers: refused while the migration is live.
 -- (sqlfluff's postgres dialect cannot parse CREATE EVENT TRIGGER, hence the noqa.)
-CREATE EVENT TRIGGER colcrypt_guard_alter ON ddl_command_end WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION colcrypt._guard_ddl(); -- noqa: PRS
+CREATE EVENT TRIGGER colcrypt_guard_alter ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'ALTER VIEW') EXECUTE FUNCTION colcrypt._guard_ddl(); -- noqa: PRS
 
-CREATE EVENT TRIGGER colcrypt_guard_drop ON sql_drop WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION colcrypt._guard_ddl(); -- noqa: PRS
+CREATE EVENT TRIGGER colcrypt_guard_drop ON sql_drop WHEN TAG IN ('DROP TABLE', 'DROP VIEW', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION colcrypt._guard_ddl(); -- noqa: PRS
 
 COMMENT ON EVENT TRIGGER colcrypt_guard_alter IS
 'colcrypt: refuses ALTER TABLE on a table being migrated and on its shadow table (see colcrypt._guard_ddl).';

@@ -32,6 +32,9 @@ CATALOGUE = (
     ErrorCode("KC018", "wrong_state", "the migration is not in a state that allows this step"),
     ErrorCode("KC019", "name_conflict", "the shadow table, a column or a trigger name is taken"),
     ErrorCode("KC020", "table_under_migration", "DDL on a table being migrated (or its shadow) is refused"),
+    ErrorCode("KC021", "switch_blocked", "the switch could not get its short lock: long transactions or a busy table"),
+    ErrorCode("KC022", "not_validated", "cutover without a clean, recent full validation"),
+    ErrorCode("KC023", "reader_without_key", "a role that reads the table holds no grant of its key"),
     ErrorCode("42501", "insufficient_privilege", "the role has no access to the key"),
 )
 

@@ -14,15 +14,15 @@ BEGIN
     IF TG_EVENT = 'sql_drop' THEN
         SELECT m.table_name INTO v_table
         FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
-        JOIN colcrypt.migrations AS m ON d.objid IN (m.source, m.shadow)
+        JOIN colcrypt.migrations AS m ON d.objid IN (m.source, m.shadow, m.name_view)
         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
           AND m.state NOT IN ('cleaned', 'rolled_back')
         LIMIT 1;
     ELSE
         SELECT m.table_name INTO v_table
         FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
-        JOIN colcrypt.migrations AS m ON c.objid IN (m.source, m.shadow)
-        WHERE c.command_tag = 'ALTER TABLE' AND m.state NOT IN ('cleaned', 'rolled_back')
+        JOIN colcrypt.migrations AS m ON c.objid IN (m.source, m.shadow, m.name_view)
+        WHERE c.command_tag IN ('ALTER TABLE', 'ALTER VIEW') AND m.state NOT IN ('cleaned', 'rolled_back')
         LIMIT 1;
     END IF;
     IF v_table IS NOT NULL THEN
@@ -37,5 +37,6 @@ END
 $$;
 
 COMMENT ON FUNCTION colcrypt._guard_ddl() IS
-'Event trigger function: refuses ALTER TABLE and DROP of a table being migrated and of its shadow table, '
+'Event trigger function: refuses ALTER TABLE (or VIEW) and DROP of a table being migrated, of its shadow table '
+'and of the view that holds its name after cutover, '
 'unless colcrypt.allow_ddl is on for the transaction.';

@@ -3,6 +3,7 @@ CREATE TABLE colcrypt.migrations (
     table_name text NOT NULL,
     source regclass NOT NULL,
     shadow regclass NOT NULL,
+    name_view regclass,
     columns text[] NOT NULL,
     blind_index text[] NOT NULL DEFAULT '{}',
     key_columns text[] NOT NULL,
@@ -66,7 +67,7 @@ SELECT pg_catalog.pg_extension_config_dump('colcrypt.migration_events_event_id_s
 
 COMMENT ON TABLE colcrypt.migrations IS
 'One row per table migration: the table by the name applications know, its plaintext source and encrypted '
-'shadow, the columns, key and key columns, the backfill''s upper key bound and row count, and the state (dual_write, backfilling, backfilled, validated, '
+'shadow, the view that holds the table''s name after cutover, the columns, key and key columns, the backfill''s upper key bound and row count, and the state (dual_write, backfilling, backfilled, validated, '
 'cutover_reads, cutover_writes, finalized, cleaned, rolled_back).';
 COMMENT ON TABLE colcrypt.backfill_ranges IS
 'The backfill''s key ranges, one per worker: bounds (exclusive lower, inclusive upper), checkpoint (last key '

@@ -18,7 +18,8 @@ COMMITS = {"colcrypt.backfill(text,integer,interval,interval,integer,integer,int
 # These resolve p_table with the caller's search_path, then pin it themselves.
 CALLER_NAMES = {"colcrypt.prepare(text,text[],text,text[])", "colcrypt.pause(text,text)",
                 "colcrypt.schedule_backfill(text,integer,integer,interval)", "colcrypt.resume(text)",
-                "colcrypt.validate(text,integer)"}
+                "colcrypt.validate(text,integer)", "colcrypt.cutover(text,text,boolean,interval,integer,interval)",
+                "colcrypt.rollback(text,interval,integer)"}
 EVENT_TRIGGER = {"colcrypt._guard_ddl()"}  # runs on every ALTER TABLE: adds nothing it need not
 
 

@@ -27,6 +27,8 @@ class Column:
     name: str
     type: str  # format_type(): the declared type with its typmod, e.g. character varying(20)
     not_null: bool = False
+    generated: bool = False  # GENERATED ALWAYS AS (...) STORED: computed by the table, never written
+    identity: str = ""  # pg_attribute.attidentity: 'a' (ALWAYS), 'd' (BY DEFAULT) or ''
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Plan:
     key_id: str
     context_prefix: str  # schema.table at prepare time: part of every value's associated data
     blind: tuple[str, ...] = ()  # sensitive columns that also get a blind index <col>_bidx
+    shadow_table: str = ""  # the shadow's name when it is no longer <table>_encrypted (after cutover)
 
     @property
     def source(self) -> str:
@@ -48,7 +51,7 @@ class Plan:
 
     @property
     def shadow_name(self) -> str:
-        return self.table + SHADOW_SUFFIX
+        return self.shadow_table or self.table + SHADOW_SUFFIX
 
     @property
     def shadow(self) -> str:

@@ -6,12 +6,15 @@ from colcrypt.migrate.sqlgen import Column, Plan
 from colcrypt.plpy_helpers import fail, query
 
 LIVE_SQL = """
-SELECT m.*, m.source::oid AS source_oid, n.nspname AS schema_name, c.relname AS rel_name
+SELECT m.*, m.source::oid AS source_oid, m.shadow::oid AS shadow_oid, m.name_view::oid AS view_oid, n.nspname AS schema_name, c.relname AS rel_name,
+       (SELECT relname FROM pg_class WHERE oid = m.shadow) AS shadow_name,
+       (SELECT relname FROM pg_class WHERE oid = m.name_view) AS view_name
 FROM colcrypt.migrations m JOIN pg_class c ON c.oid = m.source JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE m.source = $1 AND m.state NOT IN ('cleaned', 'rolled_back')
+WHERE (m.source = $1 OR m.name_view = $1) AND m.state NOT IN ('cleaned', 'rolled_back')
 """
 COLUMNS_SQL = """
-SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull
+SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, a.attgenerated,
+       a.attidentity
 FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
 """
 
@@ -44,8 +47,15 @@ def set_paused(plpy, table: str, table_oid: int | None, paused: bool, reason: st
 
 def plan_of(plpy, m: dict) -> Plan:
     cols = query(plpy, COLUMNS_SQL, ["oid"], [m["source_oid"]])
-    return Plan(m["schema_name"], m["rel_name"], tuple(Column(c["attname"], c["type"], c["attnotnull"]) for c in cols),
-                tuple(m["columns"]), tuple(m["key_columns"]), m["key_id"], m["context_prefix"], tuple(m["blind_index"]))
+    """The migration's plan from the catalog: its plaintext table (renamed after cutover), its shadow."""
+    return Plan(m["schema_name"], m["rel_name"], columns_of(cols), tuple(m["columns"]), tuple(m["key_columns"]),
+                m["key_id"], m["context_prefix"], tuple(m["blind_index"]), m["shadow_name"])
+
+
+def columns_of(rows) -> tuple[Column, ...]:
+    """Plan columns from COLUMNS_SQL rows."""
+    return tuple(Column(c["attname"], c["type"], c["attnotnull"], c["attgenerated"] == "s", c["attidentity"])
+                 for c in rows)
 
 
 def require_state(plpy, m: dict, allowed: tuple[str, ...], step: str) -> None:

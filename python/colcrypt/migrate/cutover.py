@@ -1,0 +1,166 @@
+"""colcrypt.cutover(table, 'reads'): the table's name becomes a view that decrypts the shadow, in
+one short switch; applications keep their name and their SQL. The plaintext table stays as it is
+under <table>_plaintext, with its triggers, constraints and foreign keys, and takes every write
+made through the name (INSTEAD OF trigger), which its dual-write trigger copies into the shadow."""
+
+from colcrypt.migrate.cutover_sql import create_view, instead_of_function, plaintext_plan
+from colcrypt.migrate.sqlgen import ident, literal, truncate_function
+from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
+from colcrypt.migrate.switch import run_switch
+from colcrypt.plpy_helpers import fail, interval_seconds, query
+
+STAGES = ("reads", "writes")
+
+VALIDATION_SQL = """
+SELECT passed, extract(epoch FROM clock_timestamp() - validated_at)::float8 AS age_s, validated_at::text AS at
+FROM colcrypt.validations WHERE migration_id = $1 AND sample_size IS NULL ORDER BY validation_id DESC LIMIT 1
+"""
+# Roles that may read the table (directly or by a column grant) but hold no grant of the key.
+READERS_WITHOUT_KEY_SQL = """
+WITH readers AS (
+    SELECT (aclexplode(c.relacl)).grantee, (aclexplode(c.relacl)).privilege_type FROM pg_class c WHERE c.oid = $1
+    UNION ALL
+    SELECT (aclexplode(a.attacl)).grantee, (aclexplode(a.attacl)).privilege_type FROM pg_attribute a
+    WHERE a.attrelid = $1 AND a.attacl IS NOT NULL
+)
+SELECT DISTINCT CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE r.grantee::regrole::text END AS role
+FROM readers r
+WHERE r.privilege_type = 'SELECT'
+  AND (r.grantee = 0 OR NOT EXISTS (SELECT FROM colcrypt.key_grants g
+                                     WHERE g.key_id = $2 AND pg_has_role(r.grantee, g.grantee, 'MEMBER')))
+ORDER BY 1
+"""
+DEPENDENT_VIEWS_SQL = """
+SELECT DISTINCT v.oid, v.oid::regclass::text AS name, pg_get_viewdef(v.oid) AS def,
+       coalesce(array_to_string(v.reloptions, ', '), '') AS options
+FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
+WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1
+  AND v.oid <> $1 AND v.relkind = 'v'
+"""
+DEFAULTS_SQL = """
+SELECT a.attname, CASE WHEN a.attidentity <> '' THEN
+           format('nextval(%L::regclass)', pg_get_serial_sequence($2, a.attname))
+       ELSE pg_get_expr(d.adbin, d.adrelid) END AS expr
+FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+  AND (d.adbin IS NOT NULL OR a.attidentity <> '')
+"""
+COMMENTS_SQL = """
+SELECT d.objsubid, a.attname, d.description FROM pg_description d
+LEFT JOIN pg_attribute a ON a.attrelid = d.objoid AND a.attnum = d.objsubid
+WHERE d.objoid = $1 AND d.classoid = 'pg_class'::regclass
+"""
+GRANTS_SQL = """
+SELECT NULL::name AS col, x.grantee, x.privilege_type, x.is_grantable FROM pg_class c, aclexplode(c.relacl) x
+WHERE c.oid = $1
+UNION ALL
+SELECT a.attname, x.grantee, x.privilege_type, x.is_grantable FROM pg_attribute a, aclexplode(a.attacl) x
+WHERE a.attrelid = $1 AND a.attacl IS NOT NULL
+"""
+
+
+def instead_function_name(m: dict) -> str:
+    return f"colcrypt.{ident('instead_' + str(int(m['migration_id'])))}"
+
+
+def cutover(plpy, table: str, oid: int | None, stage: str, force: bool, lock_timeout, retries: int,
+            max_validation_age) -> dict:
+    if stage not in STAGES:
+        fail(plpy, "KC008", f"p_stage must be one of {', '.join(STAGES)}, not {stage!r}",
+             "Cut over reads first, then writes: colcrypt.cutover(table, 'reads'), then 'writes'.")
+    timeout_s, age_s = interval_seconds(plpy, lock_timeout), interval_seconds(plpy, max_validation_age)
+    if not timeout_s or timeout_s <= 0 or not retries or not 1 <= retries <= 100:
+        fail(plpy, "KC008", f"p_lock_timeout must be positive and p_retries 1-100, not {lock_timeout} and {retries}",
+             "The defaults, '200 ms' and 20, bound each application stall to 200 ms.")
+    m = live_migration(plpy, table, oid, lock=True)
+    if stage == "writes":
+        require_state(plpy, m, ("cutover_reads",), "cutover writes")
+        fail(plpy, "0A000", f"cutover of writes is not available in this version of colcrypt (table {table})",
+             "The table serves reads from the shadow; writes keep going to the plaintext table. "
+             "SELECT colcrypt.rollback(table) goes back.")
+    require_state(plpy, m, ("validated", "backfilled") if force else ("validated",), "cutover reads")
+    _check_validation(plpy, m, table, force, age_s)
+    _check_readers(plpy, m, table, force)
+    plan = plan_of(plpy, m)
+    if plpy.execute(f"SELECT to_regclass({literal(plaintext_plan(plan).source)}) IS NOT NULL AS t")[0]["t"]:
+        fail(plpy, "KC019", f"{plaintext_plan(plan).source} already exists",
+             f"cutover renames {table} to it; rename or drop the existing relation first.")
+    if plpy.execute(f"SELECT relrowsecurity AS r FROM pg_class WHERE oid = {int(m['source_oid'])}")[0]["r"]:
+        fail(plpy, "0A000", f"{table} has row-level security, which this version's cutover does not carry over",
+             "Its policies would not apply to reads through the view. Keep the table as it is "
+             "(SELECT colcrypt.rollback(table)) until a version of colcrypt that moves policies.")
+    result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"]], lambda: _switch_reads(plpy, m, plan),
+                        timeout_s, retries)
+    set_state(plpy, m, "cutover_reads")
+    log_event(plpy, m["migration_id"], m["table_name"], "cutover reads", result)
+    return {"stage": "reads", **result}
+
+
+def _check_validation(plpy, m: dict, table: str, force: bool, age_s: float | None) -> None:
+    v = query(plpy, VALIDATION_SQL, ["int8"], [m["migration_id"]])
+    problem = None
+    if not v:
+        problem = "has never been validated in full"
+    elif not v[0]["passed"]:
+        problem = f"failed its last full validation ({v[0]['at']})"
+    elif age_s is not None and v[0]["age_s"] > age_s:
+        problem = f"was last validated in full at {v[0]['at']}, longer ago than p_max_validation_age"
+    if problem and not force:
+        fail(plpy, "KC022", f"{table} {problem}",
+             f"Run SELECT * FROM colcrypt.validate({literal(table)}) first (p_force => true skips this check).")
+
+
+def _check_readers(plpy, m: dict, table: str, force: bool) -> None:
+    missing = [r["role"] for r in query(plpy, READERS_WITHOUT_KEY_SQL, ["oid", "text"],
+                                        [m["source_oid"], m["key_id"]])]
+    if missing and not force:
+        fail(plpy, "KC023", f"role(s) {', '.join(missing)} may read {table} but hold no grant of key "
+                            f"{m['key_id']!r}, so their reads would fail after the cutover",
+             f"Grant the key: SELECT colcrypt.grant_key({literal(m['key_id'])}, 'role'); for PUBLIC, grant it to "
+             "the roles that read or revoke SELECT from PUBLIC. p_force => true skips this check.")
+
+
+def _switch_reads(plpy, m: dict, plan) -> None:
+    """Rename the table, create the view under its name with the table's defaults, grants and
+    comments, send writes through it to the table, and re-point the views that read the table."""
+    oid = int(m["source_oid"])
+    dependents = [dict(r) for r in query(plpy, DEPENDENT_VIEWS_SQL, ["oid"], [oid])]
+    defaults = query(plpy, DEFAULTS_SQL, ["oid", "text"], [oid, plan.source])
+    comments = query(plpy, COMMENTS_SQL, ["oid"], [oid])
+    grants = query(plpy, GRANTS_SQL, ["oid"], [oid])
+    owner = plpy.execute(f"SELECT relowner::regrole::text AS o FROM pg_class WHERE oid = {oid}")[0]["o"]
+    plain = plaintext_plan(plan)
+    fn = instead_function_name(m)
+    trunc_fn = f"colcrypt.{ident('truncate_' + str(int(m['migration_id'])))}"
+    plpy.execute("SET LOCAL colcrypt.allow_ddl = on")
+    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
+    plpy.execute(f"ALTER TABLE {plan.source} RENAME TO {ident(plain.table)}")
+    plpy.execute(f"CREATE OR REPLACE{truncate_function(plain, trunc_fn)[len('CREATE'):]}")
+    plpy.execute(create_view(plan))
+    plpy.execute(f"ALTER VIEW {plan.source} OWNER TO {owner}")
+    for d in defaults:
+        plpy.execute(f"ALTER VIEW {plan.source} ALTER COLUMN {ident(d['attname'])} SET DEFAULT {d['expr']}")
+    for c in comments:
+        target = f"VIEW {plan.source}" if c["objsubid"] == 0 else f"COLUMN {plan.source}.{ident(c['attname'])}"
+        plpy.execute(f"COMMENT ON {target} IS {literal(c['description'])}")
+    for g in grants:
+        who = "PUBLIC" if g["grantee"] == 0 else \
+            plpy.execute(f"SELECT {int(g['grantee'])}::regrole::text AS r")[0]["r"]
+        cols = f" ({ident(g['col'])})" if g["col"] else ""
+        option = " WITH GRANT OPTION" if g["is_grantable"] else ""
+        plpy.execute(f"GRANT {g['privilege_type']}{cols} ON {plan.source} TO {who}{option}")
+    plpy.execute(instead_of_function(plain, fn, m["table_name"]))
+    plpy.execute(f"REVOKE ALL ON FUNCTION {fn}() FROM PUBLIC")
+    plpy.execute(f"COMMENT ON FUNCTION {fn}() IS "
+                 f"{literal(f'colcrypt: writes through {plan.source} go to {plain.source}')}")
+    plpy.execute(f"CREATE TRIGGER colcrypt_instead INSTEAD OF INSERT OR UPDATE OR DELETE ON {plan.source}"
+                 f" FOR EACH ROW EXECUTE FUNCTION {fn}()")
+    for d in dependents:  # their text names the table; now the name is the view
+        options = f" WITH ({d['options']})" if d["options"] else ""
+        plpy.execute(f"CREATE OR REPLACE VIEW {d['name']}{options} AS {d['def']}")
+    view = plpy.execute(f"SELECT {literal(plan.source)}::regclass::oid AS o")[0]["o"]
+    query(plpy, "UPDATE colcrypt.migrations SET name_view = $2 WHERE migration_id = $1", ["int8", "oid"],
+          [m["migration_id"], view])
+    if dependents:
+        log_event(plpy, m["migration_id"], m["table_name"], "views re-pointed",
+                  {"views": [d["name"] for d in dependents]})

@@ -1,0 +1,76 @@
+"""The SQL of the read cutover, generated from the plan: the view that takes the table's name and
+serves decrypted rows from the shadow, and the INSTEAD OF trigger that sends writes through the
+name on to the plaintext table (whose dual-write trigger writes the shadow). Pure Python."""
+
+from dataclasses import replace
+
+from colcrypt.migrate.sqlgen import Plan, decrypt, ident, literal
+
+PLAINTEXT_SUFFIX = "_plaintext"
+
+
+def plaintext_plan(plan: Plan) -> Plan:
+    """The same plan, naming the plaintext table by the name it has after the cutover."""
+    return replace(plan, table=plan.table + PLAINTEXT_SUFFIX, shadow_table=plan.shadow_name)
+
+
+def create_view(plan: Plan) -> str:
+    """The table's columns in their order, types and names, the sensitive ones decrypted."""
+    cols = [f"{decrypt(plan, c.name, 'e')} AS {ident(c.name)}" if c.name in plan.sensitive else f"e.{ident(c.name)}"
+            for c in plan.columns]
+    return f"CREATE VIEW {plan.source} AS\nSELECT " + ",\n       ".join(cols) + f"\nFROM {plan.shadow} AS e"
+
+
+def _unchanged(plan: Plan, row: str) -> str:
+    """The row still holds what the statement read through the view (OLD). Compared as text, which
+    every type has (json, point and xml have no equality)."""
+    cols = ", ".join(f"{row}.{ident(c.name)}" for c in plan.columns)
+    old = ", ".join(f"OLD.{ident(c.name)}" for c in plan.columns)
+    return f"ROW({cols})::text IS NOT DISTINCT FROM ROW({old})::text"
+
+
+def instead_of_function(plan: Plan, function: str, name: str) -> str:
+    """INSERT, UPDATE and DELETE through the view (name: as applications know it), applied to the
+    plaintext table (plan names it already), so that its defaults, constraints, foreign keys and
+    triggers act as before. RETURNING shows the row as the table stored it. A row changed by
+    another transaction since the statement read it raises serialization_failure instead of
+    overwriting that change (a table would have re-read the row; a view cannot re-run the
+    statement's expressions)."""
+    writable = [c for c in plan.columns if not c.generated]
+    names = ", ".join(ident(c.name) for c in writable)
+    values = ", ".join(f"NEW.{ident(c.name)}" for c in writable)
+    sets = ", ".join(f"{ident(c.name)} = NEW.{ident(c.name)}" for c in writable)
+    overriding = " OVERRIDING SYSTEM VALUE" if any(c.identity == "a" for c in plan.columns) else ""
+    key = " AND ".join(f"t.{ident(k)} = OLD.{ident(k)}" for k in plan.key_columns)
+    changed = f"""IF EXISTS (SELECT FROM {plan.source} AS t WHERE {key}) THEN
+            RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
+                MESSAGE = {literal(f'colcrypt: a row of {name} changed since this statement read it')},
+                HINT = 'Another transaction updated it concurrently; retry the transaction.';
+        END IF;
+        RETURN NULL;"""
+    return f"""CREATE FUNCTION {function}() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $colcrypt$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO {plan.source} AS t ({names}){overriding} VALUES ({values}) RETURNING t.* INTO NEW;
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        UPDATE {plan.source} AS t SET {sets}
+        WHERE {key} AND {_unchanged(plan, 't')}
+        RETURNING t.* INTO NEW;
+    ELSE
+        DELETE FROM {plan.source} AS t WHERE {key} AND {_unchanged(plan, 't')};
+    END IF;
+    IF NOT FOUND THEN
+        {changed}
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        RETURN NEW;
+    END IF;
+    RETURN OLD;
+END
+$colcrypt$"""
+

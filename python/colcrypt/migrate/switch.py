@@ -1,0 +1,60 @@
+"""A switch of a table's name (cutover, rollback) as one short step under a lock timeout: refused up
+front when a long transaction holds the table, retried with jittered back-off when the lock is not
+free at once, so that applications queue behind it for at most the lock timeout each attempt."""
+
+import random
+import time
+
+from colcrypt.plpy_helpers import fail, query
+
+RETRYABLE = {"55P03", "40P01"}  # lock_not_available, deadlock_detected
+
+HOLDERS_SQL = """
+SELECT DISTINCT a.pid, a.usename::text AS usename, a.state,
+       round(extract(epoch FROM clock_timestamp() - a.xact_start)::numeric, 1)::float8 AS age_s,
+       left(a.query, 60) AS query
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'relation' AND l.relation = ANY($1) AND l.pid <> pg_backend_pid()
+  AND a.xact_start < clock_timestamp() - make_interval(secs => $2)
+ORDER BY age_s DESC
+"""
+
+
+def long_holders(plpy, oids: list[int], older_than_s: float) -> list[dict]:
+    return [dict(r) for r in query(plpy, HOLDERS_SQL, ["oid[]", "float8"], [oids, older_than_s])]
+
+
+def run_switch(plpy, name: str, oids: list[int], steps, lock_timeout_s: float, retries: int) -> dict:
+    """steps() in a subtransaction with SET LOCAL lock_timeout; its locks are kept until the
+    caller's transaction commits (right after, for a function called on its own). Returns the
+    attempts, the time spent waiting, and how long the successful attempt took."""
+    budget = lock_timeout_s * retries + 2.0 * retries  # every attempt's timeout plus its back-off, at most
+    holders = long_holders(plpy, oids, max(5.0, budget))
+    if holders:
+        who = "; ".join(f"pid {h['pid']} ({h['usename']}, {h['state']}, open {h['age_s']} s: {h['query']!r})"
+                        for h in holders[:5])
+        fail(plpy, "KC021", f"long-running transactions hold locks on {name}: {who}",
+             "The switch needs a moment's exclusive lock. Let them finish, or end them with "
+             "pg_terminate_backend(pid), then try again.")
+    started, backoff = time.monotonic(), 0.05
+    before = plpy.execute("SELECT current_setting('lock_timeout') AS v")[0]["v"]
+    for attempt in range(1, retries + 1):
+        t0 = time.monotonic()
+        try:
+            with plpy.subtransaction():
+                plpy.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
+                steps()
+                query(plpy, "SELECT set_config('lock_timeout', $1, true)", ["text"], [before])
+            return {"attempts": attempt, "waited_ms": round(1000 * (t0 - started)),
+                    "switch_ms": round(1000 * (time.monotonic() - t0), 1)}
+        except plpy.SPIError as e:
+            if getattr(e, "sqlstate", None) not in RETRYABLE or attempt == retries:
+                if getattr(e, "sqlstate", None) in RETRYABLE:
+                    fail(plpy, "KC021", f"could not lock {name} within {retries} attempts of "
+                                        f"{int(lock_timeout_s * 1000)} ms",
+                         "The application holds it busy: try again at a quieter moment, or with a longer "
+                         "p_lock_timeout (the longest an application statement may wait for the switch).")
+                raise
+        plpy.execute(f"SELECT pg_sleep({backoff * (0.5 + random.random()):.3f})")  # noqa: S311 - jitter
+        backoff = min(2.0, backoff * 2)
+    raise AssertionError("unreachable")
