@@ -78,7 +78,7 @@ def cutover(plpy, table: str, oid: int | None, stage: str, force: bool, lock_tim
         fail(plpy, "0A000", f"cutover of writes is not available in this version of colcrypt (table {table})",
              "The table serves reads from the shadow; writes keep going to the plaintext table. "
              "SELECT colcrypt.rollback(table) goes back.")
-    require_state(plpy, m, ("validated", "backfilled") if force else ("validated",), "cutover reads")
+    require_state(plpy, m, ("validated", "backfilled"), "cutover reads")
     _check_validation(plpy, m, table, force, age_s)
     _check_readers(plpy, m, table, force)
     plan = plan_of(plpy, m)

@@ -6,7 +6,8 @@ from colcrypt.migrate.sqlgen import Column, Plan
 from colcrypt.plpy_helpers import fail, query
 
 LIVE_SQL = """
-SELECT m.*, m.source::oid AS source_oid, m.shadow::oid AS shadow_oid, m.name_view::oid AS view_oid, n.nspname AS schema_name, c.relname AS rel_name,
+SELECT m.*, m.source::oid AS source_oid, m.shadow::oid AS shadow_oid, m.name_view::oid AS view_oid,
+       n.nspname AS schema_name, c.relname AS rel_name,
        (SELECT relname FROM pg_class WHERE oid = m.shadow) AS shadow_name,
        (SELECT relname FROM pg_class WHERE oid = m.name_view) AS view_name
 FROM colcrypt.migrations m JOIN pg_class c ON c.oid = m.source JOIN pg_namespace n ON n.oid = c.relnamespace

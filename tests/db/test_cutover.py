@@ -1,0 +1,236 @@
+"""colcrypt.cutover(table, 'reads') and colcrypt.rollback(table): applications keep the name and
+their SQL; every refusal changes nothing; rollback from any stage gives back the plaintext table with
+every write made meanwhile."""
+
+import contextlib
+import threading
+import time
+
+import psycopg
+import pytest
+
+from tests.db.helpers import raises_sqlstate, scalar
+
+SCHEMA = """
+CREATE SCHEMA shop;
+CREATE TABLE shop.regions (code text PRIMARY KEY);
+INSERT INTO shop.regions VALUES ('EU'), ('US');
+CREATE TABLE shop."Customers" (
+    id bigserial PRIMARY KEY,
+    region text NOT NULL REFERENCES shop.regions,
+    "Full Name" text NOT NULL,
+    ssn varchar(11),
+    email text,
+    score numeric(6,2) DEFAULT 1.5 CHECK (score < 1000),
+    touched int NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE shop."Customers" IS 'people who buy';
+COMMENT ON COLUMN shop."Customers".ssn IS 'US social security number';
+CREATE TABLE shop.orders (id int PRIMARY KEY, customer bigint NOT NULL REFERENCES shop."Customers");
+CREATE FUNCTION shop.touch() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN NEW.touched := NEW.touched + 1; RETURN NEW; END $$;
+CREATE TRIGGER touch BEFORE INSERT OR UPDATE ON shop."Customers" FOR EACH ROW EXECUTE FUNCTION shop.touch();
+INSERT INTO shop."Customers" (region, "Full Name", ssn, email)
+SELECT CASE WHEN g % 2 = 0 THEN 'EU' ELSE 'US' END, 'n' || g, lpad(g::text, 3, '0') || '-45-6789', 'u' || g || '@x.org'
+FROM generate_series(1, 200) g;
+INSERT INTO shop.orders VALUES (1, 1), (2, 2);
+CREATE VIEW shop.eu_customers AS SELECT id, "Full Name", ssn FROM shop."Customers" WHERE region = 'EU';
+"""
+TABLE = 'shop."Customers"'
+COLUMNS_SQL = """SELECT attname, format_type(atttypid, atttypmod), pg_get_expr(d.adbin, d.adrelid)
+FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE attrelid = 'shop."Customers"'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"""
+
+
+@pytest.fixture
+def shop(conn, app_role):
+    conn.execute(SCHEMA)
+    conn.execute(f"GRANT USAGE ON SCHEMA shop TO {app_role};"
+                 f' GRANT SELECT, INSERT, UPDATE, DELETE ON shop."Customers", shop.eu_customers TO {app_role};'
+                 f' GRANT USAGE ON SEQUENCE shop."Customers_id_seq" TO {app_role}')
+    conn.execute("SELECT colcrypt.grant_key('k', %s)", (app_role,))  # it reads the table, so it needs the key
+    conn.execute("SELECT colcrypt.prepare(%s, ARRAY['ssn', 'email'], 'k')", (TABLE,))
+    conn.execute("CALL colcrypt.backfill(%s)", (TABLE,))
+    return conn
+
+
+@contextlib.contextmanager
+def postgres_error(sqlstate: str):
+    """PostgreSQL's own errors (constraints, privileges), which carry no HINT."""
+    with pytest.raises(psycopg.Error) as info:
+        yield
+    assert info.value.diag.sqlstate == sqlstate, str(info.value)
+
+
+def validated(conn):
+    assert scalar(conn, "SELECT passed FROM colcrypt.validate(%s)", (TABLE,))
+    return conn
+
+
+def state(conn):
+    return scalar(conn, "SELECT state FROM colcrypt.migrations ORDER BY migration_id DESC LIMIT 1")
+
+
+def relkind(conn):
+    return scalar(conn, "SELECT relkind::text FROM pg_class WHERE oid = %s::regclass", (TABLE,))
+
+
+def test_reads_cutover_keeps_the_name_and_the_sql(db, shop, app_role):
+    validated(shop)
+    before = shop.execute(COLUMNS_SQL).fetchall()
+    stage, attempts, waited, switch_ms = shop.execute("SELECT * FROM colcrypt.cutover(%s, 'reads')",
+                                                      (TABLE,)).fetchone()
+    assert (stage, attempts) == ("reads", 1) and switch_ms < 5000
+    assert relkind(shop) == "v" and state(shop) == "cutover_reads"
+    assert shop.execute(COLUMNS_SQL).fetchall() == before  # names, order, types, defaults
+    assert scalar(shop, "SELECT obj_description(%s::regclass)", (TABLE,)) == "people who buy"
+    assert scalar(shop, "SELECT col_description(%s::regclass, 4)", (TABLE,)) == "US social security number"
+    assert "Customers_encrypted" in scalar(shop, "SELECT pg_get_viewdef(%s::regclass)", (TABLE,))
+    with psycopg.connect(db.dsn.replace("user=postgres", f"user={app_role}"), autocommit=True) as app:
+        row = app.execute(f"INSERT INTO {TABLE} (region, \"Full Name\", ssn) VALUES ('EU', 'new', '999-99-9999')"
+                          " RETURNING id, ssn, score, touched").fetchone()
+        assert row[1:] == ("999-99-9999", 1.5, 1)  # defaults and the table's own trigger
+        assert app.execute(f"UPDATE {TABLE} SET ssn = NULL, id = 5000 WHERE id = %s RETURNING id, ssn, touched",
+                           (row[0],)).fetchone() == (5000, None, 2)
+        assert app.execute(f"SELECT \"Full Name\", ssn FROM {TABLE} WHERE id = 5000").fetchone() == ("new", None)
+        assert app.execute(f"DELETE FROM {TABLE} WHERE id = 7").rowcount == 1
+        with app.cursor().copy(f'COPY {TABLE} (region, "Full Name", email) FROM STDIN') as copy:
+            copy.write_row(("US", "copied", "c@x.org"))
+        assert app.execute("SELECT count(*) FROM shop.eu_customers WHERE ssn = '002-45-6789'").fetchone() == (1,)
+        with postgres_error("23503"):  # foreign key out of the table
+            app.execute(f"INSERT INTO {TABLE} (region, \"Full Name\") VALUES ('XX', 'nowhere')")
+        with postgres_error("23514"):  # its CHECK
+            app.execute(f"UPDATE {TABLE} SET score = 5000 WHERE id = 9")
+        with postgres_error("42809"):  # a view cannot be truncated: preflight reports TRUNCATE users
+            app.execute(f"TRUNCATE {TABLE}")
+    privileges = shop.execute("SELECT has_table_privilege(%s, %s, 'INSERT'), has_table_privilege(%s, %s, 'TRUNCATE')",
+                              (app_role, TABLE, app_role, TABLE)).fetchone()
+    assert privileges == (True, False)  # the table's grants, on the view
+    with postgres_error("23503"):  # foreign key into the table
+        shop.execute(f"DELETE FROM {TABLE} WHERE id = 1")
+    assert "eu_customers" in scalar(shop, "SELECT string_agg(event || ':' || detail::text, ',')"
+                                          " FROM colcrypt.migration_events")
+    assert "Customers\"" in scalar(shop, "SELECT pg_get_viewdef('shop.eu_customers'::regclass)")
+    v = shop.execute("SELECT total, valid, passed FROM colcrypt.validate(%s)", (TABLE,)).fetchone()
+    assert v == (201, 201, True)  # 200, one inserted (and moved), one deleted, one copied
+    # the name reads the shadow: a value removed there is gone from the name, not from the plaintext
+    shop.execute('UPDATE shop."Customers_encrypted" SET ssn_encrypted = NULL WHERE id = 3')
+    assert scalar(shop, f"SELECT ssn FROM {TABLE} WHERE id = 3") is None
+    assert scalar(shop, 'SELECT ssn FROM shop."Customers_plaintext" WHERE id = 3') == "003-45-6789"
+
+
+def test_a_concurrent_update_through_the_view_fails_rather_than_being_lost(db, shop):
+    validated(shop)
+    shop.execute("SELECT colcrypt.cutover(%s, 'reads')", (TABLE,))
+    first = db.connect(autocommit=False)
+    first.execute(f"UPDATE {TABLE} SET score = score + 1 WHERE id = 10")
+    outcome = []
+
+    def second():
+        with db.connect() as c:
+            try:
+                c.execute(f"UPDATE {TABLE} SET score = score + 1 WHERE id = 10")
+                outcome.append("updated")
+            except psycopg.Error as e:
+                outcome.append(e.diag.sqlstate)
+
+    t = threading.Thread(target=second)
+    t.start()
+    for _ in range(100):  # until the second update waits for the first's row lock
+        if scalar(shop, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"):
+            break
+        time.sleep(0.05)
+    first.commit()
+    t.join()
+    first.close()
+    assert outcome == ["40001"]
+    assert scalar(shop, f"SELECT score FROM {TABLE} WHERE id = 10") == 2.5  # the first +1, nothing lost silently
+
+
+@pytest.mark.parametrize(("setup", "kw", "sqlstate", "match"), [
+    ("", {}, "KC022", "never been validated"),
+    ("validate", {"p_max_validation_age": "0 s"}, "KC022", "longer ago"),
+    ("corrupt", {}, "KC022", "failed its last full validation"),
+    ("", {"p_stage": "writes"}, "KC018", "in state backfilled"),
+    ("validate", {"p_stage": "sideways"}, "KC008", "p_stage"),
+    ("validate", {"p_stage": "writes"}, "KC018", "cutover_reads"),
+    ("validate", {"p_retries": 0}, "KC008", "p_retries"),
+    ("validate grant-public", {}, "KC023", "PUBLIC"),
+    ("validate revoke", {}, "KC023", "app_user"),
+    ("validate taken", {}, "KC019", "Customers_plaintext"),
+    ("validate rls", {}, "0A000", "row-level security"),
+])
+def test_refusals_change_nothing(shop, setup, kw, sqlstate, match):
+    if "validate" in setup:
+        validated(shop)
+    if setup == "corrupt":
+        shop.execute('UPDATE shop."Customers_encrypted" SET email_encrypted = NULL WHERE id = 3')
+        assert not scalar(shop, "SELECT passed FROM colcrypt.validate(%s)", (TABLE,))
+    if "grant-public" in setup:
+        shop.execute(f"GRANT SELECT ON {TABLE} TO PUBLIC")
+    if "revoke" in setup:
+        shop.execute("SELECT colcrypt.revoke_key('k', 'app_user')")
+    if "taken" in setup:
+        shop.execute('CREATE TABLE shop."Customers_plaintext" ()')
+    if "rls" in setup:
+        shop.execute(f"SET colcrypt.allow_ddl = on; ALTER TABLE {TABLE} ENABLE ROW LEVEL SECURITY;"
+                     " RESET colcrypt.allow_ddl")
+    before = state(shop)
+    args = {"p_stage": "reads", **kw}
+    named = ", ".join(f"{k} => %({k})s" for k in args)
+    with raises_sqlstate(sqlstate, match):
+        shop.execute(f"SELECT colcrypt.cutover(%(t)s, {named})", {"t": TABLE, **args})
+    assert relkind(shop) == "r" and state(shop) == before
+
+
+def test_force_skips_the_validation_and_grant_checks(shop):
+    shop.execute(f"GRANT SELECT ON {TABLE} TO PUBLIC")
+    shop.execute("SELECT colcrypt.cutover(%s, 'reads', p_force => true)", (TABLE,))
+    assert relkind(shop) == "v"
+
+
+def test_a_long_transaction_on_the_table_is_named_and_nothing_changes(db, shop):
+    validated(shop)
+    other = db.connect(autocommit=False)
+    other.execute(f"SELECT count(*) FROM {TABLE}")
+    pid = scalar(other, "SELECT pg_backend_pid()")
+    with raises_sqlstate("KC021", "could not lock"):  # busy: every attempt times out
+        shop.execute("SELECT colcrypt.cutover(%s, 'reads', p_lock_timeout => '50 ms', p_retries => 2)", (TABLE,))
+    time.sleep(5.2)
+    with raises_sqlstate("KC021", f"pid {pid}"):  # held longer than the whole retry budget: named up front
+        shop.execute("SELECT colcrypt.cutover(%s, 'reads', p_lock_timeout => '50 ms', p_retries => 1)", (TABLE,))
+    other.close()
+    assert relkind(shop) == "r" and state(shop) == "validated"
+    shop.execute("SELECT colcrypt.cutover(%s, 'reads')", (TABLE,))
+    assert relkind(shop) == "v"
+
+
+@pytest.mark.parametrize("stage", ["dual_write", "backfilled", "validated", "cutover_reads"])
+def test_rollback_from_each_stage_keeps_every_write(conn, stage):
+    conn.execute(SCHEMA)
+    conn.execute("SELECT colcrypt.prepare(%s, ARRAY['ssn', 'email'], 'k')", (TABLE,))
+    if stage != "dual_write":
+        conn.execute("CALL colcrypt.backfill(%s)", (TABLE,))
+    if stage in ("validated", "cutover_reads"):
+        validated(conn)
+    if stage == "cutover_reads":
+        conn.execute("SELECT colcrypt.cutover(%s, 'reads')", (TABLE,))
+    conn.execute(f"INSERT INTO {TABLE} (region, \"Full Name\", ssn) VALUES ('EU', 'late', '123-45-6789')")
+    conn.execute(f"UPDATE {TABLE} SET email = NULL, id = 7000 WHERE id = 4")
+    conn.execute(f"DELETE FROM {TABLE} WHERE id = 5")
+    expected = conn.execute(f"SELECT * FROM {TABLE} ORDER BY id").fetchall()
+    from_state, attempts, *_ = conn.execute("SELECT * FROM colcrypt.rollback(%s)", (TABLE,)).fetchone()
+    assert (from_state, attempts) == (stage, 1)
+    assert relkind(conn) == "r" and state(conn) == "rolled_back"
+    assert conn.execute(f"SELECT * FROM {TABLE} ORDER BY id").fetchall() == expected
+    assert scalar(conn, "SELECT count(*) FROM pg_class WHERE relname LIKE 'Customers_%'") == 2  # pkey, id_seq
+    assert scalar(conn, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'colcrypt%'") == 0
+    assert scalar(conn, "SELECT count(*) FROM pg_proc WHERE pronamespace = 'colcrypt'::regnamespace"
+                        " AND proname ~ '^(dual_write|truncate|instead)_'") == 0
+    assert scalar(conn, "SELECT count(*) FROM shop.eu_customers") > 0  # the dependent view reads the table again
+    assert "Customers\"" in scalar(conn, "SELECT pg_get_viewdef('shop.eu_customers'::regclass)")
+    conn.execute(f"INSERT INTO {TABLE} (region, \"Full Name\") VALUES ('US', 'after')")  # plain table again
+    assert scalar(conn, "SELECT event FROM colcrypt.migration_events ORDER BY event_id DESC LIMIT 1") == "rollback"
+    conn.execute("SELECT colcrypt.prepare(%s, ARRAY['ssn'], 'k')", (TABLE,))  # and it can start again
+    with raises_sqlstate("KC017"):
+        conn.execute("SELECT colcrypt.rollback('shop.orders')")
