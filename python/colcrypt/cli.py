@@ -196,7 +196,7 @@ def cmd_backfill(args) -> None:
                            show=sys.stderr.isatty() or args.progress)
     with _connect(args) as conn:
         row = conn.execute("SELECT p.phase, p.rows_done FROM colcrypt.progress p JOIN colcrypt.migrations m"
-                           " USING (migration_id) WHERE m.source = to_regclass(%s)"
+                           " USING (migration_id) WHERE to_regclass(%s) IN (m.source, m.name_view)"
                            " ORDER BY migration_id DESC LIMIT 1", (args.table,)).fetchone()
     print(f"colcrypt: {args.table}: {row[0]}, {row[1]:,} rows copied; next: colcrypt validate {args.table}")
 
@@ -214,6 +214,24 @@ def cmd_validate(args) -> int:
             if keys:
                 print(f"  {kind}: keys {', '.join(keys)}")
     return 0 if v["passed"] else 3
+
+
+def cmd_cutover(args) -> None:
+    with _connect(args) as conn:
+        stage, attempts, waited, took = conn.execute(
+            "SELECT * FROM colcrypt.cutover(%s, %s, p_force => %s, p_lock_timeout => %s)",
+            (args.table, args.stage, args.force, f"{args.lock_timeout} ms")).fetchone()
+    print(f"colcrypt: {args.table}: {stage} cut over in {took:.0f} ms after {attempts} attempt(s)"
+          f" ({waited} ms waiting); applications waited at most {args.lock_timeout} ms per attempt")
+
+
+def cmd_rollback(args) -> None:
+    with _connect(args) as conn:
+        from_state, attempts, _, took = conn.execute(
+            "SELECT * FROM colcrypt.rollback(%s, p_lock_timeout => %s)",
+            (args.table, f"{args.lock_timeout} ms")).fetchone()
+    print(f"colcrypt: {args.table}: rolled back from {from_state} in {took:.0f} ms after {attempts} attempt(s);"
+          " the plaintext table holds the name and every write")
 
 
 def cmd_status(args) -> None:
@@ -321,6 +339,20 @@ def parser() -> argparse.ArgumentParser:
     val.add_argument("--sample-size", type=int, help="rows to sample (default: every row)")
     val.add_argument("--format", choices=["table", "json"], default="table")
     val.set_defaults(func=cmd_validate)
+
+    cut = sub.add_parser("cutover", parents=[dsn], help="switch the table's name to the encrypted data")
+    cut.add_argument("table")
+    cut.add_argument("--stage", choices=["reads", "writes"], default="reads")
+    cut.add_argument("--force", action="store_true", help="skip the validation and key-grant checks")
+    cut.add_argument("--lock-timeout", type=int, default=200, metavar="MS",
+                     help="the longest an application statement waits for the switch, per attempt (default 200)")
+    cut.set_defaults(func=cmd_cutover)
+
+    rb = sub.add_parser("rollback", parents=[dsn], help="back to the plaintext table, from any stage before cleanup")
+    rb.add_argument("table")
+    rb.add_argument("--lock-timeout", type=int, default=200, metavar="MS",
+                    help="the longest an application statement waits for the switch, per attempt (default 200)")
+    rb.set_defaults(func=cmd_rollback)
 
     stat = sub.add_parser("status", parents=[dsn], help="the migration dashboard")
     stat.add_argument("--watch", action="store_true", help="refresh until interrupted")

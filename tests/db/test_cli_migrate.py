@@ -50,3 +50,19 @@ def test_errors_are_reported_with_their_hint(db, capsys):
     assert main(["backfill", "--dsn", db.dsn, "nope.table"]) == 1
     err = capsys.readouterr().err
     assert "error [KC017]" in err and "HINT:" in err
+
+
+def test_cutover_and_rollback(db, conn, capsys):
+    conn.execute(TABLE)
+    assert main(["prepare", "--dsn", db.dsn, "crm.customers", "ssn", "--key", "k"]) == 0
+    assert main(["backfill", "--dsn", db.dsn, "crm.customers"]) == 0
+    assert main(["cutover", "--dsn", db.dsn, "crm.customers"]) == 1  # not validated yet
+    assert "error [KC022]" in capsys.readouterr().err
+    assert main(["validate", "--dsn", db.dsn, "crm.customers"]) == 0
+    assert main(["cutover", "--dsn", db.dsn, "crm.customers", "--stage", "reads"]) == 0
+    assert "reads cut over in" in capsys.readouterr().out
+    assert main(["backfill", "--dsn", db.dsn, "crm.customers"]) == 1  # found by the name, now a view
+    assert "cutover_reads" in capsys.readouterr().err
+    assert main(["rollback", "--dsn", db.dsn, "crm.customers"]) == 0
+    assert "rolled back from cutover_reads" in capsys.readouterr().out
+    assert conn.execute("SELECT relkind::text FROM pg_class WHERE oid = 'crm.customers'::regclass").fetchone() == ("r",)

@@ -41,8 +41,8 @@ def backfill_with_progress(dsn: str, table: str, batch_size: int, workers: int, 
             time.sleep(0.5)
             row = conn.execute("SELECT rows_total, rows_done, rows_per_s FROM colcrypt.progress"
                                " WHERE migration_id = (SELECT migration_id FROM colcrypt.migrations"
-                               " WHERE source = to_regclass(%s) AND state NOT IN ('cleaned', 'rolled_back'))",
-                               (table,)).fetchone()
+                               " WHERE to_regclass(%s) IN (source, name_view)"
+                               " AND state NOT IN ('cleaned', 'rolled_back'))", (table,)).fetchone()
             if show and row and row[0] is not None:
                 bar = bar or Progress(f"backfill {table}", row[0], " rows")
                 bar.update(min(row[1], row[0]), f"{row[2] or 0:,.0f} rows/s")
