@@ -1,17 +1,17 @@
 """`make bench`: every benchmark on one throwaway cluster, each as ratios of operations measured side
 by side in the same run. Prints a table per benchmark for people, then one JSON object with every
-figure. BENCH_ONLY=cipher,discovery,migration picks benchmarks; BENCH_ROWS and BENCH_BIG_ROWS size them."""
+figure. BENCH_ONLY=cipher,discovery,migration,cutover picks benchmarks; BENCH_ROWS and BENCH_BIG_ROWS size them."""
 
 import json
 import os
 
 import psycopg
 
-from bench import cipher, discovery, migration
+from bench import cipher, cutover, discovery, migration
 from colcrypt.cluster import throwaway
 from colcrypt.install import install
 
-SUITES = {"cipher": cipher.run, "discovery": discovery.run, "migration": migration.run}
+SUITES = {"cipher": cipher.run, "discovery": discovery.run, "migration": migration.run, "cutover": cutover.run}
 
 
 def main() -> None:

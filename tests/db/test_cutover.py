@@ -234,3 +234,22 @@ def test_rollback_from_each_stage_keeps_every_write(conn, stage):
     conn.execute("SELECT colcrypt.prepare(%s, ARRAY['ssn'], 'k')", (TABLE,))  # and it can start again
     with raises_sqlstate("KC017"):
         conn.execute("SELECT colcrypt.rollback('shop.orders')")
+
+
+def test_identity_and_generated_columns_through_the_name(db, conn, app_role):
+    conn.execute("CREATE TABLE staff (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ssn text, n int,"
+                 " doubled int GENERATED ALWAYS AS (n * 2) STORED)")
+    conn.execute("INSERT INTO staff (ssn, n) SELECT 's' || g, g FROM generate_series(1, 10) g")
+    conn.execute(f"GRANT SELECT, INSERT, UPDATE ON staff TO {app_role}")  # no grant on the identity's sequence
+    conn.execute("SELECT colcrypt.grant_key('k', %s)", (app_role,))
+    conn.execute("SELECT colcrypt.prepare('staff', ARRAY['ssn'], 'k')")
+    conn.execute("CALL colcrypt.backfill('staff')")
+    conn.execute("SELECT colcrypt.validate('staff')")
+    conn.execute("SELECT colcrypt.cutover('staff', 'reads')")
+    with psycopg.connect(db.dsn.replace("user=postgres", f"user={app_role}"), autocommit=True) as app:
+        assert app.execute("INSERT INTO staff (ssn, n) VALUES ('new', 21) RETURNING id, ssn, doubled").fetchone() == (
+            11, "new", 42)
+        assert app.execute("UPDATE staff SET n = 5, ssn = NULL WHERE id = 11 RETURNING doubled").fetchone() == (10,)
+        with postgres_error("428C9"):  # as on the table: no explicit value for a GENERATED ALWAYS identity
+            app.execute("INSERT INTO staff (id, ssn) VALUES (99, 'x')")
+    assert conn.execute("SELECT passed, total FROM colcrypt.validate('staff')").fetchone() == (True, 11)

@@ -2,8 +2,9 @@
 (tests/fixtures/acceptance_legacy.py, written separately with its own application): while
 application roles write through the tables' own names the whole time, prepare and a two-worker
 backfill of every target table complete, no application statement fails, validation is clean under
-the load and after it, the tables equal the applications' own record, and the shadow tables hold
-no readable plaintext."""
+the load, and the shadow tables hold no readable plaintext. Then, still under the load, every name
+is cut over to its shadow for reads, validated, and rolled back; afterwards the tables equal the
+applications' own record and nothing of the migration is left."""
 
 import threading
 import time
@@ -96,7 +97,22 @@ def test_migrating_an_unseen_legacy_database_under_application_load(db, conn):
         for table, _ in legacy.TARGETS:  # one snapshot sees both sides agree, load or not
             total, valid, *bad = _validate(conn, table)
             assert bad == [0, 0, 0] and valid == total > 0, (table, total, valid, bad)
+            assert _plaintext_in_shadow(conn, table) == []
+            print(f"acceptance: {table}: {total:,} rows valid under load")
         time.sleep(2)  # and the triggers keep up afterwards
+        # Issue 5, so far: the names switch to the encrypted data and back while the load runs.
+        conn.execute("SELECT colcrypt.grant_key('k', %s)", (APP_ROLE,))  # it reads the tables
+        for table, _ in legacy.TARGETS:
+            assert conn.execute("SELECT stage FROM colcrypt.cutover(%s, 'reads')", (table,)).fetchone() == ("reads",)
+        time.sleep(3)
+        assert errors == []
+        for table, _ in legacy.TARGETS:  # the names read the shadows, which the plaintext still matches
+            total, valid, *bad = _validate(conn, table)
+            assert bad == [0, 0, 0] and valid == total > 0, (table, total, valid, bad)
+        for table, _ in legacy.TARGETS:
+            assert conn.execute("SELECT from_state FROM colcrypt.rollback(%s)", (table,)).fetchone() == (
+                "cutover_reads",)
+        time.sleep(1)
     finally:
         stop.set()
         for t in threads:
@@ -110,10 +126,5 @@ def test_migrating_an_unseen_legacy_database_under_application_load(db, conn):
     kinds = ("insert", "update", "update_null", "key_change", "delete", "read")
     assert all(counts.get(k, 0) > 0 for k in kinds), counts
     print(f"acceptance: application operations {counts}")
-    assert legacy.check(conn, apps) == []
-    for table, _ in legacy.TARGETS:
-        total, valid, *bad = _validate(conn, table)
-        source_rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        assert bad == [0, 0, 0] and valid == total == source_rows, (table, total, valid, bad)
-        assert _plaintext_in_shadow(conn, table) == []
-        print(f"acceptance: {table}: {total:,} rows valid")
+    assert legacy.check(conn, apps) == []  # after the round trip through the cutover and back
+    assert conn.execute("SELECT count(*) FROM pg_class WHERE relname ~ '(_encrypted|_plaintext)$'").fetchone() == (0,)

@@ -3,7 +3,7 @@ one short switch; applications keep their name and their SQL. The plaintext tabl
 under <table>_plaintext, with its triggers, constraints and foreign keys, and takes every write
 made through the name (INSTEAD OF trigger), which its dual-write trigger copies into the shadow."""
 
-from colcrypt.migrate.cutover_sql import create_view, instead_of_function, plaintext_plan
+from colcrypt.migrate.cutover_sql import create_view, instead_of_function, own_identity, plaintext_plan
 from colcrypt.migrate.sqlgen import ident, literal, truncate_function
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import run_switch
@@ -139,6 +139,8 @@ def _switch_reads(plpy, m: dict, plan) -> None:
     plpy.execute(create_view(plan))
     plpy.execute(f"ALTER VIEW {plan.source} OWNER TO {owner}")
     for d in defaults:
+        if d["attname"] == own_identity(plan):
+            continue  # the INSTEAD OF trigger leaves it to the table
         plpy.execute(f"ALTER VIEW {plan.source} ALTER COLUMN {ident(d['attname'])} SET DEFAULT {d['expr']}")
     for c in comments:
         target = f"VIEW {plan.source}" if c["objsubid"] == 0 else f"COLUMN {plan.source}.{ident(c['attname'])}"

@@ -37,10 +37,9 @@ def instead_of_function(plan: Plan, function: str, name: str) -> str:
     overwriting that change (a table would have re-read the row; a view cannot re-run the
     statement's expressions)."""
     writable = [c for c in plan.columns if not c.generated]
-    names = ", ".join(ident(c.name) for c in writable)
-    values = ", ".join(f"NEW.{ident(c.name)}" for c in writable)
-    sets = ", ".join(f"{ident(c.name)} = NEW.{ident(c.name)}" for c in writable)
-    overriding = " OVERRIDING SYSTEM VALUE" if any(c.identity == "a" for c in plan.columns) else ""
+    # an identity column GENERATED ALWAYS cannot be updated (except to DEFAULT): left as it is
+    sets = ", ".join(f"{ident(c.name)} = NEW.{ident(c.name)}" for c in writable if c.identity != "a")
+    insert = _insert(plan, writable)
     key = " AND ".join(f"t.{ident(k)} = OLD.{ident(k)}" for k in plan.key_columns)
     changed = f"""IF EXISTS (SELECT FROM {plan.source} AS t WHERE {key}) THEN
             RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
@@ -54,7 +53,7 @@ SET search_path = pg_catalog, pg_temp
 AS $colcrypt$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO {plan.source} AS t ({names}){overriding} VALUES ({values}) RETURNING t.* INTO NEW;
+        {insert}
         RETURN NEW;
     END IF;
     IF TG_OP = 'UPDATE' THEN
@@ -74,3 +73,25 @@ BEGIN
 END
 $colcrypt$"""
 
+
+
+def own_identity(plan: Plan) -> str | None:
+    """The table's one identity column, which the INSTEAD OF trigger leaves to the table when no
+    value is given (a view default would run nextval as the caller, who needs no sequence grant for
+    an identity column); None when there is none or several (then the view gets their defaults)."""
+    identity = [c.name for c in plan.columns if c.identity]
+    return identity[0] if len(identity) == 1 else None
+
+
+def _insert(plan: Plan, writable: list) -> str:
+    def statement(cols: list) -> str:
+        overriding = " OVERRIDING SYSTEM VALUE" if any(c.identity == "a" for c in cols) and not own_identity(plan) \
+            else ""
+        return (f"INSERT INTO {plan.source} AS t ({', '.join(ident(c.name) for c in cols)}){overriding}"
+                f" VALUES ({', '.join(f'NEW.{ident(c.name)}' for c in cols)}) RETURNING t.* INTO NEW;")
+    identity = own_identity(plan)
+    if identity is None:
+        return statement(writable)
+    without = statement([c for c in writable if c.name != identity])
+    return (f"IF NEW.{ident(identity)} IS NULL THEN\n            {without}"
+            f"\n        ELSE\n            {statement(writable)}\n        END IF;")

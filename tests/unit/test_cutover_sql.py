@@ -1,0 +1,31 @@
+"""The generated SQL of the read cutover: the view and the INSTEAD OF trigger, for awkward shapes."""
+
+from colcrypt.migrate.cutover_sql import create_view, instead_of_function, own_identity, plaintext_plan
+from colcrypt.migrate.sqlgen import Column, Plan
+
+PLAN = Plan("Shop", 'Or"ders', (Column("Region", "text", True), Column("id", "integer", True, identity="a"),
+                                Column("Card No", "character varying(19)"), Column("total", "numeric", generated=True)),
+            sensitive=("Card No",), key_columns=("Region", "id"), key_id="k", context_prefix='Shop.Or"ders')
+
+
+def test_the_view_keeps_names_order_and_types():
+    sql = create_view(PLAN)
+    assert sql.startswith('CREATE VIEW "Shop"."Or""ders" AS\nSELECT e."Region",\n       e."id",\n')
+    assert ('(colcrypt.decrypt_column(e."Card No_encrypted", \'Shop.Or"ders.Card No#\' || ROW(e."Region", e."id")'
+            '::text))::character varying(19) AS "Card No"') in sql
+    assert sql.endswith('FROM "Shop"."Or""ders_encrypted" AS e')
+
+
+def test_writes_go_to_the_renamed_table_and_never_set_generated_or_always_identity_columns():
+    plain = plaintext_plan(PLAN)
+    assert (plain.source, plain.shadow) == ('"Shop"."Or""ders_plaintext"', '"Shop"."Or""ders_encrypted"')
+    sql = instead_of_function(plain, "colcrypt.instead_1", 'Shop."Or""ders"')
+    assert own_identity(PLAN) == "id"
+    assert ('IF NEW."id" IS NULL THEN\n            INSERT INTO "Shop"."Or""ders_plaintext" AS t ("Region", "Card No")'
+            in sql)
+    assert 'ELSE\n            INSERT INTO "Shop"."Or""ders_plaintext" AS t ("Region", "id", "Card No") VALUES' in sql
+    assert "OVERRIDING" not in sql and '"total" =' not in sql and '"id" = NEW' not in sql
+    assert 'SET "Region" = NEW."Region", "Card No" = NEW."Card No"' in sql
+    assert ('WHERE t."Region" = OLD."Region" AND t."id" = OLD."id" AND ROW(t."Region", t."id", t."Card No", t."total")'
+            '::text IS NOT DISTINCT FROM ROW(OLD."Region", OLD."id", OLD."Card No", OLD."total")::text') in sql
+    assert "ERRCODE = 'serialization_failure'" in sql and "SECURITY DEFINER" in sql
