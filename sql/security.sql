@@ -10,6 +10,7 @@ GRANT SELECT ON colcrypt.key_versions, colcrypt.key_grants, colcrypt.keyring TO 
 GRANT EXECUTE ON FUNCTION
 colcrypt.encrypt_column(text, text, text),
 colcrypt.decrypt_column(bytea, text),
+colcrypt.decrypt_column(bytea, text, anyelement),
 colcrypt.verify_column(bytea, text, text),
 colcrypt.blind_index(text, text, text),
 colcrypt.encrypt_value(anyelement, text, text),

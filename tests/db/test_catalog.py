@@ -13,6 +13,7 @@ MEMBERS = """
 
 # The two hot-path C functions pin search_path in C on their slow path (see their sql/ files).
 HOT_PATH = {"colcrypt.encrypt_column(text,text,text)", "colcrypt.decrypt_column(bytea,text)",
+            "colcrypt.decrypt_column(bytea,text,anyelement)",
             "colcrypt.verify_column(bytea,text,text)", "colcrypt.blind_index(text,text,text)"}
 COMMITS = {"colcrypt.backfill(text,integer,interval,interval,integer,integer,interval,interval)"}  # no SET allowed
 # These resolve p_table with the caller's search_path, then pin it themselves.

@@ -253,3 +253,15 @@ def test_identity_and_generated_columns_through_the_name(db, conn, app_role):
         with postgres_error("428C9"):  # as on the table: no explicit value for a GENERATED ALWAYS identity
             app.execute("INSERT INTO staff (id, ssn) VALUES (99, 'x')")
     assert conn.execute("SELECT passed, total FROM colcrypt.validate('staff')").fetchone() == (True, 11)
+
+
+@pytest.mark.parametrize(("key", "cast"), [(42, "bigint"), (7, "integer"), ("O'Brien", "text"),
+                                           ("0c1e2f0a-3b4c-4d5e-8f60-718293a4b5c6", "uuid")])
+def test_the_keyed_decrypt_builds_the_same_context(conn, key, cast):
+    v = scalar(conn, f"SELECT colcrypt.encrypt_column('secret', 'k', 'p.c#' || (%s::{cast})::text)", (key,))
+    assert scalar(conn, f"SELECT colcrypt.decrypt_column(%s, 'p.c#', %s::{cast})", (v, key)) == "secret"
+    with raises_sqlstate("KC001"):  # another row's key does not authenticate
+        conn.execute("SELECT colcrypt.decrypt_column(%s, 'p.c#', 43)", (v,))
+    with raises_sqlstate("KC008", "row key"):
+        conn.execute(f"SELECT colcrypt.decrypt_column(%s, 'p.c#', NULL::{cast})", (v,))
+    assert scalar(conn, f"SELECT colcrypt.decrypt_column(NULL, 'p.c#', %s::{cast})", (key,)) is None

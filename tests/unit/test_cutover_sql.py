@@ -29,3 +29,9 @@ def test_writes_go_to_the_renamed_table_and_never_set_generated_or_always_identi
     assert ('WHERE t."Region" = OLD."Region" AND t."id" = OLD."id" AND ROW(t."Region", t."id", t."Card No", t."total")'
             '::text IS NOT DISTINCT FROM ROW(OLD."Region", OLD."id", OLD."Card No", OLD."total")::text') in sql
     assert "ERRCODE = 'serialization_failure'" in sql and "SECURITY DEFINER" in sql
+
+
+def test_a_one_column_key_has_its_context_built_in_c():
+    single = Plan("s", "t", (Column("id", "bigint", True), Column("ssn", "text")), ("ssn",), ("id",), "k", "s.t")
+    expected = '(colcrypt.decrypt_column(e."ssn_encrypted", \'s.t.ssn#\', e."id"))::text AS "ssn"'
+    assert expected in create_view(single)

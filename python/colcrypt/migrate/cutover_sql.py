@@ -4,7 +4,7 @@ name on to the plaintext table (whose dual-write trigger writes the shadow). Pur
 
 from dataclasses import replace
 
-from colcrypt.migrate.sqlgen import Plan, decrypt, ident, literal
+from colcrypt.migrate.sqlgen import SHADOW_SUFFIX, Plan, decrypt, ident, literal
 
 PLAINTEXT_SUFFIX = "_plaintext"
 
@@ -16,9 +16,19 @@ def plaintext_plan(plan: Plan) -> Plan:
 
 def create_view(plan: Plan) -> str:
     """The table's columns in their order, types and names, the sensitive ones decrypted."""
-    cols = [f"{decrypt(plan, c.name, 'e')} AS {ident(c.name)}" if c.name in plan.sensitive else f"e.{ident(c.name)}"
+    cols = [f"{_decrypt(plan, c.name)} AS {ident(c.name)}" if c.name in plan.sensitive else f"e.{ident(c.name)}"
             for c in plan.columns]
     return f"CREATE VIEW {plan.source} AS\nSELECT " + ",\n       ".join(cols) + f"\nFROM {plan.shadow} AS e"
+
+
+def _decrypt(plan: Plan, column: str) -> str:
+    """A shadow value decrypted; for a one-column key the context is built in C from the key itself
+    (the same context: prefix || key::text), which is what makes primary-key lookups cheap."""
+    if len(plan.key_columns) > 1:
+        return decrypt(plan, column, "e")
+    value = (f"colcrypt.decrypt_column(e.{ident(column + SHADOW_SUFFIX)},"
+             f" {literal(f'{plan.context_prefix}.{column}#')}, e.{ident(plan.key_columns[0])})")
+    return f"({value})::{plan.type_of(column)}"
 
 
 def _unchanged(plan: Plan, row: str) -> str:
