@@ -1,6 +1,6 @@
 """Cutover bench, side by side in one run (BENCH_CUTOVER_ROWS rows, default 100k, 3 sensitive columns):
 - pgbench primary-key lookups, the same SQL text, through the migrated name (a view decrypting the
-  shadow) / on a plaintext table of the same rows;
+  shadow) / on a plaintext table of the same rows, with the simple and the prepared protocol;
 - pgbench single-row UPDATE and INSERT TPS through the name after the read cutover / on the plaintext
   table without any migration;
 - the worst statement latency an application sees while the name is switched (cutover reads, then
@@ -29,12 +29,12 @@ def _migrate(conn, table: str) -> None:
     conn.execute(f"SELECT colcrypt.validate('{table}')")
 
 
-def _ratios(cluster, dbname: str, script: str, plain: str, migrated: str) -> tuple[float, float, float]:
+def _ratios(cluster, dbname: str, script: str, plain: str, migrated: str, *flags: str) -> tuple[float, float, float]:
     """Best TPS of two interleaved runs each: (plain, migrated, migrated / plain)."""
     runs = {plain: [], migrated: []}
     for _ in range(2):
         for t in (plain, migrated):
-            runs[t].append(_pgbench(cluster, dbname, script.format(rows=ROWS, t=t), PGBENCH_SECONDS))
+            runs[t].append(_pgbench(cluster, dbname, script.format(rows=ROWS, t=t), PGBENCH_SECONDS, *flags))
     p, m = max(runs[plain]), max(runs[migrated])
     return round(p, 1), round(m, 1), round(m / p, 3)
 
@@ -93,18 +93,22 @@ def run(conn, cluster) -> dict:
     conn.execute("SELECT colcrypt.cutover('pk_migrated', 'reads')")
     conn.execute("VACUUM ANALYZE pk_migrated_encrypted")
     lookup = _ratios(cluster, dbname, LOOKUP, "pk_plain", "pk_migrated")
+    prepared = _ratios(cluster, dbname, LOOKUP, "pk_plain", "pk_migrated", "-M", "prepared")
     update = _ratios(cluster, dbname, UPDATE, "pk_plain", "pk_migrated")
     insert = _ratios(cluster, dbname, INSERT, "pk_plain", "pk_migrated")
     _migrate(conn, "sw_migrated")
     stall = _stall(cluster.dsn(dbname), "sw_migrated")
     figures = {
         "rows": ROWS, "pk_lookup_plain_tps": lookup[0], "pk_lookup_name_tps": lookup[1], "pk_lookup_ratio": lookup[2],
+        "pk_lookup_prepared_plain_tps": prepared[0], "pk_lookup_prepared_name_tps": prepared[1],
+        "pk_lookup_prepared_ratio": prepared[2],
         "update_plain_tps": update[0], "update_after_reads_cutover_tps": update[1], "update_ratio": update[2],
         "insert_plain_tps": insert[0], "insert_after_reads_cutover_tps": insert[1], "insert_ratio": insert[2],
         **stall,
     }
     print(f"\n{'cutover':<60} {'value':>10}")
     for label, key in (("pgbench PK lookup TPS, through the name / plaintext table", "pk_lookup_ratio"),
+                       ("  the same with -M prepared", "pk_lookup_prepared_ratio"),
                        ("pgbench UPDATE TPS after the read cutover / plaintext table", "update_ratio"),
                        ("pgbench INSERT TPS after the read cutover / plaintext table", "insert_ratio"),
                        ("worst statement latency during a switch (ms)", "switch_worst_stall_ms"),

@@ -72,12 +72,12 @@ def _backfill(conn, dsn: str, table: str, workers: int) -> float:
     return elapsed
 
 
-def _pgbench(cluster, dbname: str, script: str, seconds: int) -> float:
+def _pgbench(cluster, dbname: str, script: str, seconds: int, *flags: str) -> float:
     path = cluster.root / f"pgbench-{abs(hash(script))}.sql"
     path.write_text(script)
     cluster.give_to_server(path, 0o644)
-    cmd = ["pgbench", "-n", "-h", str(cluster.root), "-p", str(cluster.port), "-U", "postgres", "-c", "2", "-j", "2",
-           "-T", str(seconds), "-f", str(path), dbname]
+    cmd = ["pgbench", "-n", *flags, "-h", str(cluster.root), "-p", str(cluster.port), "-U", "postgres", "-c", "2",
+           "-j", "2", "-T", str(seconds), "-f", str(path), dbname]
     out = subprocess.run(cluster._cmd(*cmd), capture_output=True, text=True, cwd="/", check=True).stdout
     return float(re.search(r"tps = ([\d.]+)", out).group(1))
 

@@ -216,6 +216,18 @@ def cmd_validate(args) -> int:
     return 0 if v["passed"] else 3
 
 
+def cmd_preflight(args) -> None:
+    with _connect(args) as conn:
+        rows = conn.execute("SELECT kind, detail, calls, remedy FROM colcrypt.preflight(%s)", (args.table,)).fetchall()
+    if args.format == "json":
+        print(json.dumps([dict(zip(("kind", "detail", "calls", "remedy"), r, strict=True)) for r in rows], indent=2))
+        return
+    if not rows:
+        print(f"colcrypt: {args.table}: nothing the cutover would change for applications was found")
+    for kind, detail, calls, remedy in rows:
+        print(f"{kind:<28} {'' if calls is None else f'{calls:,} calls':>14}  {detail}\n{'':<44}-> {remedy}")
+
+
 def cmd_cutover(args) -> None:
     with _connect(args) as conn:
         stage, attempts, waited, took = conn.execute(
@@ -339,6 +351,11 @@ def parser() -> argparse.ArgumentParser:
     val.add_argument("--sample-size", type=int, help="rows to sample (default: every row)")
     val.add_argument("--format", choices=["table", "json"], default="table")
     val.set_defaults(func=cmd_validate)
+
+    pre = sub.add_parser("preflight", parents=[dsn], help="what the cutover will change for applications")
+    pre.add_argument("table")
+    pre.add_argument("--format", choices=["table", "json"], default="table")
+    pre.set_defaults(func=cmd_preflight)
 
     cut = sub.add_parser("cutover", parents=[dsn], help="switch the table's name to the encrypted data")
     cut.add_argument("table")

@@ -59,6 +59,9 @@ def test_cutover_and_rollback(db, conn, capsys):
     assert main(["cutover", "--dsn", db.dsn, "crm.customers"]) == 1  # not validated yet
     assert "error [KC022]" in capsys.readouterr().err
     assert main(["validate", "--dsn", db.dsn, "crm.customers"]) == 0
+    capsys.readouterr()
+    assert main(["preflight", "--dsn", db.dsn, "crm.customers", "--format", "json"]) == 0
+    assert isinstance(json.loads(capsys.readouterr().out), list)
     assert main(["cutover", "--dsn", db.dsn, "crm.customers", "--stage", "reads"]) == 0
     assert "reads cut over in" in capsys.readouterr().out
     assert main(["backfill", "--dsn", db.dsn, "crm.customers"]) == 1  # found by the name, now a view

@@ -265,3 +265,22 @@ def test_the_keyed_decrypt_builds_the_same_context(conn, key, cast):
     with raises_sqlstate("KC008", "row key"):
         conn.execute(f"SELECT colcrypt.decrypt_column(%s, 'p.c#', NULL::{cast})", (v,))
     assert scalar(conn, f"SELECT colcrypt.decrypt_column(NULL, 'p.c#', %s::{cast})", (key,)) is None
+
+
+def test_preflight_reports_what_will_change_and_cutover_logs_it(shop, app_role):
+    validated(shop)
+    shop.execute("SELECT pg_stat_statements_reset()")
+    shop.execute(f"SELECT id FROM {TABLE} WHERE email = %s", ("u3@x.org",))
+    shop.execute(f"SELECT id FROM {TABLE} WHERE ssn LIKE %s ORDER BY ssn", ("00%",))
+    shop.execute(f"INSERT INTO {TABLE} (region, \"Full Name\") VALUES ('EU', 'c') ON CONFLICT DO NOTHING")
+    shop.execute("CREATE MATERIALIZED VIEW shop.counts AS SELECT region, count(*) FROM shop.\"Customers\" GROUP BY 1")
+    shop.execute("SELECT colcrypt.revoke_key('k', %s)", (app_role,))
+    found = shop.execute("SELECT kind, detail, calls, remedy FROM colcrypt.preflight(%s)", (TABLE,)).fetchall()
+    kinds = sorted(f[0] for f in found)
+    assert kinds == ["equality_on_encrypted", "materialized_view", "on_conflict", "range_or_order_on_encrypted",
+                     "reader_without_key"], found
+    assert all(f[3] for f in found)
+    assert next(f[1] for f in found if f[0] == "reader_without_key") == app_role
+    shop.execute("SELECT colcrypt.cutover(%s, 'reads', p_force => true)", (TABLE,))
+    logged = scalar(shop, "SELECT detail FROM colcrypt.migration_events WHERE event = 'preflight'")
+    assert len(logged["findings"]) == len(found)

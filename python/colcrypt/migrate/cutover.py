@@ -4,6 +4,7 @@ under <table>_plaintext, with its triggers, constraints and foreign keys, and ta
 made through the name (INSTEAD OF trigger), which its dual-write trigger copies into the shadow."""
 
 from colcrypt.migrate.cutover_sql import create_view, instead_of_function, own_identity, plaintext_plan
+from colcrypt.migrate.preflight import READERS_WITHOUT_KEY_SQL, preflight
 from colcrypt.migrate.sqlgen import ident, literal, truncate_function
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import run_switch
@@ -14,21 +15,6 @@ STAGES = ("reads", "writes")
 VALIDATION_SQL = """
 SELECT passed, extract(epoch FROM clock_timestamp() - validated_at)::float8 AS age_s, validated_at::text AS at
 FROM colcrypt.validations WHERE migration_id = $1 AND sample_size IS NULL ORDER BY validation_id DESC LIMIT 1
-"""
-# Roles that may read the table (directly or by a column grant) but hold no grant of the key.
-READERS_WITHOUT_KEY_SQL = """
-WITH readers AS (
-    SELECT (aclexplode(c.relacl)).grantee, (aclexplode(c.relacl)).privilege_type FROM pg_class c WHERE c.oid = $1
-    UNION ALL
-    SELECT (aclexplode(a.attacl)).grantee, (aclexplode(a.attacl)).privilege_type FROM pg_attribute a
-    WHERE a.attrelid = $1 AND a.attacl IS NOT NULL
-)
-SELECT DISTINCT CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE r.grantee::regrole::text END AS role
-FROM readers r
-WHERE r.privilege_type = 'SELECT'
-  AND (r.grantee = 0 OR NOT EXISTS (SELECT FROM colcrypt.key_grants g
-                                     WHERE g.key_id = $2 AND pg_has_role(r.grantee, g.grantee, 'MEMBER')))
-ORDER BY 1
 """
 DEPENDENT_VIEWS_SQL = """
 SELECT DISTINCT v.oid, v.oid::regclass::text AS name, pg_get_viewdef(v.oid) AS def,
@@ -89,6 +75,10 @@ def cutover(plpy, table: str, oid: int | None, stage: str, force: bool, lock_tim
         fail(plpy, "0A000", f"{table} has row-level security, which this version's cutover does not carry over",
              "Its policies would not apply to reads through the view. Keep the table as it is "
              "(SELECT colcrypt.rollback(table)) until a version of colcrypt that moves policies.")
+    findings = preflight(plpy, table, oid)
+    for f in findings:
+        plpy.notice(f"colcrypt preflight: {f['kind']}: {f['detail']} -> {f['remedy']}")
+    log_event(plpy, m["migration_id"], m["table_name"], "preflight", {"findings": findings})
     result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"]], lambda: _switch_reads(plpy, m, plan),
                         timeout_s, retries)
     set_state(plpy, m, "cutover_reads")
