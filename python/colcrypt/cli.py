@@ -213,7 +213,14 @@ def cmd_validate(args) -> int:
         for kind, keys in v["examples"].items():
             if keys:
                 print(f"  {kind}: keys {', '.join(keys)}")
-    return 0 if v["passed"] else 3
+    if not args.performance:
+        return 0 if v["passed"] else 3
+    # The same measurement and comparison as colcrypt baseline --compare, stored in
+    # colcrypt.baseline_comparisons, which the dashboard shows with its trend.
+    compare = argparse.Namespace(**{**vars(args), "label": args.baseline, "compare": True, "replace": False,
+                                    "latency": None, "throughput": None, "cpu": None})
+    performance = cmd_baseline(compare)
+    return 0 if v["passed"] and performance == 0 else 3
 
 
 def cmd_preflight(args) -> None:
@@ -350,6 +357,12 @@ def parser() -> argparse.ArgumentParser:
     val.add_argument("table")
     val.add_argument("--sample-size", type=int, help="rows to sample (default: every row)")
     val.add_argument("--format", choices=["table", "json"], default="table")
+    val.add_argument("--performance", action="store_true",
+                     help="also measure a window and compare it with the baseline (exit 3 when beyond a threshold)")
+    val.add_argument("--baseline", default="baseline", help="the baseline to compare with (default: baseline)")
+    val.add_argument("--duration", type=float, default=60.0, help="seconds to measure (default 60)")
+    val.add_argument("--workload", type=Path, help="SQL file to replay during the window")
+    val.add_argument("--clients", type=int, default=2, help="connections replaying the workload (default 2)")
     val.set_defaults(func=cmd_validate)
 
     pre = sub.add_parser("preflight", parents=[dsn], help="what the cutover will change for applications")

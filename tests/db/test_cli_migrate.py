@@ -54,6 +54,7 @@ def test_errors_are_reported_with_their_hint(db, capsys):
 
 def test_cutover_and_rollback(db, conn, capsys):
     conn.execute(TABLE)
+    assert main(["baseline", "--dsn", db.dsn, "--label", "before", "--duration", "1", "--format", "json"]) == 0
     assert main(["prepare", "--dsn", db.dsn, "crm.customers", "ssn", "--key", "k"]) == 0
     assert main(["backfill", "--dsn", db.dsn, "crm.customers"]) == 0
     assert main(["cutover", "--dsn", db.dsn, "crm.customers"]) == 1  # not validated yet
@@ -64,6 +65,11 @@ def test_cutover_and_rollback(db, conn, capsys):
     assert isinstance(json.loads(capsys.readouterr().out), list)
     assert main(["cutover", "--dsn", db.dsn, "crm.customers", "--stage", "reads"]) == 0
     assert "reads cut over in" in capsys.readouterr().out
+    assert main(["validate", "--dsn", db.dsn, "crm.customers", "--performance", "--baseline", "before",
+                 "--duration", "1"]) == 0  # an idle database: nothing beyond a threshold
+    out = capsys.readouterr().out
+    assert f"{ROWS:,} valid" in out and "against baseline 'before'" in out
+    assert conn.execute("SELECT count(*) FROM colcrypt.baseline_comparisons WHERE label = 'before'").fetchone() == (1,)
     assert main(["backfill", "--dsn", db.dsn, "crm.customers"]) == 1  # found by the name, now a view
     assert "cutover_reads" in capsys.readouterr().err
     assert main(["rollback", "--dsn", db.dsn, "crm.customers"]) == 0
