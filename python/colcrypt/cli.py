@@ -244,13 +244,27 @@ def cmd_cutover(args) -> None:
           f" ({waited} ms waiting); applications waited at most {args.lock_timeout} ms per attempt")
 
 
-def cmd_rollback(args) -> None:
-    with _connect(args) as conn:
-        from_state, attempts, _, took = conn.execute(
-            "SELECT * FROM colcrypt.rollback(%s, p_lock_timeout => %s)",
-            (args.table, f"{args.lock_timeout} ms")).fetchone()
-    print(f"colcrypt: {args.table}: rolled back from {from_state} in {took:.0f} ms after {attempts} attempt(s);"
-          " the plaintext table holds the name and every write")
+def cmd_rollback(args) -> int:
+    """One table, or several one at a time; with --gradual a stability check against the baseline
+    after each, stopping (with the tables left named) at the first that is not stable."""
+    for i, table in enumerate(args.table):
+        with _connect(args) as conn:
+            from_state, attempts, _, took = conn.execute(
+                "SELECT * FROM colcrypt.rollback(%s, p_lock_timeout => %s)",
+                (table, f"{args.lock_timeout} ms")).fetchone()
+        print(f"colcrypt: {table}: rolled back from {from_state} in {took:.0f} ms after {attempts} attempt(s);"
+              " the plaintext table holds the name and every write")
+        left = args.table[i + 1:]
+        if not args.gradual or not left:
+            continue
+        print(f"colcrypt: stability check against baseline {args.baseline!r} before {left[0]}")
+        check = argparse.Namespace(**{**vars(args), "label": args.baseline, "compare": True, "replace": False,
+                                      "latency": None, "throughput": None, "cpu": None, "format": "table"})
+        if cmd_baseline(check) != 0:
+            print(f"colcrypt: ALERT: unstable after rolling back {table}; stopped before {', '.join(left)}."
+                  " Investigate, then run colcrypt rollback again for those.", file=sys.stderr)
+            return 3
+    return 0
 
 
 def cmd_status(args) -> None:
@@ -379,7 +393,13 @@ def parser() -> argparse.ArgumentParser:
     cut.set_defaults(func=cmd_cutover)
 
     rb = sub.add_parser("rollback", parents=[dsn], help="back to the plaintext table, from any stage before cleanup")
-    rb.add_argument("table")
+    rb.add_argument("table", nargs="+", help="one or more tables, rolled back one at a time in this order")
+    rb.add_argument("--gradual", action="store_true",
+                    help="between tables, measure a window and compare it with the baseline; stop when unstable")
+    rb.add_argument("--baseline", default="baseline", help="the baseline of --gradual (default: baseline)")
+    rb.add_argument("--duration", type=float, default=30.0, help="seconds of each stability window (default 30)")
+    rb.add_argument("--workload", type=Path, help="SQL file to replay during each window")
+    rb.add_argument("--clients", type=int, default=2, help="connections replaying the workload (default 2)")
     rb.add_argument("--lock-timeout", type=int, default=200, metavar="MS",
                     help="the longest an application statement waits for the switch, per attempt (default 200)")
     rb.set_defaults(func=cmd_rollback)

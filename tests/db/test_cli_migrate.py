@@ -75,3 +75,29 @@ def test_cutover_and_rollback(db, conn, capsys):
     assert main(["rollback", "--dsn", db.dsn, "crm.customers"]) == 0
     assert "rolled back from cutover_reads" in capsys.readouterr().out
     assert conn.execute("SELECT relkind::text FROM pg_class WHERE oid = 'crm.customers'::regclass").fetchone() == ("r",)
+
+
+def test_gradual_rollback_stops_when_unstable(db, conn, capsys, tmp_path):
+    conn.execute(TABLE)
+    conn.execute("CREATE TABLE crm.notes (id int PRIMARY KEY, body text); INSERT INTO crm.notes VALUES (1, 'x')")
+    for table, col in (("crm.customers", "ssn"), ("crm.notes", "body")):
+        conn.execute("SELECT colcrypt.prepare(%s, ARRAY[%s], 'k')", (table, col))
+    good, failing = tmp_path / "good.sql", tmp_path / "failing.sql"
+    good.write_text("SELECT count(*) FROM crm.notes;\n")
+    failing.write_text("SELECT count(*) FROM crm.notes;\nSELECT 1 / 0;\n")  # now half the statements fail
+    common = ["--dsn", db.dsn, "--duration", "1", "--workload", str(good)]
+    # thresholds wide enough that one-second windows on a busy machine stay within them: only the
+    # error rate (which timing cannot move) decides below
+    assert main(["baseline", *common, "--label", "usual", "--latency", "1000", "--throughput", "-95", "--cpu", "1000",
+                 "--format", "json"]) == 0
+    unstable = ["--dsn", db.dsn, "--duration", "1", "--workload", str(failing)]
+    assert main(["rollback", *unstable, "crm.customers", "crm.notes", "--gradual", "--baseline", "usual"]) == 3
+    out, err = capsys.readouterr()
+    assert "crm.customers: rolled back" in out and "ALERT: unstable after rolling back crm.customers" in err
+    assert "workload_error_rate" in out
+    live = conn.execute("SELECT table_name FROM colcrypt.migrations WHERE state <> 'rolled_back'").fetchall()
+    assert live == [("crm.notes",)]  # stopped before it
+    conn.execute("SELECT colcrypt.prepare('crm.customers', ARRAY['ssn'], 'k')")
+    assert main(["rollback", *common, "crm.customers", "crm.notes", "--gradual", "--baseline", "usual"]) == 0
+    assert "no metric beyond its threshold" in capsys.readouterr().out  # the check between them passed
+    assert conn.execute("SELECT count(*) FROM colcrypt.migrations WHERE state <> 'rolled_back'").fetchone() == (0,)
