@@ -185,7 +185,11 @@ def test_refusals_change_nothing(shop, setup, kw, sqlstate, match):
 
 def test_force_skips_the_validation_and_grant_checks(shop):
     shop.execute(f"GRANT SELECT ON {TABLE} TO PUBLIC")
-    shop.execute("SELECT colcrypt.cutover(%s, 'reads', p_force => true)", (TABLE,))
+    with shop.transaction():
+        shop.execute("SELECT colcrypt.cutover(%s, 'reads', p_force => true)", (TABLE,))
+        # the rest of the caller's transaction has its own settings back: the DDL guard is on again
+        assert scalar(shop, "SELECT current_setting('colcrypt.allow_ddl')") == "off"
+        assert scalar(shop, "SELECT current_setting('lock_timeout')") == "0"
     assert relkind(shop) == "v"
 
 

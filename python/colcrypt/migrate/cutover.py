@@ -122,7 +122,6 @@ def _switch_reads(plpy, m: dict, plan) -> None:
     plain = plaintext_plan(plan)
     fn = instead_function_name(m)
     trunc_fn = f"colcrypt.{ident('truncate_' + str(int(m['migration_id'])))}"
-    plpy.execute("SET LOCAL colcrypt.allow_ddl = on")
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     plpy.execute(f"ALTER TABLE {plan.source} RENAME TO {ident(plain.table)}")
     plpy.execute(f"CREATE OR REPLACE{truncate_function(plain, trunc_fn)[len('CREATE'):]}")

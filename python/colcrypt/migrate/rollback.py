@@ -39,7 +39,6 @@ def rollback(plpy, table: str, oid: int | None, lock_timeout, retries: int) -> d
 
 
 def _undo(plpy, m: dict, plan) -> None:
-    plpy.execute("SET LOCAL colcrypt.allow_ddl = on")
     if m["view_oid"]:
         name = m["view_name"]
         view = f"{ident(plan.schema)}.{ident(name)}"

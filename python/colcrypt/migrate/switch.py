@@ -25,9 +25,10 @@ def long_holders(plpy, oids: list[int], older_than_s: float) -> list[dict]:
 
 
 def run_switch(plpy, name: str, oids: list[int], steps, lock_timeout_s: float, retries: int) -> dict:
-    """steps() in a subtransaction with SET LOCAL lock_timeout; its locks are kept until the
-    caller's transaction commits (right after, for a function called on its own). Returns the
-    attempts, the time spent waiting, and how long the successful attempt took."""
+    """steps() in a subtransaction with SET LOCAL lock_timeout and colcrypt's DDL guard off (both
+    restored afterwards); its locks are kept until the caller's transaction commits (right after,
+    for a function called on its own). Returns the attempts, the time spent waiting, and how long
+    the successful attempt took."""
     budget = lock_timeout_s * retries + 2.0 * retries  # every attempt's timeout plus its back-off, at most
     holders = long_holders(plpy, oids, max(5.0, budget))
     if holders:
@@ -37,14 +38,17 @@ def run_switch(plpy, name: str, oids: list[int], steps, lock_timeout_s: float, r
              "The switch needs a moment's exclusive lock. Let them finish, or end them with "
              "pg_terminate_backend(pid), then try again.")
     started, backoff = time.monotonic(), 0.05
-    before = plpy.execute("SELECT current_setting('lock_timeout') AS v")[0]["v"]
+    before = plpy.execute("SELECT current_setting('lock_timeout') AS t,"
+                          " coalesce(current_setting('colcrypt.allow_ddl', true), 'off') AS d")[0]
     for attempt in range(1, retries + 1):
         t0 = time.monotonic()
         try:
             with plpy.subtransaction():
                 plpy.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
+                plpy.execute("SET LOCAL colcrypt.allow_ddl = on")  # the switch's own DDL passes colcrypt's guard
                 steps()
-                query(plpy, "SELECT set_config('lock_timeout', $1, true)", ["text"], [before])
+                query(plpy, "SELECT set_config('lock_timeout', $1, true), set_config('colcrypt.allow_ddl', $2, true)",
+                      ["text", "text"], [before["t"], before["d"]])
             return {"attempts": attempt, "waited_ms": round(1000 * (t0 - started)),
                     "switch_ms": round(1000 * (time.monotonic() - t0), 1)}
         except plpy.SPIError as e:
