@@ -288,3 +288,34 @@ def test_preflight_reports_what_will_change_and_cutover_logs_it(shop, app_role):
     shop.execute("SELECT colcrypt.cutover(%s, 'reads', p_force => true)", (TABLE,))
     logged = scalar(shop, "SELECT detail FROM colcrypt.migration_events WHERE event = 'preflight'")
     assert len(logged["findings"]) == len(found)
+
+
+def test_rollback_while_a_backfill_runs(db, conn):
+    conn.execute(SCHEMA)
+    conn.execute(f"INSERT INTO {TABLE} (region, \"Full Name\", ssn) SELECT 'EU', 'm' || g, 's' || g"
+                 " FROM generate_series(1, 20000) g")
+    conn.execute("SELECT colcrypt.prepare(%s, ARRAY['ssn', 'email'], 'k')", (TABLE,))
+    outcome = []
+
+    def backfill():
+        with db.connect() as c:
+            notices = []
+            c.add_notice_handler(lambda d: notices.append(d.message_primary))
+            try:
+                c.execute("CALL colcrypt.backfill(%s, p_batch_size => 100, p_sleep => '20 ms')", (TABLE,))
+                outcome.append(("returned", notices))
+            except psycopg.Error as e:
+                outcome.append(("failed", e.diag.sqlstate))
+
+    t = threading.Thread(target=backfill)
+    t.start()
+    for _ in range(100):
+        if scalar(conn, "SELECT coalesce(sum(batches), 0) FROM colcrypt.backfill_ranges") >= 3:
+            break
+        time.sleep(0.05)
+    assert conn.execute("SELECT from_state FROM colcrypt.rollback(%s)", (TABLE,)).fetchone() == ("backfilling",)
+    t.join(timeout=30)
+    assert not t.is_alive()
+    assert outcome[0][0] == "returned" and any("rolled_back" in n for n in outcome[0][1]), outcome
+    assert relkind(conn) == "r" and scalar(conn, f"SELECT count(*) FROM {TABLE}") == 20200
+    assert scalar(conn, "SELECT to_regclass('shop.\"Customers_encrypted\"')") is None

@@ -178,6 +178,10 @@ def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, ma
                                   ["text[]", "int8", "int4", "bool", "float8"],
                                   [checkpoint, res["rows_read"], size, done, elapsed_ms])
         except plpy.SPIError as e:
+            now = query(plpy, "SELECT state FROM colcrypt.migrations WHERE migration_id = $1", ["int8"], [mid])[0]
+            if now["state"] != "backfilling":  # rolled back meanwhile (its shadow gone): stop, it is not an error
+                plpy.notice(f"colcrypt: backfill of {m['table_name']} worker {worker} stopped ({now['state']})")
+                return
             if getattr(e, "sqlstate", None) not in RETRYABLE:
                 _update_range(plpy, key, "last_error = $3", ["text"], [str(e).splitlines()[0][:500]])
                 log_event(plpy, mid, m["table_name"], "backfill error", {"worker": worker, "error": str(e)[:500]},
