@@ -319,3 +319,75 @@ def test_rollback_while_a_backfill_runs(db, conn):
     assert outcome[0][0] == "returned" and any("rolled_back" in n for n in outcome[0][1]), outcome
     assert relkind(conn) == "r" and scalar(conn, f"SELECT count(*) FROM {TABLE}") == 20200
     assert scalar(conn, "SELECT to_regclass('shop.\"Customers_encrypted\"')") is None
+
+
+def test_a_long_transaction_does_not_pile_up_the_application_behind_the_switch(db, shop):  # scenario 9
+    validated(shop)
+    holder = db.connect(autocommit=False)
+    holder.execute(f"SELECT count(*) FROM {TABLE}")  # holds the table for 1.5 s
+    waits, stop = [], threading.Event()
+
+    def app():
+        with db.connect() as c:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                c.execute(f"SELECT ssn FROM {TABLE} WHERE id = 3")
+                waits.append(time.perf_counter() - t0)
+                time.sleep(0.01)
+
+    def release():
+        time.sleep(1.5)
+        holder.commit()
+
+    threads = [threading.Thread(target=app), threading.Thread(target=release)]
+    for t in threads:
+        t.start()
+    attempts = scalar(shop, "SELECT attempts FROM colcrypt.cutover(%s, 'reads', p_lock_timeout => '100 ms')",
+                      (TABLE,))
+    time.sleep(0.3)
+    stop.set()
+    for t in threads:
+        t.join()
+    holder.close()
+    assert attempts > 1 and relkind(shop) == "v"  # it waited for the holder by retrying, then switched
+    # each attempt queued the application for at most its lock timeout, never for the holder's 1.5 s
+    assert max(waits) < 1.0, max(waits)
+
+
+def test_a_switch_killed_in_progress_leaves_one_consistent_object(db, shop):  # scenario 13
+    validated(shop)
+    shop.execute('CREATE VIEW shop.by_region AS SELECT c.id, r.code FROM shop."Customers" c JOIN shop.regions r'
+                 " ON r.code = c.region")
+    holder = db.connect(autocommit=False)
+    # The switch waits inside its transaction to read this dependent view's definition, which reads
+    # the locked table; it is killed there. (All of the switch is one transaction: PostgreSQL's DDL
+    # is atomic, so a kill at any later point is the same case.)
+    holder.execute("LOCK TABLE shop.regions IN ACCESS EXCLUSIVE MODE")
+    outcome = []
+
+    def switch(c):
+        try:
+            c.execute("SELECT colcrypt.cutover(%s, 'reads', p_lock_timeout => '10 s', p_retries => 1)", (TABLE,))
+        except psycopg.Error as e:
+            outcome.append(type(e).__name__)
+
+    with db.connect() as switcher:
+        pid = scalar(switcher, "SELECT pg_backend_pid()")
+        t = threading.Thread(target=switch, args=(switcher,))
+        t.start()
+        for _ in range(100):
+            if scalar(shop, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'",
+                      (pid,)):
+                break
+            time.sleep(0.05)
+        assert scalar(shop, "SELECT relation::regclass::text FROM pg_locks WHERE pid = %s AND NOT granted",
+                      (pid,)) == "shop.regions"
+        shop.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        t.join()
+    holder.close()
+    assert outcome == ["AdminShutdown"]
+    assert relkind(shop) == "r" and state(shop) == "validated"  # the name is the table, as before
+    assert scalar(shop, "SELECT to_regclass('shop.\"Customers_plaintext\"')") is None
+    assert scalar(shop, f"SELECT count(*) FROM {TABLE}") == 200
+    shop.execute("SELECT colcrypt.cutover(%s, 'reads')", (TABLE,))  # and it can be done again
+    assert relkind(shop) == "v"
