@@ -36,6 +36,21 @@ SELECT d.objsubid, a.attname, d.description FROM pg_description d
 LEFT JOIN pg_attribute a ON a.attrelid = d.objoid AND a.attnum = d.objsubid
 WHERE d.objoid = $1 AND d.classoid = 'pg_class'::regclass
 """
+RLS_SQL = "SELECT relrowsecurity AS rls, relforcerowsecurity AS force FROM pg_class WHERE oid = $1"
+# Policy expressions record their columns in pg_depend.
+POLICIES_ON_ENCRYPTED_SQL = """
+SELECT DISTINCT p.polname::text FROM pg_policy p
+JOIN pg_depend d ON d.classid = 'pg_policy'::regclass AND d.objid = p.oid AND d.refobjid = p.polrelid
+JOIN pg_attribute a ON a.attrelid = p.polrelid AND a.attnum = d.refobjsubid
+WHERE p.polrelid = $1 AND a.attname = ANY($2)
+"""
+POLICIES_SQL = """
+SELECT p.polname, p.polpermissive, CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+       WHEN 'd' THEN 'DELETE' ELSE 'ALL' END AS cmd,
+       ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE r::regrole::text END FROM unnest(p.polroles) r) AS roles,
+       pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS check
+FROM pg_policy p WHERE p.polrelid = $1
+"""
 GRANTS_SQL = """
 SELECT NULL::name AS col, x.grantee, x.privilege_type, x.is_grantable FROM pg_class c, aclexplode(c.relacl) x
 WHERE c.oid = $1
@@ -71,10 +86,12 @@ def cutover(plpy, table: str, oid: int | None, stage: str, force: bool, lock_tim
     if plpy.execute(f"SELECT to_regclass({literal(plaintext_plan(plan).source)}) IS NOT NULL AS t")[0]["t"]:
         fail(plpy, "KC019", f"{plaintext_plan(plan).source} already exists",
              f"cutover renames {table} to it; rename or drop the existing relation first.")
-    if plpy.execute(f"SELECT relrowsecurity AS r FROM pg_class WHERE oid = {int(m['source_oid'])}")[0]["r"]:
-        fail(plpy, "0A000", f"{table} has row-level security, which this version's cutover does not carry over",
-             "Its policies would not apply to reads through the view. Keep the table as it is "
-             "(SELECT colcrypt.rollback(table)) until a version of colcrypt that moves policies.")
+    blocking = [r["polname"] for r in query(plpy, POLICIES_ON_ENCRYPTED_SQL, ["oid", "text[]"],
+                                            [m["source_oid"], list(plan.sensitive)])]
+    if blocking:
+        fail(plpy, "0A000", f"row-level security policies {', '.join(blocking)} of {table} use encrypted columns",
+             "The shadow holds those columns encrypted, so the policies cannot be carried over to it. Rewrite them "
+             "without the encrypted columns, or keep the table as it is (SELECT colcrypt.rollback(table)).")
     findings = preflight(plpy, table, oid)
     for f in findings:
         plpy.notice(f"colcrypt preflight: {f['kind']}: {f['detail']} -> {f['remedy']}")
@@ -119,13 +136,14 @@ def _switch_reads(plpy, m: dict, plan) -> None:
     comments = query(plpy, COMMENTS_SQL, ["oid"], [oid])
     grants = query(plpy, GRANTS_SQL, ["oid"], [oid])
     owner = plpy.execute(f"SELECT relowner::regrole::text AS o FROM pg_class WHERE oid = {oid}")[0]["o"]
+    rls = query(plpy, RLS_SQL, ["oid"], [oid])[0]
     plain = plaintext_plan(plan)
     fn = instead_function_name(m)
     trunc_fn = f"colcrypt.{ident('truncate_' + str(int(m['migration_id'])))}"
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     plpy.execute(f"ALTER TABLE {plan.source} RENAME TO {ident(plain.table)}")
     plpy.execute(f"CREATE OR REPLACE{truncate_function(plain, trunc_fn)[len('CREATE'):]}")
-    plpy.execute(create_view(plan))
+    plpy.execute(create_view(plan, invoker=rls["rls"]))
     plpy.execute(f"ALTER VIEW {plan.source} OWNER TO {owner}")
     for d in defaults:
         if d["attname"] == own_identity(plan):
@@ -140,7 +158,9 @@ def _switch_reads(plpy, m: dict, plan) -> None:
         cols = f" ({ident(g['col'])})" if g["col"] else ""
         option = " WITH GRANT OPTION" if g["is_grantable"] else ""
         plpy.execute(f"GRANT {g['privilege_type']}{cols} ON {plan.source} TO {who}{option}")
-    plpy.execute(instead_of_function(plain, fn, m["table_name"]))
+    if rls["rls"]:
+        _carry_row_security(plpy, plan, oid, rls["force"], grants)
+    plpy.execute(instead_of_function(plain, fn, m["table_name"], invoker=rls["rls"]))
     plpy.execute(f"REVOKE ALL ON FUNCTION {fn}() FROM PUBLIC")
     plpy.execute(f"COMMENT ON FUNCTION {fn}() IS "
                  f"{literal(f'colcrypt: writes through {plan.source} go to {plain.source}')}")
@@ -155,3 +175,23 @@ def _switch_reads(plpy, m: dict, plan) -> None:
     if dependents:
         log_event(plpy, m["migration_id"], m["table_name"], "views re-pointed",
                   {"views": [d["name"] for d in dependents]})
+
+
+def _carry_row_security(plpy, plan, oid: int, force: bool, grants: list) -> None:
+    """Reads through the (security_invoker) view meet the table's policies on the shadow, which the
+    table's readers may then read (ciphertext without the key); writes go on to the plaintext table
+    with the caller's rights, so its own policies check them."""
+    plpy.execute(f"ALTER TABLE {plan.shadow} ENABLE ROW LEVEL SECURITY")
+    if force:
+        plpy.execute(f"ALTER TABLE {plan.shadow} FORCE ROW LEVEL SECURITY")
+    for p in query(plpy, POLICIES_SQL, ["oid"], [oid]):
+        kind = "PERMISSIVE" if p["polpermissive"] else "RESTRICTIVE"
+        using = f" USING ({p['qual']})" if p["qual"] else ""
+        check = f" WITH CHECK ({p['check']})" if p["check"] else ""
+        plpy.execute(f"CREATE POLICY {ident(p['polname'])} ON {plan.shadow} AS {kind} FOR {p['cmd']}"
+                     f" TO {', '.join(p['roles'])}{using}{check}")
+    for g in grants:
+        if g["privilege_type"] == "SELECT" and g["col"] is None:
+            who = "PUBLIC" if g["grantee"] == 0 else \
+                plpy.execute(f"SELECT {int(g['grantee'])}::regrole::text AS r")[0]["r"]
+            plpy.execute(f"GRANT SELECT ON {plan.shadow} TO {who}")

@@ -14,11 +14,14 @@ def plaintext_plan(plan: Plan) -> Plan:
     return replace(plan, table=plan.table + PLAINTEXT_SUFFIX, shadow_table=plan.shadow_name)
 
 
-def create_view(plan: Plan) -> str:
-    """The table's columns in their order, types and names, the sensitive ones decrypted."""
+def create_view(plan: Plan, invoker: bool = False) -> str:
+    """The table's columns in their order, types and names, the sensitive ones decrypted. invoker:
+    the caller's privileges and row-level security policies apply to the shadow (for a table with
+    row-level security), not the view owner's."""
     cols = [f"{_decrypt(plan, c.name)} AS {ident(c.name)}" if c.name in plan.sensitive else f"e.{ident(c.name)}"
             for c in plan.columns]
-    return f"CREATE VIEW {plan.source} AS\nSELECT " + ",\n       ".join(cols) + f"\nFROM {plan.shadow} AS e"
+    options = " WITH (security_invoker = true)" if invoker else ""
+    return f"CREATE VIEW {plan.source}{options} AS\nSELECT " + ",\n       ".join(cols) + f"\nFROM {plan.shadow} AS e"
 
 
 def _decrypt(plan: Plan, column: str) -> str:
@@ -39,13 +42,14 @@ def _unchanged(plan: Plan, row: str) -> str:
     return f"ROW({cols})::text IS NOT DISTINCT FROM ROW({old})::text"
 
 
-def instead_of_function(plan: Plan, function: str, name: str) -> str:
+def instead_of_function(plan: Plan, function: str, name: str, invoker: bool = False) -> str:
     """INSERT, UPDATE and DELETE through the view (name: as applications know it), applied to the
     plaintext table (plan names it already), so that its defaults, constraints, foreign keys and
     triggers act as before. RETURNING shows the row as the table stored it. A row changed by
     another transaction since the statement read it raises serialization_failure instead of
     overwriting that change (a table would have re-read the row; a view cannot re-run the
-    statement's expressions)."""
+    statement's expressions). invoker: the writes run with the caller's privileges, so that the
+    table's row-level security policies check them as before."""
     writable = [c for c in plan.columns if not c.generated]
     # an identity column GENERATED ALWAYS cannot be updated (except to DEFAULT): left as it is
     sets = ", ".join(f"{ident(c.name)} = NEW.{ident(c.name)}" for c in writable if c.identity != "a")
@@ -58,7 +62,7 @@ def instead_of_function(plan: Plan, function: str, name: str) -> str:
         END IF;
         RETURN NULL;"""
     return f"""CREATE FUNCTION {function}() RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY {'INVOKER' if invoker else 'DEFINER'}
 SET search_path = pg_catalog, pg_temp
 AS $colcrypt$
 BEGIN

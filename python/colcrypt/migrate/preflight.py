@@ -135,7 +135,9 @@ def _catalog_findings(plpy, m: dict) -> list[dict]:
             "role); their reads through the name would fail (cutover refuses, KC023)")
     c = query(plpy, CATALOG_SQL, ["oid"], [m["source_oid"]])[0]
     if c["rls"]:
-        add("row_level_security", "enabled", "not carried over by this version's cutover (it refuses)")
+        add("row_level_security", "enabled", "the policies are carried over to the shadow and checked as the caller "
+            "through the name (readers get SELECT on the shadow); a policy that uses an encrypted column makes the "
+            "cutover refuse")
     for mv in c["matviews"]:
         add("materialized_view", mv, "keeps reading <table>_plaintext; re-create it after the cutover")
     for t in c["statement_triggers"]:
