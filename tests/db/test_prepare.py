@@ -228,3 +228,15 @@ def test_blind_index_for_equality_lookups(crm):
     crm.execute("CREATE TABLE crm.other (id int PRIMARY KEY, x text, y text)")
     with raises_sqlstate("KC008", "not among the columns to encrypt"):
         crm.execute("SELECT colcrypt.prepare('crm.other', ARRAY['x'], 'k', ARRAY['y'])")
+
+
+def test_the_shadow_gets_the_indexes_and_unique_constraints_without_encrypted_columns(crm):
+    crm.execute("CREATE INDEX by_name ON crm.customers (name); CREATE INDEX by_lower ON crm.customers (lower(name))"
+                " WHERE score > 1; CREATE INDEX by_ssn ON crm.customers (ssn);"
+                " ALTER TABLE crm.customers ADD CONSTRAINT one_name UNIQUE (name) DEFERRABLE INITIALLY DEFERRED")
+    prepare(crm)
+    defs = sorted(r[0].split(" USING ", 1)[1] for r in crm.execute(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = 'customers_encrypted'"))
+    assert defs == ["btree (id)", "btree (lower(name)) WHERE (score > (1)::numeric)", "btree (name)", "btree (name)"]
+    assert crm.execute("SELECT conname, condeferred FROM pg_constraint WHERE conrelid = 'crm.customers_encrypted'"
+                       "::regclass AND contype = 'u'").fetchall() == [("one_name_encrypted", True)]

@@ -1,6 +1,7 @@
 """colcrypt.prepare(): check the table, then create the shadow table and the dual-write triggers and
 record the migration, all in the caller's one transaction (an error leaves nothing behind)."""
 
+from colcrypt.migrate.shadow_indexes import INDEXES_SQL, index_statements
 from colcrypt.migrate.sqlgen import (
     BIDX_SUFFIX,
     METADATA,
@@ -159,6 +160,7 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
     statements = [
         create_shadow(plan),
         *bidx_indexes(plan),
+        *index_statements(query(plpy, INDEXES_SQL, ["oid", "text[]", "text[]"], [oid, list(columns), key]), plan),
         f"COMMENT ON TABLE {plan.shadow} IS {literal(shadow_comment)}",
         row_function(plan, row_fn),
         f"COMMENT ON FUNCTION {row_fn}() IS {literal(f'colcrypt: writes each change of {source} to {plan.shadow}')}",
