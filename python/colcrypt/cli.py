@@ -215,12 +215,15 @@ def cmd_validate(args) -> int:
                 print(f"  {kind}: keys {', '.join(keys)}")
     if not args.performance:
         return 0 if v["passed"] else 3
-    # The same measurement and comparison as colcrypt baseline --compare, stored in
-    # colcrypt.baseline_comparisons, which the dashboard shows with its trend.
-    compare = argparse.Namespace(**{**vars(args), "label": args.baseline, "compare": True, "replace": False,
-                                    "latency": None, "throughput": None, "cpu": None})
-    performance = cmd_baseline(compare)
-    return 0 if v["passed"] and performance == 0 else 3
+    return 0 if v["passed"] and _compare_with_baseline(args) == 0 else 3
+
+
+def _compare_with_baseline(args) -> int:
+    """colcrypt baseline --compare against args.baseline with this command's window options: the
+    comparison is stored in colcrypt.baseline_comparisons (the dashboard shows it with its trend)."""
+    return cmd_baseline(argparse.Namespace(**{
+        **vars(args), "label": args.baseline, "compare": True, "replace": False, "latency": None,
+        "throughput": None, "cpu": None, "format": vars(args).get("format", "table")}))
 
 
 def cmd_preflight(args) -> None:
@@ -258,9 +261,7 @@ def cmd_rollback(args) -> int:
         if not args.gradual or not left:
             continue
         print(f"colcrypt: stability check against baseline {args.baseline!r} before {left[0]}")
-        check = argparse.Namespace(**{**vars(args), "label": args.baseline, "compare": True, "replace": False,
-                                      "latency": None, "throughput": None, "cpu": None, "format": "table"})
-        if cmd_baseline(check) != 0:
+        if _compare_with_baseline(args) != 0:
             print(f"colcrypt: ALERT: unstable after rolling back {table}; stopped before {', '.join(left)}."
                   " Investigate, then run colcrypt rollback again for those.", file=sys.stderr)
             return 3
