@@ -867,7 +867,9 @@ $$;
 COMMENT ON FUNCTION colcrypt.cutover(text, text, boolean, interval, integer, interval) IS
 'Switches p_table''s name to the encrypted data. Stage reads: the name becomes a view that decrypts the shadow '
 '(columns, defaults, grants and comments as the table had them; dependent views re-pointed), writes through it '
-'go on to the plaintext table, renamed <table>_plaintext. Needs a clean full validation younger than '
+'go on to the plaintext table, renamed <table>_plaintext. Stage writes: writes through the name go to the shadow '
+'first and then, in reverse, to the plaintext table; the table''s triggers move to the shadow. Reads needs a clean '
+'full validation younger than '
 'p_max_validation_age and the key granted to every role that reads the table (p_force skips both). One short '
 'switch under p_lock_timeout, retried up to p_retries times; returns the attempts and the time taken.';
 

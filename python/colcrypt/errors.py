@@ -35,6 +35,7 @@ CATALOGUE = (
     ErrorCode("KC021", "switch_blocked", "the switch could not get its short lock: long transactions or a busy table"),
     ErrorCode("KC022", "not_validated", "cutover without a clean, recent full validation"),
     ErrorCode("KC023", "reader_without_key", "a role that reads the table holds no grant of its key"),
+    ErrorCode("KC024", "trigger_uses_encrypted_column", "a trigger of the table cannot move to the shadow"),
     ErrorCode("42501", "insufficient_privilege", "the role has no access to the key"),
 )
 

@@ -119,9 +119,11 @@ def test_reads_cutover_keeps_the_name_and_the_sql(db, shop, app_role):
     assert scalar(shop, 'SELECT ssn FROM shop."Customers_plaintext" WHERE id = 3') == "003-45-6789"
 
 
-def test_a_concurrent_update_through_the_view_fails_rather_than_being_lost(db, shop):
+@pytest.mark.parametrize("stages", [("reads",), ("reads", "writes")])
+def test_a_concurrent_update_through_the_view_fails_rather_than_being_lost(db, shop, stages):
     validated(shop)
-    shop.execute("SELECT colcrypt.cutover(%s, 'reads')", (TABLE,))
+    for stage in stages:
+        shop.execute("SELECT colcrypt.cutover(%s, %s)", (TABLE, stage))
     first = db.connect(autocommit=False)
     first.execute(f"UPDATE {TABLE} SET score = score + 1 WHERE id = 10")
     outcome = []
@@ -153,7 +155,7 @@ def test_a_concurrent_update_through_the_view_fails_rather_than_being_lost(db, s
     ("corrupt", {}, "KC022", "failed its last full validation"),
     ("", {"p_stage": "writes"}, "KC018", "in state backfilled"),
     ("validate", {"p_stage": "sideways"}, "KC008", "p_stage"),
-    ("validate", {"p_stage": "writes"}, "KC018", "cutover_reads"),
+    ("validate", {"p_stage": "writes"}, "KC018", "cutover_reads"),  # reads first
     ("validate", {"p_retries": 0}, "KC008", "p_retries"),
     ("validate grant-public", {}, "KC023", "PUBLIC"),
     ("validate revoke", {}, "KC023", "app_user"),
@@ -420,3 +422,55 @@ def test_row_level_security_is_carried_over(db, conn, app_role):
             app.execute("INSERT INTO notes_encrypted (id, region) VALUES (5, 'US')")
     assert conn.execute("SELECT passed, total FROM colcrypt.validate('notes')").fetchone() == (True, 31)
     assert conn.execute("SELECT ssn FROM notes_plaintext WHERE id = 3").fetchone() == ("s3",)
+
+
+def test_writes_cutover_writes_the_shadow_first_and_keeps_the_table_in_step(db, shop, app_role):
+    validated(shop)
+    shop.execute("SELECT colcrypt.cutover(%s, 'reads')", (TABLE,))
+    assert shop.execute("SELECT stage FROM colcrypt.cutover(%s, 'writes')", (TABLE,)).fetchone() == ("writes",)
+    assert state(shop) == "cutover_writes"
+    with psycopg.connect(db.dsn.replace("user=postgres", f"user={app_role}"), autocommit=True) as app:
+        row = app.execute(f"INSERT INTO {TABLE} (region, \"Full Name\", ssn) VALUES ('EU', 'w', '111-22-3333')"
+                          " RETURNING id, ssn, score, touched").fetchone()
+        assert row[1:] == ("111-22-3333", 1.5, 1)  # the default, and the table's trigger fired once, on the shadow
+        assert app.execute(f"UPDATE {TABLE} SET ssn = NULL, id = 6000 WHERE id = %s RETURNING touched",
+                           (row[0],)).fetchone() == (2,)
+        assert app.execute(f"DELETE FROM {TABLE} WHERE id = 8").rowcount == 1
+        with postgres_error("23503"):  # a foreign key out, still enforced (by the write in reverse)
+            app.execute(f"INSERT INTO {TABLE} (region, \"Full Name\") VALUES ('XX', 'nowhere')")
+        with postgres_error("23514"):  # its CHECK
+            app.execute(f"UPDATE {TABLE} SET score = 5000 WHERE id = 9")
+        with postgres_error("23503"):  # a foreign key into it
+            app.execute(f"DELETE FROM {TABLE} WHERE id = 1")
+        with postgres_error("42501"):  # nothing but the name writes the plaintext table now
+            app.execute('UPDATE shop."Customers_plaintext" SET ssn = NULL WHERE id = 9')
+    assert shop.execute('SELECT migration_status, touched, ssn_encrypted IS NULL FROM shop."Customers_encrypted"'
+                        " WHERE id = 6000").fetchone() == ("written", 2, True)
+    assert shop.execute('SELECT touched, ssn FROM shop."Customers_plaintext" WHERE id = 6000').fetchone() == (2, None)
+    assert shop.execute("SELECT passed, total FROM colcrypt.validate(%s)", (TABLE,)).fetchone() == (True, 200)
+    expected = shop.execute(f"SELECT * FROM {TABLE} ORDER BY id").fetchall()
+    assert shop.execute("SELECT from_state FROM colcrypt.rollback(%s)", (TABLE,)).fetchone() == ("cutover_writes",)
+    assert shop.execute(f"SELECT * FROM {TABLE} ORDER BY id").fetchall() == expected  # nothing lost
+    with psycopg.connect(db.dsn.replace("user=postgres", f"user={app_role}"), autocommit=True) as app:
+        assert app.execute(f"INSERT INTO {TABLE} (region, \"Full Name\") VALUES ('US', 'back') RETURNING touched"
+                           ).fetchone() == (1,)  # its grants back, and the trigger fires on the table again
+
+
+def test_writes_cutover_refuses_what_cannot_move(shop):
+    validated(shop)
+    shop.execute("SELECT colcrypt.cutover(%s, 'reads')", (TABLE,))
+    shop.execute("CREATE FUNCTION shop.mask() RETURNS trigger LANGUAGE plpgsql AS"
+                 " $$ BEGIN NEW.ssn := left(NEW.ssn, 3); RETURN NEW; END $$")
+    shop.execute('SET colcrypt.allow_ddl = on; CREATE TRIGGER mask BEFORE INSERT ON shop."Customers_plaintext"'
+                 " FOR EACH ROW EXECUTE FUNCTION shop.mask(); RESET colcrypt.allow_ddl")
+    with raises_sqlstate("KC024", "mask"):
+        shop.execute("SELECT colcrypt.cutover(%s, 'writes')", (TABLE,))
+    assert state(shop) == "cutover_reads"
+    assert scalar(shop, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'shop.\"Customers_encrypted\"'::regclass"
+                        " AND NOT tgisinternal") == 0
+    shop.execute('SET colcrypt.allow_ddl = on; DROP TRIGGER mask ON shop."Customers_plaintext";'
+                 ' ALTER TABLE shop."Customers_plaintext" ADD CONSTRAINT follows FOREIGN KEY (region)'
+                 " REFERENCES shop.regions ON UPDATE CASCADE; RESET colcrypt.allow_ddl")
+    with raises_sqlstate("0A000", "follows"):  # a cascade writes the plaintext table, not through the name
+        shop.execute("SELECT colcrypt.cutover(%s, 'writes')", (TABLE,))
+    assert state(shop) == "cutover_reads"

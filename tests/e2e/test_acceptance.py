@@ -3,7 +3,8 @@
 application roles write through the tables' own names the whole time, prepare and a two-worker
 backfill of every target table complete, no application statement fails, validation is clean under
 the load, and the shadow tables hold no readable plaintext. Then, still under the load, every name
-is cut over to its shadow for reads, validated, and rolled back; afterwards the tables equal the
+is cut over to its shadow for reads, then for writes where its triggers allow, validated, and
+rolled back; afterwards the tables equal the
 applications' own record and nothing of the migration is left."""
 
 import threading
@@ -91,7 +92,7 @@ def test_migrating_an_unseen_legacy_database_under_application_load(db, conn):
             b.start()
         for b in backfills:
             b.join()
-        assert errors == []
+        assert errors == [], "\n".join(errors)
         states = dict(conn.execute("SELECT table_name, state FROM colcrypt.migrations").fetchall())
         assert set(states.values()) == {"backfilled"}, states
         for table, _ in legacy.TARGETS:  # one snapshot sees both sides agree, load or not
@@ -104,20 +105,29 @@ def test_migrating_an_unseen_legacy_database_under_application_load(db, conn):
         conn.execute("SELECT colcrypt.grant_key('k', %s)", (APP_ROLE,))  # it reads the tables
         for table, _ in legacy.TARGETS:
             assert conn.execute("SELECT stage FROM colcrypt.cutover(%s, 'reads')", (table,)).fetchone() == ("reads",)
+        time.sleep(2)
+        refused = {}
+        for table, _ in legacy.TARGETS:  # then writes, where the table's triggers can move to the shadow
+            try:
+                conn.execute("SELECT colcrypt.cutover(%s, 'writes')", (table,))
+            except psycopg.Error as e:
+                refused[table] = e.diag.sqlstate
+        assert set(refused.values()) <= {"KC024", "0A000"}, refused  # triggers on encrypted columns, cascades
+        print(f"acceptance: writes cut over for {len(legacy.TARGETS) - len(refused)} tables; refused: {refused}")
         time.sleep(3)
-        assert errors == []
+        assert errors == [], "\n".join(errors)
         for table, _ in legacy.TARGETS:  # the names read the shadows, which the plaintext still matches
             total, valid, *bad = _validate(conn, table)
             assert bad == [0, 0, 0] and valid == total > 0, (table, total, valid, bad)
         for table, _ in legacy.TARGETS:
             assert conn.execute("SELECT from_state FROM colcrypt.rollback(%s)", (table,)).fetchone() == (
-                "cutover_reads",)
+                "cutover_reads" if table in refused else "cutover_writes",)
         time.sleep(1)
     finally:
         stop.set()
         for t in threads:
             t.join()
-    assert errors == []
+    assert errors == [], "\n".join(errors)
     counts = {}
     for app in apps:
         for kind, n in app.counts().items():

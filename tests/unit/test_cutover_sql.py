@@ -1,6 +1,12 @@
 """The generated SQL of the read cutover: the view and the INSTEAD OF trigger, for awkward shapes."""
 
-from colcrypt.migrate.cutover_sql import create_view, instead_of_function, own_identity, plaintext_plan
+from colcrypt.migrate.cutover_sql import (
+    create_view,
+    instead_of_function,
+    own_identity,
+    plaintext_plan,
+    writes_function,
+)
 from colcrypt.migrate.sqlgen import Column, Plan
 
 PLAN = Plan("Shop", 'Or"ders', (Column("Region", "text", True), Column("id", "integer", True, identity="a"),
@@ -35,3 +41,15 @@ def test_a_one_column_key_has_its_context_built_in_c():
     single = Plan("s", "t", (Column("id", "bigint", True), Column("ssn", "text")), ("ssn",), ("id",), "k", "s.t")
     expected = '(colcrypt.decrypt_column(e."ssn_encrypted", \'s.t.ssn#\', e."id"))::text AS "ssn"'
     assert expected in create_view(single)
+
+
+def test_the_write_stage_writes_the_shadow_first_then_the_table():
+    plain = plaintext_plan(Plan("s", "t", (Column("id", "integer", True, identity="a"), Column("ssn", "text"),
+                                           Column("n", "int")), ("ssn",), ("id",), "k", "s.t"))
+    sql = writes_function(plain, "colcrypt.instead_1", "s.t")
+    assert """NEW."id" := nextval(pg_get_serial_sequence('"s"."t_plaintext"', 'id'))""" in sql
+    shadow_insert = sql.index('INSERT INTO "s"."t_encrypted" AS s ("id", "ssn_encrypted", "n", "encryption_key_id"')
+    assert shadow_insert < sql.index('INSERT INTO "s"."t_plaintext" ("id", "ssn", "n") OVERRIDING SYSTEM VALUE')
+    assert 'RETURNING s."id", s."n" INTO NEW."id", NEW."n"' in sql  # what the moved triggers changed
+    assert 'UPDATE "s"."t_plaintext" AS t SET ("ssn", "n") = ROW(NEW."ssn", NEW."n")' in sql  # never the identity
+    assert "'written'" in sql and "ERRCODE = 'serialization_failure'" in sql

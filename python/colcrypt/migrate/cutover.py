@@ -1,9 +1,19 @@
 """colcrypt.cutover(table, 'reads'): the table's name becomes a view that decrypts the shadow, in
 one short switch; applications keep their name and their SQL. The plaintext table stays as it is
 under <table>_plaintext, with its triggers, constraints and foreign keys, and takes every write
-made through the name (INSTEAD OF trigger), which its dual-write trigger copies into the shadow."""
+made through the name (INSTEAD OF trigger), which its dual-write trigger copies into the shadow.
+colcrypt.cutover(table, 'writes'): writes through the name go to the shadow first and then, in
+reverse, to the plaintext table; the table's own triggers fire on the shadow."""
 
-from colcrypt.migrate.cutover_sql import create_view, instead_of_function, own_identity, plaintext_plan
+import re
+
+from colcrypt.migrate.cutover_sql import (
+    create_view,
+    instead_of_function,
+    own_identity,
+    plaintext_plan,
+    writes_function,
+)
 from colcrypt.migrate.preflight import READERS_WITHOUT_KEY_SQL, preflight
 from colcrypt.migrate.sqlgen import ident, literal, truncate_function
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
@@ -51,6 +61,24 @@ SELECT p.polname, p.polpermissive, CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a'
        pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS check
 FROM pg_policy p WHERE p.polrelid = $1
 """
+USER_TRIGGERS_SQL = """
+SELECT t.tgname::text, t.tgrelid = $1 AS own, pg_get_triggerdef(t.oid) AS def, p.prosrc AS src,
+       quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS rendered
+FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE (t.tgrelid = $1 OR t.tgrelid IN (SELECT relid FROM pg_partition_tree($1))) AND NOT t.tgisinternal
+  AND t.tgparentid = 0 AND t.tgname NOT LIKE 'colcrypt%' AND t.tgenabled <> 'D'
+"""
+# Foreign keys of the table whose actions write its rows when the referenced row changes.
+CASCADING_FKS_SQL = """
+SELECT conname::text FROM pg_constraint
+WHERE conrelid = $1 AND contype = 'f' AND (confupdtype NOT IN ('a', 'r') OR confdeltype NOT IN ('a', 'r'))
+"""
+COLCRYPT_TRIGGERS_SQL = """
+SELECT t.tgrelid::regclass::text AS rel, t.tgname::text FROM pg_trigger t
+WHERE (t.tgrelid = $1 OR t.tgrelid IN (SELECT relid FROM pg_partition_tree($1)))
+  AND t.tgname IN ('colcrypt_dual_write', 'colcrypt_truncate')
+"""
 GRANTS_SQL = """
 SELECT NULL::name AS col, x.grantee, x.privilege_type, x.is_grantable FROM pg_class c, aclexplode(c.relacl) x
 WHERE c.oid = $1
@@ -75,10 +103,7 @@ def cutover(plpy, table: str, oid: int | None, stage: str, force: bool, lock_tim
              "The defaults, '200 ms' and 20, bound each application stall to 200 ms.")
     m = live_migration(plpy, table, oid, lock=True)
     if stage == "writes":
-        require_state(plpy, m, ("cutover_reads",), "cutover writes")
-        fail(plpy, "0A000", f"cutover of writes is not available in this version of colcrypt (table {table})",
-             "The table serves reads from the shadow; writes keep going to the plaintext table. "
-             "SELECT colcrypt.rollback(table) goes back.")
+        return _cutover_writes(plpy, m, table, timeout_s, retries)
     require_state(plpy, m, ("validated", "backfilled"), "cutover reads")
     _check_validation(plpy, m, table, force, age_s)
     _check_readers(plpy, m, table, force)
@@ -195,3 +220,75 @@ def _carry_row_security(plpy, plan, oid: int, force: bool, grants: list) -> None
             who = "PUBLIC" if g["grantee"] == 0 else \
                 plpy.execute(f"SELECT {int(g['grantee'])}::regrole::text AS r")[0]["r"]
             plpy.execute(f"GRANT SELECT ON {plan.shadow} TO {who}")
+
+
+def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -> dict:
+    """Writes through the name go to the shadow first, then to the plaintext table in reverse; the
+    table's own triggers move to the shadow (refused when they use an encrypted column)."""
+    require_state(plpy, m, ("cutover_reads",), "cutover writes")
+    plan = plan_of(plpy, m)  # after the read cutover it names the renamed table
+    generated = [c.name for c in plan.columns if c.generated]
+    if generated:
+        fail(plpy, "0A000", f"{table} has generated columns ({', '.join(generated)}), which this version's write "
+                            "cutover does not compute on the shadow",
+             "Keep the read cutover (writes keep going to the plaintext table), or SELECT colcrypt.rollback(table).")
+    cascading = [r["conname"] for r in query(plpy, CASCADING_FKS_SQL, ["oid"], [m["source_oid"]])]
+    if cascading:
+        fail(plpy, "0A000", f"foreign keys {', '.join(cascading)} of {table} change its rows by cascade, which this "
+                            "version's write cutover does not carry to the shadow",
+             "A cascade writes the plaintext table directly, not through the name. Keep the read cutover (it "
+             "handles cascades), or SELECT colcrypt.rollback(table).")
+    if query(plpy, RLS_SQL, ["oid"], [m["source_oid"]])[0]["rls"]:
+        fail(plpy, "0A000", f"{table} has row-level security, which this version's write cutover does not carry",
+             "Keep the read cutover (its writes are checked by the table's policies), or SELECT "
+             "colcrypt.rollback(table).")
+    triggers = [dict(t) for t in query(plpy, USER_TRIGGERS_SQL, ["oid"], [m["source_oid"]])]
+    blocking = [t["tgname"] for t in triggers
+                if not t["own"] or any(re.search(rf"(?<![\w\"]){re.escape(c)}(?![\w\"])", t["src"], re.IGNORECASE)
+                                       for c in plan.sensitive)]
+    if blocking:
+        fail(plpy, "KC024", f"trigger(s) {', '.join(blocking)} of {table} use an encrypted column (or sit on a "
+                            "partition), so they cannot move to the shadow, where those columns are ciphertext",
+             "Rewrite them without the encrypted columns; until then keep the read cutover (writes keep going to "
+             "the plaintext table, where they fire).")
+    result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"], m["view_oid"]],
+                        lambda: _switch_writes(plpy, m, plan, triggers), timeout_s, retries)
+    set_state(plpy, m, "cutover_writes")
+    log_event(plpy, m["migration_id"], m["table_name"], "cutover writes",
+              {**result, "triggers": [t["tgname"] for t in triggers]})
+    return {"stage": "writes", **result}
+
+
+def _switch_writes(plpy, m: dict, plan, triggers: list[dict]) -> None:
+    view = f"{ident(plan.schema)}.{ident(m['view_name'])}"
+    plpy.execute(f"LOCK TABLE {view}, {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
+    for t in query(plpy, COLCRYPT_TRIGGERS_SQL, ["oid"], [m["source_oid"]]):  # the shadow is written directly now
+        plpy.execute(f"ALTER TABLE {t['rel']} DISABLE TRIGGER {ident(t['tgname'])}")
+    for t in triggers:
+        on = f" ON {t['rendered']} "
+        plpy.execute(t["def"].replace(on, f" ON {plan.shadow} ", 1))
+        plpy.execute(f"ALTER TABLE {plan.source} DISABLE TRIGGER {ident(t['tgname'])}")
+    set_direct_writes(plpy, m["source_oid"], m["source_oid"], "REVOKE")
+    body = writes_function(plan, instead_function_name(m), m["table_name"])
+    plpy.execute("CREATE OR REPLACE" + body[len("CREATE"):])
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
+
+
+def set_direct_writes(plpy, table_oid: int, grants_of: int, verb: str) -> None:
+    """REVOKE from the plaintext table the write privileges its grantees (not its owner) have, so that
+    while the shadow is the table of record nothing writes the plaintext table but the name's
+    trigger; or GRANT them back as the view (grants_of) holds them, for a rollback."""
+    owner = plpy.execute(f"SELECT relowner AS o FROM pg_class WHERE oid = {int(table_oid)}")[0]["o"]
+    table = plpy.execute(f"SELECT {int(table_oid)}::regclass::text AS t")[0]["t"]
+    for g in query(plpy, GRANTS_SQL, ["oid"], [grants_of]):
+        if g["privilege_type"] not in WRITES or g["grantee"] == owner:
+            continue
+        who = "PUBLIC" if g["grantee"] == 0 else plpy.execute(f"SELECT {int(g['grantee'])}::regrole::text AS r")[0]["r"]
+        cols = f" ({ident(g['col'])})" if g["col"] else ""
+        if verb == "REVOKE":
+            plpy.execute(f"REVOKE {g['privilege_type']}{cols} ON {table} FROM {who}")
+        else:
+            option = " WITH GRANT OPTION" if g["is_grantable"] else ""
+            plpy.execute(f"GRANT {g['privilege_type']}{cols} ON {table} TO {who}{option}")

@@ -3,14 +3,20 @@ before cleanup, in one short switch. The plaintext table has taken every write a
 the view's INSTEAD OF trigger after the read cutover), so nothing written is lost; the pg_cron jobs,
 the triggers, the view and the shadow go."""
 
-from colcrypt.migrate.cutover import DEPENDENT_VIEWS_SQL, instead_function_name
+import json
+
+from colcrypt.migrate.cutover import DEPENDENT_VIEWS_SQL, instead_function_name, set_direct_writes
 from colcrypt.migrate.schedule import unschedule_all
 from colcrypt.migrate.sqlgen import ident
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import run_switch
 from colcrypt.plpy_helpers import fail, interval_seconds, query
 
-BEFORE_CLEANUP = ("dual_write", "backfilling", "backfilled", "validated", "cutover_reads")
+BEFORE_CLEANUP = ("dual_write", "backfilling", "backfilled", "validated", "cutover_reads", "cutover_writes")
+MOVED_TRIGGERS_SQL = """
+SELECT detail -> 'triggers' AS t FROM colcrypt.migration_events
+WHERE migration_id = $1 AND event = 'cutover writes' ORDER BY event_id DESC LIMIT 1
+"""
 
 TRIGGERS_SQL = """
 SELECT t.tgrelid::regclass::text AS rel, t.tgname FROM pg_trigger t
@@ -39,6 +45,11 @@ def rollback(plpy, table: str, oid: int | None, lock_timeout, retries: int) -> d
 
 
 def _undo(plpy, m: dict, plan) -> None:
+    if m["state"] == "cutover_writes":  # the plaintext table is in step; its own triggers fire there again
+        moved = query(plpy, MOVED_TRIGGERS_SQL, ["int8"], [m["migration_id"]])
+        for name in json.loads(moved[0]["t"]) if moved else []:
+            plpy.execute(f"ALTER TABLE {plan.source} ENABLE TRIGGER {ident(name)}")
+        set_direct_writes(plpy, m["source_oid"], m["view_oid"], "GRANT")
     if m["view_oid"]:
         name = m["view_name"]
         view = f"{ident(plan.schema)}.{ident(name)}"
