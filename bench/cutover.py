@@ -1,8 +1,8 @@
 """Cutover bench, side by side in one run (BENCH_CUTOVER_ROWS rows, default 100k, 3 sensitive columns):
 - pgbench primary-key lookups, the same SQL text, through the migrated name (a view decrypting the
   shadow) / on a plaintext table of the same rows, with the simple and the prepared protocol;
-- pgbench single-row UPDATE and INSERT TPS through the name after the read cutover / on the plaintext
-  table without any migration;
+- pgbench single-row UPDATE and INSERT TPS through the name after the read cutover, and after the
+  write cutover / on the plaintext table without any migration;
 - the worst statement latency an application sees while the name is switched (cutover reads, then
   rollback) under a load of single-row reads and updates, and the number of failed statements.
 """
@@ -96,6 +96,9 @@ def run(conn, cluster) -> dict:
     prepared = _ratios(cluster, dbname, LOOKUP, "pk_plain", "pk_migrated", "-M", "prepared")
     update = _ratios(cluster, dbname, UPDATE, "pk_plain", "pk_migrated")
     insert = _ratios(cluster, dbname, INSERT, "pk_plain", "pk_migrated")
+    conn.execute("SELECT colcrypt.cutover('pk_migrated', 'writes')")
+    update_w = _ratios(cluster, dbname, UPDATE, "pk_plain", "pk_migrated")
+    insert_w = _ratios(cluster, dbname, INSERT, "pk_plain", "pk_migrated")
     _migrate(conn, "sw_migrated")
     stall = _stall(cluster.dsn(dbname), "sw_migrated")
     figures = {
@@ -104,6 +107,10 @@ def run(conn, cluster) -> dict:
         "pk_lookup_prepared_ratio": prepared[2],
         "update_plain_tps": update[0], "update_after_reads_cutover_tps": update[1], "update_ratio": update[2],
         "insert_plain_tps": insert[0], "insert_after_reads_cutover_tps": insert[1], "insert_ratio": insert[2],
+        "update_after_writes_cutover_tps": update_w[1], "update_writes_ratio": update_w[2],
+        "insert_after_writes_cutover_tps": insert_w[1], "insert_writes_ratio": insert_w[2],
+        "update_writes_vs_reads_stage": round(update_w[1] / update[1], 3),
+        "insert_writes_vs_reads_stage": round(insert_w[1] / insert[1], 3),
         **stall,
     }
     print(f"\n{'cutover':<60} {'value':>10}")
@@ -111,6 +118,10 @@ def run(conn, cluster) -> dict:
                        ("  the same with -M prepared", "pk_lookup_prepared_ratio"),
                        ("pgbench UPDATE TPS after the read cutover / plaintext table", "update_ratio"),
                        ("pgbench INSERT TPS after the read cutover / plaintext table", "insert_ratio"),
+                       ("pgbench UPDATE TPS after the write cutover / plaintext table", "update_writes_ratio"),
+                       ("pgbench INSERT TPS after the write cutover / plaintext table", "insert_writes_ratio"),
+                       ("  UPDATE TPS, write cutover / read cutover", "update_writes_vs_reads_stage"),
+                       ("  INSERT TPS, write cutover / read cutover", "insert_writes_vs_reads_stage"),
                        ("worst statement latency during a switch (ms)", "switch_worst_stall_ms"),
                        ("statements that overlapped a switch", "switch_statements_overlapping"),
                        ("p99 statement latency of that load (ms)", "load_p99_ms"),

@@ -80,11 +80,13 @@ WHERE (t.tgrelid = $1 OR t.tgrelid IN (SELECT relid FROM pg_partition_tree($1)))
   AND t.tgname IN ('colcrypt_dual_write', 'colcrypt_truncate')
 """
 GRANTS_SQL = """
-SELECT NULL::name AS col, x.grantee, x.privilege_type, x.is_grantable FROM pg_class c, aclexplode(c.relacl) x
-WHERE c.oid = $1
-UNION ALL
-SELECT a.attname, x.grantee, x.privilege_type, x.is_grantable FROM pg_attribute a, aclexplode(a.attacl) x
-WHERE a.attrelid = $1 AND a.attacl IS NOT NULL
+SELECT g.*, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END AS who FROM (
+    SELECT NULL::name AS col, x.grantee, x.privilege_type, x.is_grantable FROM pg_class c, aclexplode(c.relacl) x
+    WHERE c.oid = $1
+    UNION ALL
+    SELECT a.attname, x.grantee, x.privilege_type, x.is_grantable FROM pg_attribute a, aclexplode(a.attacl) x
+    WHERE a.attrelid = $1 AND a.attacl IS NOT NULL
+) AS g
 """
 
 
@@ -178,11 +180,9 @@ def _switch_reads(plpy, m: dict, plan) -> None:
         target = f"VIEW {plan.source}" if c["objsubid"] == 0 else f"COLUMN {plan.source}.{ident(c['attname'])}"
         plpy.execute(f"COMMENT ON {target} IS {literal(c['description'])}")
     for g in grants:
-        who = "PUBLIC" if g["grantee"] == 0 else \
-            plpy.execute(f"SELECT {int(g['grantee'])}::regrole::text AS r")[0]["r"]
         cols = f" ({ident(g['col'])})" if g["col"] else ""
         option = " WITH GRANT OPTION" if g["is_grantable"] else ""
-        plpy.execute(f"GRANT {g['privilege_type']}{cols} ON {plan.source} TO {who}{option}")
+        plpy.execute(f"GRANT {g['privilege_type']}{cols} ON {plan.source} TO {g['who']}{option}")
     if rls["rls"]:
         _carry_row_security(plpy, plan, oid, rls["force"], grants)
     plpy.execute(instead_of_function(plain, fn, m["table_name"], invoker=rls["rls"]))
@@ -217,9 +217,7 @@ def _carry_row_security(plpy, plan, oid: int, force: bool, grants: list) -> None
                      f" TO {', '.join(p['roles'])}{using}{check}")
     for g in grants:
         if g["privilege_type"] == "SELECT" and g["col"] is None:
-            who = "PUBLIC" if g["grantee"] == 0 else \
-                plpy.execute(f"SELECT {int(g['grantee'])}::regrole::text AS r")[0]["r"]
-            plpy.execute(f"GRANT SELECT ON {plan.shadow} TO {who}")
+            plpy.execute(f"GRANT SELECT ON {plan.shadow} TO {g['who']}")
 
 
 def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -> dict:
@@ -285,10 +283,9 @@ def set_direct_writes(plpy, table_oid: int, grants_of: int, verb: str) -> None:
     for g in query(plpy, GRANTS_SQL, ["oid"], [grants_of]):
         if g["privilege_type"] not in WRITES or g["grantee"] == owner:
             continue
-        who = "PUBLIC" if g["grantee"] == 0 else plpy.execute(f"SELECT {int(g['grantee'])}::regrole::text AS r")[0]["r"]
         cols = f" ({ident(g['col'])})" if g["col"] else ""
         if verb == "REVOKE":
-            plpy.execute(f"REVOKE {g['privilege_type']}{cols} ON {table} FROM {who}")
+            plpy.execute(f"REVOKE {g['privilege_type']}{cols} ON {table} FROM {g['who']}")
         else:
             option = " WITH GRANT OPTION" if g["is_grantable"] else ""
-            plpy.execute(f"GRANT {g['privilege_type']}{cols} ON {table} TO {who}{option}")
+            plpy.execute(f"GRANT {g['privilege_type']}{cols} ON {table} TO {g['who']}{option}")
