@@ -20,7 +20,8 @@ COMMITS = {"colcrypt.backfill(text,integer,interval,interval,integer,integer,int
 CALLER_NAMES = {"colcrypt.prepare(text,text[],text,text[])", "colcrypt.pause(text,text)",
                 "colcrypt.schedule_backfill(text,integer,integer,interval)", "colcrypt.resume(text)",
                 "colcrypt.validate(text,integer)", "colcrypt.cutover(text,text,boolean,interval,integer,interval)",
-                "colcrypt.rollback(text,interval,integer)", "colcrypt.preflight(text)"}
+                "colcrypt.rollback(text,interval,integer)", "colcrypt.preflight(text)",
+                "colcrypt.plaintext_residue(text)"}
 EVENT_TRIGGER = {"colcrypt._guard_ddl()"}  # runs on every ALTER TABLE: adds nothing it need not
 
 

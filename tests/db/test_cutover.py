@@ -499,3 +499,13 @@ def test_a_partitioned_table_through_both_stages(db, conn):
     conn.execute("SELECT colcrypt.rollback('events')")
     assert conn.execute("SELECT * FROM events ORDER BY id").fetchall() == expected
     assert conn.execute("SELECT relkind::text FROM pg_class WHERE oid = 'events'::regclass").fetchone() == ("p",)
+
+
+def test_plaintext_residue_names_each_place_with_an_action(shop):
+    validated(shop)
+    shop.execute(f"ANALYZE {TABLE}")
+    places = {r[0]: (r[1], r[2]) for r in shop.execute("SELECT * FROM colcrypt.plaintext_residue(%s)", (TABLE,))}
+    assert {"plaintext table", "planner statistics", "WAL", "server log"} <= set(places), places
+    assert "ssn" in places["planner statistics"][0] and "email" in places["planner statistics"][0]
+    assert "log_statement = all" in places["server log"][0]  # the test cluster logs every statement
+    assert all(action for _, action in places.values())

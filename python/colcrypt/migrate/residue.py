@@ -1,0 +1,65 @@
+"""colcrypt.plaintext_residue(table): where plaintext of the migrated columns may still live once the
+shadow holds them, measured on this server where it can be, with what to do about each place. Part
+of what cleanup reports; callable at any stage."""
+
+from colcrypt.migrate.state import live_migration, plan_of
+from colcrypt.plpy_helpers import query
+
+SETTINGS_SQL = """
+SELECT current_setting('archive_mode') AS archive_mode, current_setting('log_statement') AS log_statement,
+       current_setting('log_min_duration_statement') AS log_min_duration,
+       (SELECT count(*) FROM pg_stat_replication) AS standbys,
+       (SELECT count(*) FROM pg_replication_slots) AS slots,
+       (SELECT count(*) FROM pg_ls_waldir()) AS wal_files,
+       pg_size_pretty((SELECT sum(size) FROM pg_ls_waldir())) AS wal_size
+"""
+STATS_SQL = """
+SELECT attname::text FROM pg_stats
+WHERE schemaname = $1 AND tablename = $2 AND attname = ANY($3)
+  AND (most_common_vals IS NOT NULL OR histogram_bounds IS NOT NULL)
+"""
+
+
+def residue(plpy, table: str, oid: int | None) -> list[dict]:
+    m = live_migration(plpy, table, oid)
+    plan = plan_of(plpy, m)
+    cols = list(plan.sensitive)
+    out = []
+
+    def add(place: str, detail: str, action: str) -> None:
+        out.append({"place": place, "detail": detail, "action": action})
+
+    add("plaintext table", f"{plan.source} (state {m['state']})",
+        "it keeps every value until cleanup drops or archives it; revoke its grants meanwhile")
+    stats = [r["attname"] for r in query(plpy, STATS_SQL, ["text", "text", "text[]"], [plan.schema, plan.table, cols])]
+    if stats:
+        add("planner statistics", f"pg_statistic holds common values and histogram bounds of {', '.join(stats)}",
+            "they go with the plaintext table at cleanup; until then pg_stats shows them to its readers")
+    try:
+        with plpy.subtransaction():
+            s = plpy.execute(SETTINGS_SQL)[0]
+    except plpy.SPIError:  # pg_ls_waldir needs pg_monitor or superuser
+        s = None
+    if s is None:
+        add("WAL, archive, standbys, server log", "not readable by this role (needs pg_monitor)",
+            "run plaintext_residue as a superuser or a member of pg_monitor")
+        return out
+    add("WAL", f"{s['wal_files']} segment(s), {s['wal_size']}, and WAL held by {s['slots']} replication slot(s)",
+        "every value written before the cutover is in WAL until the segments are recycled: CHECKPOINT and "
+        "pg_switch_wal() after cleanup, and drop stale replication slots")
+    if s["archive_mode"] != "off":
+        add("WAL archive and base backups", f"archive_mode = {s['archive_mode']}",
+            "archived WAL and every base backup taken before cleanup hold plaintext: expire them per the retention "
+            "policy, or keep them encrypted and access-controlled")
+    else:
+        add("base backups and dumps", "backups and pg_dump files taken before cleanup",
+            "they hold plaintext: expire them per the retention policy")
+    if s["standbys"]:
+        add("standbys", f"{s['standbys']} streaming standby(s)",
+            "they replay the same changes: their files and WAL hold what the primary's do; treat them alike")
+    if s["log_statement"] in ("all", "mod") or s["log_min_duration"] != "-1":
+        add("server log", f"log_statement = {s['log_statement']}, log_min_duration_statement = {s['log_min_duration']}",
+            "statements with literal values may be logged: rotate and purge the logs written before the cutover")
+    add("pg_stat_statements and client-side logs", "statement texts (constants are normalized, utility statements "
+        "are not) and application logs", "pg_stat_statements_reset() after cleanup; check application logs")
+    return out
