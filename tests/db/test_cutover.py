@@ -509,3 +509,18 @@ def test_plaintext_residue_names_each_place_with_an_action(shop):
     assert "ssn" in places["planner statistics"][0] and "email" in places["planner statistics"][0]
     assert "log_statement = all" in places["server log"][0]  # the test cluster logs every statement
     assert all(action for _, action in places.values())
+
+
+def test_a_char_key_and_a_table_owned_by_another_role(db, conn, app_role):
+    conn.execute("CREATE TABLE codes (code char(4) PRIMARY KEY, ssn text)")
+    conn.execute("INSERT INTO codes VALUES ('AB', 's1'), ('ABCD', 's2')")
+    conn.execute(f"ALTER TABLE codes OWNER TO {app_role}")  # the DBA migrates a table it does not own
+    conn.execute("SELECT colcrypt.grant_key('k', %s)", (app_role,))
+    conn.execute("SELECT colcrypt.prepare('codes', ARRAY['ssn'], 'k')")
+    conn.execute("CALL colcrypt.backfill('codes')")
+    conn.execute("SELECT colcrypt.validate('codes')")
+    conn.execute("SELECT colcrypt.cutover('codes', 'reads')")
+    with psycopg.connect(db.dsn.replace("user=postgres", f"user={app_role}"), autocommit=True) as app:
+        # char(4) keys: the context is the key's ::text form ('AB'), as at encryption, not its output ('AB  ')
+        assert app.execute("SELECT code, ssn FROM codes ORDER BY code").fetchall() == [("AB  ", "s1"), ("ABCD", "s2")]
+    conn.execute("SELECT colcrypt.rollback('codes')")  # (so that the role and what it owns can go)

@@ -53,3 +53,9 @@ def test_the_write_stage_writes_the_shadow_first_then_the_table():
     assert 'RETURNING s."id", s."n" INTO NEW."id", NEW."n"' in sql  # what the moved triggers changed
     assert 'UPDATE "s"."t_plaintext" AS t SET ("ssn", "n") = ROW(NEW."ssn", NEW."n")' in sql  # never the identity
     assert "'written'" in sql and "ERRCODE = 'serialization_failure'" in sql
+
+
+def test_keys_whose_text_form_differs_from_their_output_keep_the_cast():
+    for key_type in ("character(4)", "inet", "boolean"):
+        plan = Plan("s", "t", (Column("k", key_type, True), Column("ssn", "text")), ("ssn",), ("k",), "k", "s.t")
+        assert "|| (e.\"k\")::text" in create_view(plan), key_type

@@ -172,6 +172,7 @@ def _switch_reads(plpy, m: dict, plan) -> None:
     plpy.execute(f"CREATE OR REPLACE{truncate_function(plain, trunc_fn)[len('CREATE'):]}")
     plpy.execute(create_view(plan, invoker=rls["rls"]))
     plpy.execute(f"ALTER VIEW {plan.source} OWNER TO {owner}")
+    plpy.execute(f"GRANT SELECT ON {plan.shadow} TO {owner}")  # the view reads the shadow with its owner's rights
     for d in defaults:
         if d["attname"] == own_identity(plan):
             continue  # the INSTEAD OF trigger leaves it to the table
@@ -258,8 +259,9 @@ def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -
 
 
 def _switch_writes(plpy, m: dict, plan, triggers: list[dict]) -> None:
-    view = f"{ident(plan.schema)}.{ident(m['view_name'])}"
-    plpy.execute(f"LOCK TABLE {view}, {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
+    # Every write through the name takes locks on both tables, so these two stop them all. (Not LOCK
+    # TABLE on the view: that locks its base tables with the view owner's privileges.)
+    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     for t in query(plpy, COLCRYPT_TRIGGERS_SQL, ["oid"], [m["source_oid"]]):  # the shadow is written directly now
         plpy.execute(f"ALTER TABLE {t['rel']} DISABLE TRIGGER {ident(t['tgname'])}")
     for t in triggers:

@@ -7,6 +7,9 @@ from dataclasses import replace
 from colcrypt.migrate.sqlgen import SHADOW_SUFFIX, Plan, decrypt, ident, literal, shadow_values
 
 PLAINTEXT_SUFFIX = "_plaintext"
+# Key types whose output function gives exactly what ::text gives (not char(n), inet or boolean),
+# so the C function builds the same context as the triggers and the backfill did.
+KEYED_TYPES = {"smallint", "integer", "bigint", "text", "character varying", "uuid"}
 
 
 def plaintext_plan(plan: Plan) -> Plan:
@@ -27,7 +30,7 @@ def create_view(plan: Plan, invoker: bool = False) -> str:
 def _decrypt(plan: Plan, column: str, row: str = "e") -> str:
     """A shadow value decrypted; for a one-column key the context is built in C from the key itself
     (the same context: prefix || key::text), which is what makes primary-key lookups cheap."""
-    if len(plan.key_columns) > 1:
+    if len(plan.key_columns) > 1 or plan.type_of(plan.key_columns[0]).split("(")[0] not in KEYED_TYPES:
         return decrypt(plan, column, row)
     value = (f"colcrypt.decrypt_column({row}.{ident(column + SHADOW_SUFFIX)},"
              f" {literal(f'{plan.context_prefix}.{column}#')}, {row}.{ident(plan.key_columns[0])})")

@@ -53,7 +53,9 @@ def _undo(plpy, m: dict, plan) -> None:
     if m["view_oid"]:
         name = m["view_name"]
         view = f"{ident(plan.schema)}.{ident(name)}"
-        plpy.execute(f"LOCK TABLE {view}, {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
+        # (not LOCK TABLE on the view: that locks its base tables with the view owner's privileges;
+        # ALTER VIEW below takes the view's own lock)
+        plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
         dependents = [dict(r) for r in query(plpy, DEPENDENT_VIEWS_SQL, ["oid"], [m["view_oid"]])]
         aside = f"colcrypt_rollback_{int(m['migration_id'])}"
         plpy.execute(f"ALTER VIEW {view} RENAME TO {ident(aside)}")
