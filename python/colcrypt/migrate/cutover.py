@@ -15,7 +15,7 @@ from colcrypt.migrate.cutover_sql import (
     writes_function,
 )
 from colcrypt.migrate.preflight import READERS_WITHOUT_KEY_SQL, preflight
-from colcrypt.migrate.sqlgen import ident, literal, truncate_function
+from colcrypt.migrate.sqlgen import generated_function, ident, literal, truncate_function
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import run_switch
 from colcrypt.plpy_helpers import fail, interval_seconds, query
@@ -91,7 +91,7 @@ SELECT g.*, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text 
 
 
 def instead_function_name(m: dict) -> str:
-    return f"colcrypt.{ident('instead_' + str(int(m['migration_id'])))}"
+    return generated_function("instead", m["migration_id"])
 
 
 def cutover(plpy, table: str, oid: int | None, stage: str, force: bool, lock_timeout, retries: int,
@@ -166,7 +166,7 @@ def _switch_reads(plpy, m: dict, plan) -> None:
     rls = query(plpy, RLS_SQL, ["oid"], [oid])[0]
     plain = plaintext_plan(plan)
     fn = instead_function_name(m)
-    trunc_fn = f"colcrypt.{ident('truncate_' + str(int(m['migration_id'])))}"
+    trunc_fn = generated_function("truncate", m["migration_id"])
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     plpy.execute(f"ALTER TABLE {plan.source} RENAME TO {ident(plain.table)}")
     plpy.execute(f"CREATE OR REPLACE{truncate_function(plain, trunc_fn)[len('CREATE'):]}")

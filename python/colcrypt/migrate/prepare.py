@@ -10,6 +10,7 @@ from colcrypt.migrate.sqlgen import (
     Plan,
     bidx_indexes,
     create_shadow,
+    generated_function,
     ident,
     literal,
     truncate_function,
@@ -154,8 +155,8 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
     _check_names(plpy, table, plan, oid)
 
     migration_id = plpy.execute("SELECT nextval('colcrypt.migrations_migration_id_seq') AS id")[0]["id"]
-    row_fn = f"colcrypt.{ident(f'dual_write_{migration_id}')}"
-    trunc_fn = f"colcrypt.{ident(f'truncate_{migration_id}')}"
+    row_fn = generated_function("dual_write", migration_id)
+    trunc_fn = generated_function("truncate", migration_id)
     shadow_comment = f"colcrypt: encrypted copy of {source} (migration {migration_id})"
     statements = [
         create_shadow(plan),

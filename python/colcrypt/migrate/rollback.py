@@ -7,7 +7,7 @@ import json
 
 from colcrypt.migrate.cutover import DEPENDENT_VIEWS_SQL, instead_function_name, set_direct_writes
 from colcrypt.migrate.schedule import unschedule_all
-from colcrypt.migrate.sqlgen import ident
+from colcrypt.migrate.sqlgen import generated_function, ident
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import run_switch
 from colcrypt.plpy_helpers import fail, interval_seconds, query
@@ -69,6 +69,6 @@ def _undo(plpy, m: dict, plan) -> None:
         plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     for t in query(plpy, TRIGGERS_SQL, ["regclass"], [m["source_oid"]]):
         plpy.execute(f"DROP TRIGGER {ident(t['tgname'])} ON {t['rel']}")
-    mid = int(m["migration_id"])
-    plpy.execute(f"DROP FUNCTION colcrypt.{ident(f'dual_write_{mid}')}(), colcrypt.{ident(f'truncate_{mid}')}()")
+    mid = m["migration_id"]
+    plpy.execute(f"DROP FUNCTION {generated_function('dual_write', mid)}(), {generated_function('truncate', mid)}()")
     plpy.execute(f"DROP TABLE {plan.shadow}")

@@ -69,6 +69,11 @@ class Plan:
         return names + list(METADATA)
 
 
+def generated_function(kind: str, migration_id: int) -> str:
+    """The name of a function generated for a migration: dual_write, truncate or instead."""
+    return f"colcrypt.{ident(f'{kind}_{int(migration_id)}')}"
+
+
 def key_text(plan: Plan, row: str) -> str:
     """The row key as text, bound into each value's context, so a value moved to another row fails."""
     cols = [f"{row}.{ident(k)}" for k in plan.key_columns]
