@@ -27,6 +27,7 @@ PG_FUNCTION_INFO_V1(colcrypt_blind_index);
 void		_PG_init(void);
 
 static bool allow_ddl = false;
+static char *reverse_write = NULL;
 
 void
 _PG_init(void)
@@ -37,6 +38,11 @@ _PG_init(void)
 	DefineCustomBoolVariable("colcrypt.allow_ddl",
 							 "Lets ALTER TABLE and DROP through to a table being migrated (at your own risk).",
 							 NULL, &allow_ddl, false, PGC_USERSET, 0, NULL, NULL, NULL);
+	/* Set (locally) by a migration's INSTEAD OF trigger around its write in reverse, read by its mirror trigger. */
+	DefineCustomStringVariable("colcrypt.reverse_write",
+							   "Internal: marks the write in reverse of a write through a migrated table's name.",
+							   NULL, &reverse_write, "", PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("colcrypt");
 }
 

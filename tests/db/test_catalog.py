@@ -21,7 +21,8 @@ CALLER_NAMES = {"colcrypt.prepare(text,text[],text,text[])", "colcrypt.pause(tex
                 "colcrypt.schedule_backfill(text,integer,integer,interval)", "colcrypt.resume(text)",
                 "colcrypt.validate(text,integer)", "colcrypt.cutover(text,text,boolean,interval,integer,interval)",
                 "colcrypt.rollback(text,interval,integer)", "colcrypt.preflight(text)",
-                "colcrypt.plaintext_residue(text)"}
+                "colcrypt.plaintext_residue(text)", "colcrypt.finalize(text,interval,integer)",
+                "colcrypt.cleanup(text,interval,interval,integer)"}
 EVENT_TRIGGER = {"colcrypt._guard_ddl()"}  # runs on every ALTER TABLE: adds nothing it need not
 
 

@@ -469,11 +469,25 @@ def test_writes_cutover_refuses_what_cannot_move(shop):
     assert scalar(shop, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'shop.\"Customers_encrypted\"'::regclass"
                         " AND NOT tgisinternal") == 0
     shop.execute('SET colcrypt.allow_ddl = on; DROP TRIGGER mask ON shop."Customers_plaintext";'
-                 ' ALTER TABLE shop."Customers_plaintext" ADD CONSTRAINT follows FOREIGN KEY (region)'
-                 " REFERENCES shop.regions ON UPDATE CASCADE; RESET colcrypt.allow_ddl")
-    with raises_sqlstate("0A000", "follows"):  # a cascade writes the plaintext table, not through the name
-        shop.execute("SELECT colcrypt.cutover(%s, 'writes')", (TABLE,))
-    assert state(shop) == "cutover_reads"
+                 " RESET colcrypt.allow_ddl")
+
+
+def test_cascades_into_the_table_reach_the_shadow_after_the_write_cutover(shop):
+    validated(shop)
+    shop.execute('SET colcrypt.allow_ddl = on; ALTER TABLE shop."Customers" DROP CONSTRAINT "Customers_region_fkey";'
+                 ' ALTER TABLE shop."Customers" ADD CONSTRAINT follows FOREIGN KEY (region) REFERENCES shop.regions'
+                 " ON UPDATE CASCADE ON DELETE CASCADE; RESET colcrypt.allow_ddl")
+    shop.execute("SELECT colcrypt.cutover(%s, 'reads')", (TABLE,))
+    shop.execute("SELECT colcrypt.cutover(%s, 'writes')", (TABLE,))
+    touched = dict(shop.execute(f"SELECT id, touched FROM {TABLE} WHERE region = 'EU'").fetchall())
+    shop.execute("UPDATE shop.regions SET code = 'EX' WHERE code = 'EU'")  # writes the plaintext table directly
+    after = dict(shop.execute(f"SELECT id, touched FROM {TABLE} WHERE region = 'EX'").fetchall())
+    assert after == {k: v + 1 for k, v in touched.items()}  # through the name: the cascade and its trigger, once
+    assert shop.execute('SELECT count(*) FROM shop."Customers_plaintext" WHERE region = \'EX\''
+                        ' AND touched > 1').fetchone() == (len(touched),)  # what the moved trigger did came back
+    shop.execute("DELETE FROM shop.orders; DELETE FROM shop.regions WHERE code = 'US'")
+    assert scalar(shop, f"SELECT count(*) FROM {TABLE} WHERE region = 'US'") == 0
+    assert shop.execute("SELECT passed, total FROM colcrypt.validate(%s)", (TABLE,)).fetchone() == (True, 100)
 
 
 def test_a_partitioned_table_through_both_stages(db, conn):

@@ -5,9 +5,9 @@ from colcrypt.migrate.cutover_sql import (
     instead_of_function,
     own_identity,
     plaintext_plan,
-    writes_function,
 )
 from colcrypt.migrate.sqlgen import Column, Plan
+from colcrypt.migrate.writes_sql import mirror_function, writes_function
 
 PLAN = Plan("Shop", 'Or"ders', (Column("Region", "text", True), Column("id", "integer", True, identity="a"),
                                 Column("Card No", "character varying(19)"), Column("total", "numeric", generated=True)),
@@ -46,13 +46,39 @@ def test_a_one_column_key_has_its_context_built_in_c():
 def test_the_write_stage_writes_the_shadow_first_then_the_table():
     plain = plaintext_plan(Plan("s", "t", (Column("id", "integer", True, identity="a"), Column("ssn", "text"),
                                            Column("n", "int")), ("ssn",), ("id",), "k", "s.t"))
-    sql = writes_function(plain, "colcrypt.instead_1", "s.t")
-    assert """NEW."id" := nextval(pg_get_serial_sequence('"s"."t_plaintext"', 'id'))""" in sql
+    sql = writes_function(plain, "colcrypt.instead_1", "s.t", reverse_tag="colcrypt.dual_write_1",
+                          identity_seq="s.t_id_seq")
+    assert """NEW."id" := nextval('s.t_id_seq'::regclass)""" in sql
     shadow_insert = sql.index('INSERT INTO "s"."t_encrypted" AS s ("id", "ssn_encrypted", "n", "encryption_key_id"')
     assert shadow_insert < sql.index('INSERT INTO "s"."t_plaintext" ("id", "ssn", "n") OVERRIDING SYSTEM VALUE')
     assert 'RETURNING s."id", s."n" INTO NEW."id", NEW."n"' in sql  # what the moved triggers changed
     assert 'UPDATE "s"."t_plaintext" AS t SET ("ssn", "n") = ROW(NEW."ssn", NEW."n")' in sql  # never the identity
     assert "'written'" in sql and "ERRCODE = 'serialization_failure'" in sql
+    # the reverse write is marked with the depth its mirror trigger fires at, then unmarked
+    mark = "set_config('colcrypt.reverse_write', (pg_trigger_depth() + 1)::text || 'colcrypt.dual_write_1', true)"
+    assert sql.count(mark) == 3 and sql.count("set_config('colcrypt.reverse_write', '', true)") == 3
+    assert sql.index(mark) < sql.index('INSERT INTO "s"."t_plaintext"')
+
+
+def test_finalized_writes_reach_the_shadow_only_and_check_encrypted_columns():
+    plain = plaintext_plan(Plan("s", "t", (Column("id", "integer", True), Column("ssn", "text", True),
+                                           Column("n", "int")), ("ssn",), ("id",), "k", "s.t"))
+    sql = writes_function(plain, "colcrypt.instead_1", "s.t", reverse_tag=None, identity_seq=None,
+                          checks=[("ssn_len", "(length(ssn) = 11)")], required=["ssn"])
+    assert "t_plaintext" not in sql and "reverse_write" not in sql and "'final'" in sql
+    assert "IF TG_OP <> 'DELETE' THEN" in sql  # a DELETE has no NEW row to check
+    assert 'IF NEW."ssn" IS NULL THEN' in sql and "ERRCODE = 'not_null_violation'" in sql
+    assert "WHERE NOT ((length(ssn) = 11))" in sql and "CONSTRAINT = 'ssn_len'" in sql
+
+
+def test_the_mirror_trigger_skips_only_the_marked_reverse_write():
+    plain = plaintext_plan(Plan("s", "t", (Column("id", "integer", True), Column("ssn", "text")), ("ssn",),
+                                ("id",), "k", "s.t"))
+    sql = mirror_function(plain, "colcrypt.dual_write_1")
+    assert ("current_setting('colcrypt.reverse_write', true) = pg_trigger_depth()::text || 'colcrypt.dual_write_1'"
+            in sql)
+    assert 'UPDATE "s"."t_encrypted" AS s SET' in sql and 'WHERE s."id" = OLD."id"' in sql
+    assert "ON CONFLICT" not in sql  # an upsert would fire the shadow's INSERT triggers on an update
 
 
 def test_keys_whose_text_form_differs_from_their_output_keep_the_cast():

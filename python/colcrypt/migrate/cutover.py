@@ -3,7 +3,8 @@ one short switch; applications keep their name and their SQL. The plaintext tabl
 under <table>_plaintext, with its triggers, constraints and foreign keys, and takes every write
 made through the name (INSTEAD OF trigger), which its dual-write trigger copies into the shadow.
 colcrypt.cutover(table, 'writes'): writes through the name go to the shadow first and then, in
-reverse, to the plaintext table; the table's own triggers fire on the shadow."""
+reverse, to the plaintext table; the table's own triggers fire on the shadow; writes that reach the
+plaintext table otherwise (cascades) go on to the shadow through its mirror trigger."""
 
 import re
 
@@ -12,12 +13,13 @@ from colcrypt.migrate.cutover_sql import (
     instead_of_function,
     own_identity,
     plaintext_plan,
-    writes_function,
 )
 from colcrypt.migrate.preflight import READERS_WITHOUT_KEY_SQL, preflight
+from colcrypt.migrate.privileges import GRANTS_SQL, set_privileges
 from colcrypt.migrate.sqlgen import generated_function, ident, literal, truncate_function
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import run_switch
+from colcrypt.migrate.writes_sql import mirror_function, writes_function
 from colcrypt.plpy_helpers import fail, interval_seconds, query
 
 STAGES = ("reads", "writes")
@@ -69,24 +71,10 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE (t.tgrelid = $1 OR t.tgrelid IN (SELECT relid FROM pg_partition_tree($1))) AND NOT t.tgisinternal
   AND t.tgparentid = 0 AND t.tgname NOT LIKE 'colcrypt%' AND t.tgenabled <> 'D'
 """
-# Foreign keys of the table whose actions write its rows when the referenced row changes.
-CASCADING_FKS_SQL = """
-SELECT conname::text FROM pg_constraint
-WHERE conrelid = $1 AND contype = 'f' AND (confupdtype NOT IN ('a', 'r') OR confdeltype NOT IN ('a', 'r'))
-"""
 COLCRYPT_TRIGGERS_SQL = """
 SELECT t.tgrelid::regclass::text AS rel, t.tgname::text FROM pg_trigger t
 WHERE (t.tgrelid = $1 OR t.tgrelid IN (SELECT relid FROM pg_partition_tree($1)))
   AND t.tgname IN ('colcrypt_dual_write', 'colcrypt_truncate')
-"""
-GRANTS_SQL = """
-SELECT g.*, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END AS who FROM (
-    SELECT NULL::name AS col, x.grantee, x.privilege_type, x.is_grantable FROM pg_class c, aclexplode(c.relacl) x
-    WHERE c.oid = $1
-    UNION ALL
-    SELECT a.attname, x.grantee, x.privilege_type, x.is_grantable FROM pg_attribute a, aclexplode(a.attacl) x
-    WHERE a.attrelid = $1 AND a.attacl IS NOT NULL
-) AS g
 """
 
 
@@ -231,12 +219,6 @@ def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -
         fail(plpy, "0A000", f"{table} has generated columns ({', '.join(generated)}), which this version's write "
                             "cutover does not compute on the shadow",
              "Keep the read cutover (writes keep going to the plaintext table), or SELECT colcrypt.rollback(table).")
-    cascading = [r["conname"] for r in query(plpy, CASCADING_FKS_SQL, ["oid"], [m["source_oid"]])]
-    if cascading:
-        fail(plpy, "0A000", f"foreign keys {', '.join(cascading)} of {table} change its rows by cascade, which this "
-                            "version's write cutover does not carry to the shadow",
-             "A cascade writes the plaintext table directly, not through the name. Keep the read cutover (it "
-             "handles cascades), or SELECT colcrypt.rollback(table).")
     if query(plpy, RLS_SQL, ["oid"], [m["source_oid"]])[0]["rls"]:
         fail(plpy, "0A000", f"{table} has row-level security, which this version's write cutover does not carry",
              "Keep the read cutover (its writes are checked by the table's policies), or SELECT "
@@ -262,32 +244,21 @@ def _switch_writes(plpy, m: dict, plan, triggers: list[dict]) -> None:
     # Every write through the name takes locks on both tables, so these two stop them all. (Not LOCK
     # TABLE on the view: that locks its base tables with the view owner's privileges.)
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
-    for t in query(plpy, COLCRYPT_TRIGGERS_SQL, ["oid"], [m["source_oid"]]):  # the shadow is written directly now
-        plpy.execute(f"ALTER TABLE {t['rel']} DISABLE TRIGGER {ident(t['tgname'])}")
+    dual_write = generated_function("dual_write", m["migration_id"])
+    plpy.execute(mirror_function(plan, dual_write))
     for t in triggers:
         on = f" ON {t['rendered']} "
         plpy.execute(t["def"].replace(on, f" ON {plan.shadow} ", 1))
         plpy.execute(f"ALTER TABLE {plan.source} DISABLE TRIGGER {ident(t['tgname'])}")
-    set_direct_writes(plpy, m["source_oid"], m["source_oid"], "REVOKE")
-    body = writes_function(plan, instead_function_name(m), m["table_name"])
-    plpy.execute("CREATE OR REPLACE" + body[len("CREATE"):])
+    set_privileges(plpy, m["source_oid"], m["source_oid"], "REVOKE")
+    plpy.execute(writes_function(plan, instead_function_name(m), m["table_name"], reverse_tag=dual_write,
+                                 identity_seq=identity_sequence(plpy, plan)))
 
 
-WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
-
-
-def set_direct_writes(plpy, table_oid: int, grants_of: int, verb: str) -> None:
-    """REVOKE from the plaintext table the write privileges its grantees (not its owner) have, so that
-    while the shadow is the table of record nothing writes the plaintext table but the name's
-    trigger; or GRANT them back as the view (grants_of) holds them, for a rollback."""
-    owner = plpy.execute(f"SELECT relowner AS o FROM pg_class WHERE oid = {int(table_oid)}")[0]["o"]
-    table = plpy.execute(f"SELECT {int(table_oid)}::regclass::text AS t")[0]["t"]
-    for g in query(plpy, GRANTS_SQL, ["oid"], [grants_of]):
-        if g["privilege_type"] not in WRITES or g["grantee"] == owner:
-            continue
-        cols = f" ({ident(g['col'])})" if g["col"] else ""
-        if verb == "REVOKE":
-            plpy.execute(f"REVOKE {g['privilege_type']}{cols} ON {table} FROM {g['who']}")
-        else:
-            option = " WITH GRANT OPTION" if g["is_grantable"] else ""
-            plpy.execute(f"GRANT {g['privilege_type']}{cols} ON {table} TO {g['who']}{option}")
+def identity_sequence(plpy, plan) -> str | None:
+    """The sequence of the table's one identity column, which the name's trigger draws from."""
+    identity = own_identity(plan)
+    if identity is None:
+        return None
+    return query(plpy, "SELECT pg_get_serial_sequence($1, $2) AS s", ["text", "text"],
+                 [plan.source, identity])[0]["s"]

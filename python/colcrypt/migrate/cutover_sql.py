@@ -4,7 +4,7 @@ name on to the plaintext table (whose dual-write trigger writes the shadow). Pur
 
 from dataclasses import replace
 
-from colcrypt.migrate.sqlgen import SHADOW_SUFFIX, Plan, decrypt, ident, literal, shadow_values
+from colcrypt.migrate.sqlgen import SHADOW_SUFFIX, Plan, decrypt, ident, literal
 
 PLAINTEXT_SUFFIX = "_plaintext"
 # Key types whose output function gives exactly what ::text gives (not char(n), inet or boolean),
@@ -21,13 +21,13 @@ def create_view(plan: Plan, invoker: bool = False) -> str:
     """The table's columns in their order, types and names, the sensitive ones decrypted. invoker:
     the caller's privileges and row-level security policies apply to the shadow (for a table with
     row-level security), not the view owner's."""
-    cols = [f"{_decrypt(plan, c.name)} AS {ident(c.name)}" if c.name in plan.sensitive else f"e.{ident(c.name)}"
+    cols = [f"{view_decrypt(plan, c.name)} AS {ident(c.name)}" if c.name in plan.sensitive else f"e.{ident(c.name)}"
             for c in plan.columns]
     options = " WITH (security_invoker = true)" if invoker else ""
     return f"CREATE VIEW {plan.source}{options} AS\nSELECT " + ",\n       ".join(cols) + f"\nFROM {plan.shadow} AS e"
 
 
-def _decrypt(plan: Plan, column: str, row: str = "e") -> str:
+def view_decrypt(plan: Plan, column: str, row: str = "e") -> str:
     """A shadow value decrypted; for a one-column key the context is built in C from the key itself
     (the same context: prefix || key::text), which is what makes primary-key lookups cheap."""
     if len(plan.key_columns) > 1 or plan.type_of(plan.key_columns[0]).split("(")[0] not in KEYED_TYPES:
@@ -111,66 +111,3 @@ def _insert(plan: Plan, writable: list) -> str:
     without = statement([c for c in writable if c.name != identity])
     return (f"IF NEW.{ident(identity)} IS NULL THEN\n            {without}"
             f"\n        ELSE\n            {statement(writable)}\n        END IF;")
-
-
-def writes_function(plan: Plan, function: str, name: str) -> str:
-    """The write cutover's INSTEAD OF trigger: the shadow is written first, encrypted (its triggers,
-    moved there from the table, fire; RETURNING brings back what they changed), then the plaintext
-    table in reverse with the same row, so that a rollback loses nothing. (plan names the plaintext
-    table; a table with generated columns is refused before this.) The lost-update check compares
-    the shadow row, decrypted, with what the statement read."""
-    identity = own_identity(plan)
-    fill = (f"IF NEW.{ident(identity)} IS NULL THEN\n            NEW.{ident(identity)} := nextval("
-            f"pg_get_serial_sequence({literal(plan.source)}, {literal(identity)}));\n        END IF;\n        "
-            if identity else "")
-    names = plan.shadow_columns()
-    plain = [c for c in plan.columns if c.name not in plan.sensitive]
-    back = (f" RETURNING {', '.join(f's.{ident(c.name)}' for c in plain)} INTO "
-            f"{', '.join(f'NEW.{ident(c.name)}' for c in plain)}") if plain else ""
-    values = shadow_values(plan, "NEW", "written")
-    sets = ", ".join(f"{ident(n)} = {v}" for n, v in zip(names, values, strict=True))
-    key = " AND ".join(f"s.{ident(k)} = OLD.{ident(k)}" for k in plan.key_columns)
-    read = ", ".join(_decrypt(plan, c.name, "s") if c.name in plan.sensitive else f"s.{ident(c.name)}"
-                     for c in plan.columns)
-    old = ", ".join(f"OLD.{ident(c.name)}" for c in plan.columns)
-    unchanged = f"ROW({read})::text IS NOT DISTINCT FROM ROW({old})::text"
-    cols = ", ".join(ident(c.name) for c in plan.columns)
-    new_values = ", ".join(f"NEW.{ident(c.name)}" for c in plan.columns)
-    settable = [c for c in plan.columns if c.identity != "a"]  # GENERATED ALWAYS: only ever its first value
-    set_cols = ", ".join(ident(c.name) for c in settable)
-    set_values = ", ".join(f"NEW.{ident(c.name)}" for c in settable)
-    plain_key = " AND ".join(f"t.{ident(k)} = OLD.{ident(k)}" for k in plan.key_columns)
-    overriding = " OVERRIDING SYSTEM VALUE" if any(c.identity == "a" for c in plan.columns) else ""
-    return f"""CREATE FUNCTION {function}() RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $colcrypt$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        {fill}INSERT INTO {plan.shadow} AS s ({', '.join(ident(n) for n in names)})
-            VALUES ({', '.join(values)}){back};
-        INSERT INTO {plan.source} ({cols}){overriding} VALUES ({new_values});
-        RETURN NEW;
-    END IF;
-    IF TG_OP = 'UPDATE' THEN
-        UPDATE {plan.shadow} AS s SET {sets}
-        WHERE {key} AND {unchanged}{back};
-    ELSE
-        DELETE FROM {plan.shadow} AS s WHERE {key} AND {unchanged};
-    END IF;
-    IF NOT FOUND THEN
-        IF EXISTS (SELECT FROM {plan.shadow} AS s WHERE {key}) THEN
-            RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
-                MESSAGE = {literal(f'colcrypt: a row of {name} changed since this statement read it')},
-                HINT = 'Another transaction updated it concurrently; retry the transaction.';
-        END IF;
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'UPDATE' THEN
-        UPDATE {plan.source} AS t SET ({set_cols}) = ROW({set_values}) WHERE {plain_key};
-        RETURN NEW;
-    END IF;
-    DELETE FROM {plan.source} AS t WHERE {plain_key};
-    RETURN OLD;
-END
-$colcrypt$"""

@@ -42,15 +42,17 @@ HAVING bool_and(a.attnotnull) AND bool_and(k.attnum > 0)
 ORDER BY i.indisprimary DESC, count(*), i.indexrelid LIMIT 1
 """
 # What would break once the column holds ciphertext: unique indexes on it, indexes whose expression
-# or predicate uses it, constraints (check, foreign key in or out, unique, exclusion), generated
-# columns computed from it, the partition key. Plain indexes and views are fine.
+# or predicate uses it, constraints that compare its values (foreign key in or out, unique,
+# exclusion), generated columns computed from it, the partition key. Plain indexes, views and CHECKs
+# are fine (finalize has the name's trigger evaluate the CHECKs).
 DEPENDENTS_SQL = """
 SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS what
 FROM pg_depend d
 LEFT JOIN pg_index i ON d.classid = 'pg_class'::regclass AND i.indexrelid = d.objid
 LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
 WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1 AND d.refobjsubid = $2
-  AND (d.classid = 'pg_constraint'::regclass
+  AND (d.classid = 'pg_constraint'::regclass AND NOT EXISTS (SELECT FROM pg_constraint c
+                                                               WHERE c.oid = d.objid AND c.contype = 'c')
        OR i.indexrelid IS NOT NULL AND (i.indisunique OR NOT $2 = ANY (i.indkey::int2[]))
        OR ad.oid IS NOT NULL AND ad.adnum <> $2)
 UNION ALL

@@ -22,16 +22,22 @@ WHERE schemaname = $1 AND tablename = $2 AND attname = ANY($3)
 
 def residue(plpy, table: str, oid: int | None) -> list[dict]:
     m = live_migration(plpy, table, oid)
-    plan = plan_of(plpy, m)
+    return residue_of(plpy, m, plan_of(plpy, m))
+
+
+def residue_of(plpy, m: dict, plan, dropped: bool = False) -> list[dict]:
+    """dropped: after cleanup, which has taken the plaintext table and its statistics with it."""
     cols = list(plan.sensitive)
     out = []
 
     def add(place: str, detail: str, action: str) -> None:
         out.append({"place": place, "detail": detail, "action": action})
 
-    add("plaintext table", f"{plan.source} (state {m['state']})",
-        "it keeps every value until cleanup drops or archives it; revoke its grants meanwhile")
-    stats = [r["attname"] for r in query(plpy, STATS_SQL, ["text", "text", "text[]"], [plan.schema, plan.table, cols])]
+    if not dropped:
+        add("plaintext table", f"{plan.source} (state {m['state']})",
+            "it keeps every value until cleanup drops it; finalize revokes its grants")
+    stats = [] if dropped else [r["attname"] for r in query(plpy, STATS_SQL, ["text", "text", "text[]"],
+                                                                  [plan.schema, plan.table, cols])]
     if stats:
         add("planner statistics", f"pg_statistic holds common values and histogram bounds of {', '.join(stats)}",
             "they go with the plaintext table at cleanup; until then pg_stats shows them to its readers")

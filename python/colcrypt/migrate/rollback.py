@@ -5,17 +5,20 @@ the triggers, the view and the shadow go."""
 
 import json
 
-from colcrypt.migrate.cutover import DEPENDENT_VIEWS_SQL, instead_function_name, set_direct_writes
+from colcrypt.migrate.cutover import DEPENDENT_VIEWS_SQL, instead_function_name
+from colcrypt.migrate.cutover_sql import view_decrypt
+from colcrypt.migrate.privileges import set_privileges
 from colcrypt.migrate.schedule import unschedule_all
 from colcrypt.migrate.sqlgen import generated_function, ident
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import run_switch
 from colcrypt.plpy_helpers import fail, interval_seconds, query
 
-BEFORE_CLEANUP = ("dual_write", "backfilling", "backfilled", "validated", "cutover_reads", "cutover_writes")
-MOVED_TRIGGERS_SQL = """
-SELECT detail -> 'triggers' AS t FROM colcrypt.migration_events
-WHERE migration_id = $1 AND event = 'cutover writes' ORDER BY event_id DESC LIMIT 1
+BEFORE_CLEANUP = ("dual_write", "backfilling", "backfilled", "validated", "cutover_reads", "cutover_writes",
+                  "finalized")
+EVENT_SQL = """
+SELECT detail::text AS d FROM colcrypt.migration_events
+WHERE migration_id = $1 AND event = $2 ORDER BY event_id DESC LIMIT 1
 """
 
 TRIGGERS_SQL = """
@@ -35,7 +38,9 @@ def rollback(plpy, table: str, oid: int | None, lock_timeout, retries: int) -> d
     jobs = unschedule_all(plpy, m)
     plan = plan_of(plpy, m)
     oids = [m["source_oid"], m["shadow_oid"]] + ([m["view_oid"]] if m["view_oid"] else [])
-    result = run_switch(plpy, table, oids, lambda: _undo(plpy, m, plan), timeout_s, retries)
+    finalized = _event(plpy, m, "finalize") if m["state"] == "finalized" else None
+    oids += [fk["rel_oid"] for fk in finalized["foreign_keys_in"]] if finalized else []
+    result = run_switch(plpy, table, oids, lambda: _undo(plpy, m, plan, finalized), timeout_s, retries)
     from_state = m["state"]
     query(plpy, "UPDATE colcrypt.migrations SET name_view = NULL WHERE migration_id = $1", ["int8"],
           [m["migration_id"]])
@@ -44,12 +49,19 @@ def rollback(plpy, table: str, oid: int | None, lock_timeout, retries: int) -> d
     return {"from_state": from_state, **result}
 
 
-def _undo(plpy, m: dict, plan) -> None:
-    if m["state"] == "cutover_writes":  # the plaintext table is in step; its own triggers fire there again
-        moved = query(plpy, MOVED_TRIGGERS_SQL, ["int8"], [m["migration_id"]])
-        for name in json.loads(moved[0]["t"]) if moved else []:
+def _event(plpy, m: dict, event: str) -> dict:
+    rows = query(plpy, EVENT_SQL, ["int8", "text"], [m["migration_id"], event])
+    return json.loads(rows[0]["d"]) if rows else {}
+
+
+def _undo(plpy, m: dict, plan, finalized: dict | None) -> None:
+    if finalized is not None:
+        _catch_up(plpy, m, plan, finalized)
+    if m["state"] in ("cutover_writes", "finalized"):  # the plaintext table is in step; its triggers fire there again
+        plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
+        for name in _event(plpy, m, "cutover writes").get("triggers", []):
             plpy.execute(f"ALTER TABLE {plan.source} ENABLE TRIGGER {ident(name)}")
-        set_direct_writes(plpy, m["source_oid"], m["view_oid"], "GRANT")
+        set_privileges(plpy, m["source_oid"], m["view_oid"], "GRANT", writes_only=m["state"] == "cutover_writes")
     if m["view_oid"]:
         name = m["view_name"]
         view = f"{ident(plan.schema)}.{ident(name)}"
@@ -72,3 +84,39 @@ def _undo(plpy, m: dict, plan) -> None:
     mid = m["migration_id"]
     plpy.execute(f"DROP FUNCTION {generated_function('dual_write', mid)}(), {generated_function('truncate', mid)}()")
     plpy.execute(f"DROP TABLE {plan.shadow}")
+
+
+def _catch_up(plpy, m: dict, plan, finalized: dict) -> None:
+    """From finalized: the plaintext table has taken no write since; bring it up to date from the
+    shadow (rows deleted since, rows the name's trigger wrote since, marked 'final') and give it its
+    foreign keys back, NOT VALID (validating would hold the switch's locks for a full scan)."""
+    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
+    key = " AND ".join(f"s.{ident(k)} = t.{ident(k)}" for k in plan.key_columns)
+    plpy.execute(f"DELETE FROM {plan.source} AS t WHERE NOT EXISTS (SELECT FROM {plan.shadow} AS s WHERE {key})")
+    cols = ", ".join(ident(c.name) for c in plan.columns)
+    values = ", ".join(view_decrypt(plan, c.name, "s") if c.name in plan.sensitive else f"s.{ident(c.name)}"
+                       for c in plan.columns)
+    sets = ", ".join(f"{ident(c.name)} = excluded.{ident(c.name)}" for c in plan.columns
+                     if c.name not in plan.key_columns and c.identity != "a")
+    overriding = " OVERRIDING SYSTEM VALUE" if any(c.identity == "a" for c in plan.columns) else ""
+    conflict = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
+    plpy.execute(f"INSERT INTO {plan.source} AS t ({cols}){overriding} SELECT {values} FROM {plan.shadow} AS s"
+                 f" WHERE s.migration_status = 'final'"
+                 f" ON CONFLICT ({', '.join(ident(k) for k in plan.key_columns)}) {conflict}")
+    restored = []
+    for fk in finalized["foreign_keys_in"] + finalized["foreign_keys_out"]:
+        rel = _name(plpy, fk["rel_oid"]) if "rel_oid" in fk else plan.source
+        ref = _name(plpy, fk["ref_oid"])  # its name now, which a cutover of its own may have changed
+        definition = fk["def"].replace(f" REFERENCES {fk['ref']}(", f" REFERENCES {ref}(", 1)
+        if "rel_oid" in fk:
+            plpy.execute(f"ALTER TABLE {rel} DROP CONSTRAINT {ident(fk['name'])}")
+        plpy.execute(f"ALTER TABLE {rel} ADD CONSTRAINT {ident(fk['name'])} {definition} NOT VALID")
+        restored.append(f"ALTER TABLE {rel if 'rel_oid' in fk else ident(plan.schema) + '.' + ident(m['view_name'])}"
+                        f" VALIDATE CONSTRAINT {ident(fk['name'])}")
+    if restored:
+        plpy.notice("colcrypt: foreign keys restored NOT VALID (every row satisfies them); validate them at a quiet "
+                    "moment, without blocking writes: " + "; ".join(restored))
+
+
+def _name(plpy, oid: int) -> str:
+    return query(plpy, "SELECT $1::regclass::text AS t", ["oid"], [oid])[0]["t"]

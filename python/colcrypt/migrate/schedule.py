@@ -15,7 +15,7 @@ def job_name(migration_id: int, worker: int) -> str:
     return f"colcrypt-backfill-{int(migration_id)}-{int(worker)}"
 
 
-def _cron_here(plpy) -> bool:
+def cron_here(plpy) -> bool:
     return plpy.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') AS ok")[0]["ok"]
 
 
@@ -33,7 +33,7 @@ def schedule(plpy, table: str, table_oid: int | None, workers: int | None, batch
     m = live_migration(plpy, table, table_oid)
     require_state(plpy, m, ("dual_write", "backfilling"), "schedule_backfill")
     commands = [command(table, w, workers, batch_size or 1000, sleep_s) for w in range(1, workers + 1)]
-    if not _cron_here(plpy):
+    if not cron_here(plpy):
         home = plpy.execute("SELECT current_setting('cron.database_name', true) AS d")[0]["d"]
         here = plpy.execute("SELECT current_database() AS d")[0]["d"]
         first = (f"SELECT cron.schedule_in_database({literal(job_name(m['migration_id'], 1))}, '* * * * *', "
@@ -53,14 +53,15 @@ def schedule(plpy, table: str, table_oid: int | None, workers: int | None, batch
 
 
 def unschedule_all(plpy, m: dict) -> int:
-    """Remove the migration's backfill jobs; the number removed."""
-    if not _cron_here(plpy):
+    """Remove the migration's backfill and cleanup jobs; the number removed."""
+    if not cron_here(plpy):
         return 0
     pattern = f"colcrypt-backfill-{int(m['migration_id'])}-%"
-    rows = plpy.execute(plpy.prepare("SELECT cron.unschedule(jobid) AS ok FROM cron.job WHERE jobname LIKE $1",
-                                     ["text"]), [pattern])
+    rows = plpy.execute(plpy.prepare("SELECT cron.unschedule(jobid) AS ok FROM cron.job"
+                                     " WHERE jobname LIKE $1 OR jobname = $2", ["text", "text"]),
+                        [pattern, f"colcrypt-cleanup-{int(m['migration_id'])}"])
     if rows:
-        log_event(plpy, m["migration_id"], m["table_name"], "unschedule backfill", {"jobs": len(rows)})
+        log_event(plpy, m["migration_id"], m["table_name"], "unschedule jobs", {"jobs": len(rows)})
     return len(rows)
 
 
@@ -73,14 +74,14 @@ def advisory_key(migration_id: int, worker: int) -> str:
 
 
 def retire_job(plpy, m: dict, worker: int) -> None:
-    if _cron_here(plpy):
+    if cron_here(plpy):
         plpy.execute(plpy.prepare("SELECT cron.alter_job(jobid, schedule => $2) FROM cron.job WHERE jobname = $1",
                                   ["text", "text"]), [job_name(m["migration_id"], worker), NEVER])
 
 
 def remove_retired(plpy, m: dict, running_worker: int | None = None) -> int:
     """Remove the retired jobs of workers that are not running (their advisory lock is free)."""
-    if not _cron_here(plpy):
+    if not cron_here(plpy):
         return 0
     removed = 0
     prefix = f"colcrypt-backfill-{int(m['migration_id'])}-"

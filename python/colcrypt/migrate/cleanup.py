@@ -1,0 +1,150 @@
+"""colcrypt.cleanup(table, retain): after finalize, the plaintext table is kept, without grants, for
+the retention period (a daily pg_cron job calls cleanup again until it is due), then dropped in one
+short switch: the sequences its columns own move to the shadow's columns, identity columns become
+the shadow's, colcrypt's triggers and functions go, the constraints finalize moved are validated,
+and the name keeps serving the shadow. Returns what it did and where plaintext may still live."""
+
+from colcrypt.migrate.cutover_sql import own_identity
+from colcrypt.migrate.finalize import constraint_moves, final_function
+from colcrypt.migrate.residue import residue_of
+from colcrypt.migrate.schedule import NEVER, cron_here
+from colcrypt.migrate.sqlgen import generated_function, ident, literal
+from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
+from colcrypt.migrate.switch import run_switch
+from colcrypt.plpy_helpers import fail, interval_seconds, query
+
+DUE_SQL = """
+SELECT state_changed_at + $2::interval AS due, (state_changed_at + $2::interval <= clock_timestamp()) AS is_due
+FROM colcrypt.migrations WHERE migration_id = $1
+"""
+NOT_VALID_SQL = """
+SELECT conrelid::regclass::text AS rel, conname::text AS name FROM pg_constraint
+WHERE NOT convalidated AND conparentid = 0 AND (conrelid = $1 OR (contype = 'f' AND confrelid = $1))
+"""
+# Sequences the plaintext table's columns own: 'a' by OWNED BY (serial), 'i' as identity columns.
+SEQUENCES_SQL = """
+SELECT d.objid::regclass::text AS seq, a.attname::text AS col, d.deptype::text AS kind,
+       s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
+       pg_sequence_last_value(d.objid) AS last_value
+FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid
+JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1
+  AND d.deptype IN ('a', 'i')
+"""
+DEPENDENTS_SQL = """
+SELECT DISTINCT pg_describe_object(d.classid, d.objid, 0) AS what FROM pg_depend d
+WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1 AND d.deptype = 'n'
+  AND d.classid <> 'pg_constraint'::regclass
+  AND NOT (d.classid = 'pg_class'::regclass AND d.objid IN (SELECT relid FROM pg_partition_tree($1)))
+  AND NOT (d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT oid FROM pg_rewrite WHERE ev_class = $1))
+"""
+
+
+def job_name(migration_id: int) -> str:
+    return f"colcrypt-cleanup-{int(migration_id)}"  # unschedule_all knows it too
+
+
+def cleanup(plpy, table: str, oid: int | None, retain, lock_timeout, retries: int) -> list[dict]:
+    retain_s = interval_seconds(plpy, retain)
+    timeout_s = interval_seconds(plpy, lock_timeout)
+    if retain_s is None or retain_s < 0 or not timeout_s or timeout_s <= 0 or not retries or not 1 <= retries <= 100:
+        fail(plpy, "KC008", f"p_retain must be zero or more, p_lock_timeout positive and p_retries 1-100, not "
+                            f"{retain}, {lock_timeout} and {retries}",
+             "p_retain is how long the plaintext table is kept after finalize, e.g. '90 days'; '0' drops it now.")
+    m = live_migration(plpy, table, oid, lock=True)
+    require_state(plpy, m, ("finalized",), "cleanup")
+    plan = plan_of(plpy, m)
+    names = query(plpy, "SELECT $1::regclass::text AS p, $2::regclass::text AS s", ["oid", "oid"],
+                  [m["source_oid"], m["shadow_oid"]])[0]
+    validated = _validate_moved(plpy, m)
+    due = query(plpy, DUE_SQL, ["int8", "text"], [m["migration_id"], retain])[0]
+    if not due["is_due"]:
+        job = _schedule(plpy, m, table, retain)
+        log_event(plpy, m["migration_id"], m["table_name"], "cleanup scheduled",
+                  {"due": due["due"], "job": job, "validated": validated})
+        when = f"a daily pg_cron job ({job}) drops it then" if job else "call colcrypt.cleanup again then"
+        return [{"place": "plaintext table", "detail": f"{names['p']} kept without grants until {due['due']}",
+                 "action": f"the retention ends then: {when}; colcrypt.rollback(table) is still possible"}] + \
+            residue_of(plpy, m, plan)
+    dependents = [r["what"] for r in query(plpy, DEPENDENTS_SQL, ["oid"], [m["source_oid"]])]
+    if dependents:
+        fail(plpy, "KC025", f"{names['p']} cannot be dropped: {', '.join(dependents)} still depend(s) on it",
+             "Re-create them on the name (it serves the same rows) or drop them, then run cleanup again.")
+    moves = constraint_moves(plpy, m, plan, table)
+    sequences = [dict(r) for r in query(plpy, SEQUENCES_SQL, ["oid"], [m["source_oid"]])]
+    result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"]],
+                        lambda: _drop(plpy, m, plan, moves, sequences), timeout_s, retries)
+    _unschedule(plpy, m)
+    set_state(plpy, m, "cleaned")
+    log_event(plpy, m["migration_id"], m["table_name"], "cleanup",
+              {**result, "dropped": names["p"], "sequences": [s["seq"] for s in sequences], "validated": validated})
+    return [{"place": "plaintext table", "detail": f"{names['p']} dropped",
+             "action": f"{names['s']} holds the rows, encrypted; the name serves them"}] + \
+        residue_of(plpy, m, plan, dropped=True)
+
+
+def _validate_moved(plpy, m: dict) -> list[str]:
+    """VALIDATE the constraints finalize added NOT VALID: a scan, but under a lock that lets reads and
+    writes go on."""
+    done = []
+    for r in query(plpy, NOT_VALID_SQL, ["oid"], [m["shadow_oid"]]):
+        with plpy.subtransaction():
+            plpy.execute("SET LOCAL colcrypt.allow_ddl = on")
+            plpy.execute(f"ALTER TABLE {r['rel']} VALIDATE CONSTRAINT {ident(r['name'])}")
+            plpy.execute("SET LOCAL colcrypt.allow_ddl = off")
+        done.append(f"{r['rel']}.{r['name']}")
+    return done
+
+
+def _drop(plpy, m: dict, plan, moves: dict, sequences: list[dict]) -> None:
+    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
+    identity_seq = None
+    for s in sequences:  # identity BY DEFAULT: the shadow takes the values the name's trigger draws
+        if s["kind"] == "a":
+            plpy.execute(f"ALTER SEQUENCE {s['seq']} OWNED BY {plan.shadow}.{ident(s['col'])}")
+            continue
+        options = (f"INCREMENT BY {s['seqincrement']} MINVALUE {s['seqmin']} MAXVALUE {s['seqmax']}"
+                   f" CACHE {s['seqcache']}{' CYCLE' if s['seqcycle'] else ''}")
+        plpy.execute(f"ALTER TABLE {plan.shadow} ALTER COLUMN {ident(s['col'])} ADD GENERATED BY DEFAULT AS IDENTITY"
+                     f" ({options})")
+        new = query(plpy, "SELECT pg_get_serial_sequence($1, $2) AS s", ["text", "text"],
+                    [plan.shadow, s["col"]])[0]["s"]
+        if s["last_value"] is not None:
+            query(plpy, "SELECT setval($1::regclass, $2)", ["text", "int8"], [new, s["last_value"]])
+        _repoint_defaults(plpy, m, plan, s["seq"], new)
+        identity_seq = new if s["col"] == own_identity(plan) else identity_seq
+    plpy.execute(f"DROP TABLE {plan.source}")
+    mid = m["migration_id"]
+    plpy.execute(f"DROP FUNCTION {generated_function('dual_write', mid)}(), {generated_function('truncate', mid)}()")
+    plpy.execute(final_function(plpy, m, plan, moves, identity_seq))
+
+
+def _repoint_defaults(plpy, m: dict, plan, old: str, new: str) -> None:
+    """The name's column defaults that draw from a sequence that goes with the table."""
+    for d in query(plpy, "SELECT a.attname::text AS col, pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attrdef d"
+                         " JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = $1",
+                   ["oid"], [m["view_oid"]]):
+        if literal(old) in d["expr"]:
+            view = f"{ident(plan.schema)}.{ident(m['view_name'])}"
+            plpy.execute(f"ALTER VIEW {view} ALTER COLUMN {ident(d['col'])} SET DEFAULT "
+                         f"{d['expr'].replace(literal(old), literal(new))}")
+
+
+def _schedule(plpy, m: dict, table: str, retain: str) -> str | None:
+    if not cron_here(plpy):
+        return None
+    name = job_name(m["migration_id"])
+    command = f"SELECT * FROM colcrypt.cleanup({literal(table)}, {literal(retain)})"
+    if not plpy.execute(plpy.prepare("SELECT FROM cron.job WHERE jobname = $1", ["text"]), [name]):
+        plpy.execute(plpy.prepare("SELECT cron.schedule($1, '17 3 * * *', $2)", ["text", "text"]), [name, command])
+    return name
+
+
+def _unschedule(plpy, m: dict) -> None:
+    """Remove the cleanup job; from inside its own run only retire it (pg_cron would cancel the run)."""
+    if not cron_here(plpy):
+        return
+    mine = plpy.execute("SELECT current_setting('application_name') = 'pg_cron' AS c")[0]["c"]
+    sql = ("SELECT cron.alter_job(jobid, schedule => $2) FROM cron.job WHERE jobname = $1" if mine else
+           "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = $1 AND $2 <> ''")
+    plpy.execute(plpy.prepare(sql, ["text", "text"]), [job_name(m["migration_id"]), NEVER])
