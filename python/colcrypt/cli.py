@@ -240,11 +240,28 @@ def cmd_preflight(args) -> None:
 
 def cmd_cutover(args) -> None:
     with _connect(args) as conn:
-        stage, attempts, waited, took = conn.execute(
-            "SELECT * FROM colcrypt.cutover(%s, %s, p_force => %s, p_lock_timeout => %s)",
-            (args.table, args.stage, args.force, f"{args.lock_timeout} ms")).fetchone()
+        if args.stage == "finalize":
+            stage, attempts, waited, took = conn.execute(
+                "SELECT * FROM colcrypt.finalize(%s, p_lock_timeout => %s)",
+                (args.table, f"{args.lock_timeout} ms")).fetchone()
+        else:
+            stage, attempts, waited, took = conn.execute(
+                "SELECT * FROM colcrypt.cutover(%s, %s, p_force => %s, p_lock_timeout => %s)",
+                (args.table, args.stage, args.force, f"{args.lock_timeout} ms")).fetchone()
     print(f"colcrypt: {args.table}: {stage} cut over in {took:.0f} ms after {attempts} attempt(s)"
           f" ({waited} ms waiting); applications waited at most {args.lock_timeout} ms per attempt")
+
+
+def cmd_cleanup(args) -> None:
+    with _connect(args) as conn:
+        rows = conn.execute("SELECT place, detail, action FROM colcrypt.cleanup(%s, %s, p_lock_timeout => %s)",
+                            (args.table, args.retain, f"{args.lock_timeout} ms")).fetchall()
+    if args.format == "json":
+        print(json.dumps([{"place": p, "detail": d, "action": a} for p, d, a in rows], indent=2))
+        return
+    print(f"colcrypt: {args.table}: cleanup (retention {args.retain})")
+    for place, detail, action in rows:
+        print(f"  {place}: {detail}\n      -> {action}")
 
 
 def cmd_rollback(args) -> int:
@@ -387,11 +404,21 @@ def parser() -> argparse.ArgumentParser:
 
     cut = sub.add_parser("cutover", parents=[dsn], help="switch the table's name to the encrypted data")
     cut.add_argument("table")
-    cut.add_argument("--stage", choices=["reads", "writes"], default="reads")
+    cut.add_argument("--stage", choices=["reads", "writes", "finalize"], default="reads",
+                     help="reads, then writes, then finalize (the plaintext table stops being written)")
     cut.add_argument("--force", action="store_true", help="skip the validation and key-grant checks")
     cut.add_argument("--lock-timeout", type=int, default=200, metavar="MS",
                      help="the longest an application statement waits for the switch, per attempt (default 200)")
     cut.set_defaults(func=cmd_cutover)
+
+    clean = sub.add_parser("cleanup", parents=[dsn], help="after finalize: drop the plaintext table once retained")
+    clean.add_argument("table")
+    clean.add_argument("--retain", default="90 days",
+                       help="how long after finalize the plaintext table is kept (default '90 days'; '0' drops now)")
+    clean.add_argument("--lock-timeout", type=int, default=200, metavar="MS",
+                       help="the longest an application statement waits for the switch, per attempt (default 200)")
+    clean.add_argument("--format", choices=["table", "json"], default="table")
+    clean.set_defaults(func=cmd_cleanup)
 
     rb = sub.add_parser("rollback", parents=[dsn], help="back to the plaintext table, from any stage before cleanup")
     rb.add_argument("table", nargs="+", help="one or more tables, rolled back one at a time in this order")

@@ -77,6 +77,24 @@ def test_cutover_and_rollback(db, conn, capsys):
     assert conn.execute("SELECT relkind::text FROM pg_class WHERE oid = 'crm.customers'::regclass").fetchone() == ("r",)
 
 
+def test_finalize_and_cleanup(db, conn, capsys):
+    conn.execute(TABLE)
+    conn.execute("SELECT colcrypt.prepare('crm.customers', ARRAY['ssn'], 'k')")
+    conn.execute("CALL colcrypt.backfill('crm.customers')")
+    conn.execute("SELECT colcrypt.validate('crm.customers')")
+    assert main(["cleanup", "--dsn", db.dsn, "crm.customers"]) == 1  # not finalized
+    assert "error [KC018]" in capsys.readouterr().err
+    for stage in ("reads", "writes", "finalize"):
+        assert main(["cutover", "--dsn", db.dsn, "crm.customers", "--stage", stage]) == 0
+        assert f"{stage} cut over in" in capsys.readouterr().out
+    assert main(["cleanup", "--dsn", db.dsn, "crm.customers"]) == 0
+    assert "kept without grants until" in capsys.readouterr().out
+    assert main(["cleanup", "--dsn", db.dsn, "crm.customers", "--retain", "0", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report[0]["detail"] == "crm.customers_plaintext dropped" and all(r["action"] for r in report)
+    assert conn.execute("SELECT state FROM colcrypt.migrations").fetchone() == ("cleaned",)
+
+
 def test_gradual_rollback_stops_when_unstable(db, conn, capsys, tmp_path):
     conn.execute(TABLE)
     conn.execute("CREATE TABLE crm.notes (id int PRIMARY KEY, body text); INSERT INTO crm.notes VALUES (1, 'x')")

@@ -93,6 +93,12 @@ def writes_function(plan: Plan, function: str, name: str, *, reverse_tag: str | 
     fill = "" if not (identity and identity_seq) else (
         f"IF NEW.{ident(identity)} IS NULL THEN\n            NEW.{ident(identity)} := "
         f"nextval({literal(identity_seq)}::regclass);\n        END IF;\n        ")
+    if identity and next(c for c in plan.columns if c.name == identity).identity == "a":
+        fill = fill.replace("END IF;", f"""ELSE
+            RAISE EXCEPTION USING ERRCODE = 'generated_always', COLUMN = {literal(identity)},
+                MESSAGE = {literal(f'cannot insert a non-DEFAULT value into column "{identity}" of {name}')},
+                HINT = 'It is an identity column defined as GENERATED ALWAYS; leave it out.';
+        END IF;""", 1)
     names = plan.shadow_columns()
     plain = [c for c in plan.columns if c.name not in plan.sensitive]
     back = (f" RETURNING {', '.join(f's.{ident(c.name)}' for c in plain)} INTO "
