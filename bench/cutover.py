@@ -1,10 +1,11 @@
 """Cutover bench, side by side in one run (BENCH_CUTOVER_ROWS rows, default 100k, 3 sensitive columns):
 - pgbench primary-key lookups, the same SQL text, through the migrated name (a view decrypting the
   shadow) / on a plaintext table of the same rows, with the simple and the prepared protocol;
-- pgbench single-row UPDATE and INSERT TPS through the name after the read cutover, and after the
-  write cutover / on the plaintext table without any migration;
-- the worst statement latency an application sees while the name is switched (cutover reads, then
-  rollback) under a load of single-row reads and updates, and the number of failed statements.
+- pgbench single-row UPDATE and INSERT TPS through the name after the read cutover, after the
+  write cutover and after finalize / on the plaintext table without any migration;
+- the worst statement latency an application sees while the name is switched (cutover reads,
+  writes, finalize, then rollback from finalized) under a load of single-row reads and updates,
+  per switch, and the number of failed statements.
 """
 
 import os
@@ -39,9 +40,15 @@ def _ratios(cluster, dbname: str, script: str, plain: str, migrated: str, *flags
     return round(p, 1), round(m, 1), round(m / p, 3)
 
 
+SWITCHES = (("reads", "SELECT * FROM colcrypt.cutover('{t}', 'reads')"),
+            ("writes", "SELECT * FROM colcrypt.cutover('{t}', 'writes')"),
+            ("finalize", "SELECT * FROM colcrypt.finalize('{t}')"),
+            ("rollback from finalized", "SELECT * FROM colcrypt.rollback('{t}')"))
+
+
 def _stall(dsn: str, table: str) -> dict:
     """Single-row reads and updates on disjoint rows by two sessions while the name is switched and
-    switched back; the worst latency of a statement that overlapped a switch, and every failure."""
+    switched back; the worst latency of a statement that overlapped each switch, and every failure."""
     stop, lat, failures, windows = threading.Event(), [], [], []
 
     def load(worker: int) -> None:
@@ -63,19 +70,20 @@ def _stall(dsn: str, table: str) -> dict:
     try:
         time.sleep(1)
         with psycopg.connect(dsn, autocommit=True) as c:
-            for sql in (f"SELECT * FROM colcrypt.cutover('{table}', 'reads')",
-                        f"SELECT * FROM colcrypt.rollback('{table}')"):
+            for name, sql in SWITCHES:
                 t0 = time.perf_counter()
-                c.execute(sql)
-                windows.append((t0, time.perf_counter()))
+                c.execute(sql.format(t=table))
+                windows.append((name, t0, time.perf_counter()))
                 time.sleep(1)
     finally:
         stop.set()
         for t in threads:
             t.join()
-    during = [e - s for s, e in lat if any(s <= we and e >= ws for ws, we in windows)]
+    worst = {name: round(1000 * max((e - s for s, e in lat if s <= we and e >= ws), default=0), 1)
+             for name, ws, we in windows}
+    during = [e - s for s, e in lat if any(s <= we and e >= ws for _, ws, we in windows)]
     normal = sorted(e - s for s, e in lat)
-    return {"switch_worst_stall_ms": round(1000 * max(during, default=0), 1),
+    return {"switch_worst_stall_ms": max(worst.values()), "switch_worst_stall_ms_each": worst,
             "switch_statements_overlapping": len(during),
             "load_p99_ms": round(1000 * normal[int(len(normal) * 0.99)], 2),
             "switch_failed_statements": len(failures), "switch_failures": failures[:3]}
@@ -99,6 +107,9 @@ def run(conn, cluster) -> dict:
     conn.execute("SELECT colcrypt.cutover('pk_migrated', 'writes')")
     update_w = _ratios(cluster, dbname, UPDATE, "pk_plain", "pk_migrated")
     insert_w = _ratios(cluster, dbname, INSERT, "pk_plain", "pk_migrated")
+    conn.execute("SELECT colcrypt.finalize('pk_migrated')")
+    update_f = _ratios(cluster, dbname, UPDATE, "pk_plain", "pk_migrated")
+    insert_f = _ratios(cluster, dbname, INSERT, "pk_plain", "pk_migrated")
     _migrate(conn, "sw_migrated")
     stall = _stall(cluster.dsn(dbname), "sw_migrated")
     figures = {
@@ -109,6 +120,8 @@ def run(conn, cluster) -> dict:
         "insert_plain_tps": insert[0], "insert_after_reads_cutover_tps": insert[1], "insert_ratio": insert[2],
         "update_after_writes_cutover_tps": update_w[1], "update_writes_ratio": update_w[2],
         "insert_after_writes_cutover_tps": insert_w[1], "insert_writes_ratio": insert_w[2],
+        "update_after_finalize_tps": update_f[1], "update_finalized_ratio": update_f[2],
+        "insert_after_finalize_tps": insert_f[1], "insert_finalized_ratio": insert_f[2],
         "update_writes_vs_reads_stage": round(update_w[1] / update[1], 3),
         "insert_writes_vs_reads_stage": round(insert_w[1] / insert[1], 3),
         **stall,
@@ -120,12 +133,16 @@ def run(conn, cluster) -> dict:
                        ("pgbench INSERT TPS after the read cutover / plaintext table", "insert_ratio"),
                        ("pgbench UPDATE TPS after the write cutover / plaintext table", "update_writes_ratio"),
                        ("pgbench INSERT TPS after the write cutover / plaintext table", "insert_writes_ratio"),
+                       ("pgbench UPDATE TPS after finalize / plaintext table", "update_finalized_ratio"),
+                       ("pgbench INSERT TPS after finalize / plaintext table", "insert_finalized_ratio"),
                        ("  UPDATE TPS, write cutover / read cutover", "update_writes_vs_reads_stage"),
                        ("  INSERT TPS, write cutover / read cutover", "insert_writes_vs_reads_stage"),
                        ("worst statement latency during a switch (ms)", "switch_worst_stall_ms"),
+                       *((f"  during {name}", ("each", name)) for name, _ in SWITCHES),
                        ("statements that overlapped a switch", "switch_statements_overlapping"),
                        ("p99 statement latency of that load (ms)", "load_p99_ms"),
                        ("failed application statements", "switch_failed_statements")):
-        print(f"{label:<60} {figures[key]:>10}")
+        value = figures["switch_worst_stall_ms_each"][key[1]] if isinstance(key, tuple) else figures[key]
+        print(f"{label:<60} {value:>10}")
     print()
     return figures

@@ -278,13 +278,18 @@ colcrypt_decrypt_column(PG_FUNCTION_ARGS)
  * decrypt_column(value, prefix, row_key): the context is prefix || row_key's text form, built here
  * rather than by a cast and a concatenation in the view, whose every column would otherwise carry
  * two more expression nodes to set up and run on each primary-key lookup. The key type's output
- * function is looked up once per backend and type.
+ * function is looked up once per call site (fn_extra).
  */
+typedef struct KeyOutput
+{
+	Oid			type;
+	FmgrInfo	fn;
+} KeyOutput;
+
 Datum
 colcrypt_decrypt_column_keyed(PG_FUNCTION_ARGS)
 {
-	static Oid	out_type = InvalidOid;
-	static FmgrInfo out_fn;
+	KeyOutput  *out = (KeyOutput *) fcinfo->flinfo->fn_extra;
 	Oid			key_type;
 	text	   *prefix;
 	char	   *key;
@@ -298,16 +303,24 @@ colcrypt_decrypt_column_keyed(PG_FUNCTION_ARGS)
 	require_arg(fcinfo, 1, "context");
 	require_arg(fcinfo, 2, "row key");
 	key_type = get_fn_expr_argtype(fcinfo->flinfo, 2);
-	if (key_type != out_type)
+	if (!OidIsValid(key_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("colcrypt: decrypt_column(value, prefix, row_key) cannot tell the type of row_key here"),
+				 errhint("Call it from SQL, or use decrypt_column(value, context) with the context as text.")));
+	if (out == NULL || out->type != key_type)
 	{
 		Oid			func;
 		bool		varlena;
 
+		if (out == NULL)
+			out = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(KeyOutput));
 		getTypeOutputInfo(key_type, &func, &varlena);
-		fmgr_info_cxt(func, &out_fn, TopMemoryContext);
-		out_type = key_type;
+		fmgr_info_cxt(func, &out->fn, fcinfo->flinfo->fn_mcxt);
+		out->type = key_type;
+		fcinfo->flinfo->fn_extra = out;
 	}
-	key = OutputFunctionCall(&out_fn, PG_GETARG_DATUM(2));
+	key = OutputFunctionCall(&out->fn, PG_GETARG_DATUM(2));
 	prefix = PG_GETARG_TEXT_PP(1);
 	prefix_len = VARSIZE_ANY_EXHDR(prefix);
 	key_len = strlen(key);

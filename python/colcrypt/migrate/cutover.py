@@ -146,6 +146,7 @@ def _switch_reads(plpy, m: dict, plan) -> None:
     """Rename the table, create the view under its name with the table's defaults, grants and
     comments, send writes through it to the table, and re-point the views that read the table."""
     oid = int(m["source_oid"])
+    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")  # then read what it has
     dependents = [dict(r) for r in query(plpy, DEPENDENT_VIEWS_SQL, ["oid"], [oid])]
     defaults = query(plpy, DEFAULTS_SQL, ["oid", "text"], [oid, plan.source])
     comments = query(plpy, COMMENTS_SQL, ["oid"], [oid])
@@ -155,7 +156,6 @@ def _switch_reads(plpy, m: dict, plan) -> None:
     plain = plaintext_plan(plan)
     fn = instead_function_name(m)
     trunc_fn = generated_function("truncate", m["migration_id"])
-    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     plpy.execute(f"ALTER TABLE {plan.source} RENAME TO {ident(plain.table)}")
     plpy.execute(f"CREATE OR REPLACE{truncate_function(plain, trunc_fn)[len('CREATE'):]}")
     plpy.execute(create_view(plan, invoker=rls["rls"]))

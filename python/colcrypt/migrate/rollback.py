@@ -55,30 +55,28 @@ def _event(plpy, m: dict, event: str) -> dict:
 
 
 def _undo(plpy, m: dict, plan, finalized: dict | None) -> None:
+    aside = f"colcrypt_rollback_{int(m['migration_id'])}"
+    # read while their text still names the view (once renamed aside, it would name that)
+    dependents = [dict(r) for r in query(plpy, DEPENDENT_VIEWS_SQL, ["oid"], [m["view_oid"]])] if m["view_oid"] else []
+    if m["view_oid"]:
+        # The name's lock first, as applications take it first (then the tables') - the other order
+        # deadlocks with them. Not LOCK TABLE on the view: that locks its base tables with the view
+        # owner's privileges; renaming it aside takes its own lock.
+        plpy.execute(f"ALTER VIEW {ident(plan.schema)}.{ident(m['view_name'])} RENAME TO {ident(aside)}")
+    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     if finalized is not None:
         _catch_up(plpy, m, plan, finalized)
     if m["state"] in ("cutover_writes", "finalized"):  # the plaintext table is in step; its triggers fire there again
-        plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
         for name in _event(plpy, m, "cutover writes").get("triggers", []):
             plpy.execute(f"ALTER TABLE {plan.source} ENABLE TRIGGER {ident(name)}")
         set_privileges(plpy, m["source_oid"], m["view_oid"], "GRANT", writes_only=m["state"] == "cutover_writes")
     if m["view_oid"]:
-        name = m["view_name"]
-        view = f"{ident(plan.schema)}.{ident(name)}"
-        # (not LOCK TABLE on the view: that locks its base tables with the view owner's privileges;
-        # ALTER VIEW below takes the view's own lock)
-        plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
-        dependents = [dict(r) for r in query(plpy, DEPENDENT_VIEWS_SQL, ["oid"], [m["view_oid"]])]
-        aside = f"colcrypt_rollback_{int(m['migration_id'])}"
-        plpy.execute(f"ALTER VIEW {view} RENAME TO {ident(aside)}")
-        plpy.execute(f"ALTER TABLE {plan.source} RENAME TO {ident(name)}")
+        plpy.execute(f"ALTER TABLE {plan.source} RENAME TO {ident(m['view_name'])}")
         for d in dependents:  # their text names the view; now the name is the table again
             options = f" WITH ({d['options']})" if d["options"] else ""
             plpy.execute(f"CREATE OR REPLACE VIEW {d['name']}{options} AS {d['def']}")
         plpy.execute(f"DROP VIEW {ident(plan.schema)}.{ident(aside)}")
         plpy.execute(f"DROP FUNCTION {instead_function_name(m)}()")
-    else:
-        plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     for t in query(plpy, TRIGGERS_SQL, ["regclass"], [m["source_oid"]]):
         plpy.execute(f"DROP TRIGGER {ident(t['tgname'])} ON {t['rel']}")
     mid = m["migration_id"]
@@ -90,7 +88,6 @@ def _catch_up(plpy, m: dict, plan, finalized: dict) -> None:
     """From finalized: the plaintext table has taken no write since; bring it up to date from the
     shadow (rows deleted since, rows the name's trigger wrote since, marked 'final') and give it its
     foreign keys back, NOT VALID (validating would hold the switch's locks for a full scan)."""
-    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     key = " AND ".join(f"s.{ident(k)} = t.{ident(k)}" for k in plan.key_columns)
     plpy.execute(f"DELETE FROM {plan.source} AS t WHERE NOT EXISTS (SELECT FROM {plan.shadow} AS s WHERE {key})")
     cols = ", ".join(ident(c.name) for c in plan.columns)
