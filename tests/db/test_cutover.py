@@ -159,6 +159,7 @@ def test_a_concurrent_update_through_the_view_fails_rather_than_being_lost(db, s
     ("validate", {"p_retries": 0}, "KC008", "p_retries"),
     ("validate grant-public", {}, "KC023", "PUBLIC"),
     ("validate revoke", {}, "KC023", "app_user"),
+    ("validate view-reader", {}, "KC023", "pg_monitor"),  # reads ssn through a view
     ("validate taken", {}, "KC019", "Customers_plaintext"),
     ("validate rls", {}, "0A000", "policies on_ssn of"),
 ])
@@ -172,6 +173,8 @@ def test_refusals_change_nothing(shop, setup, kw, sqlstate, match):
         shop.execute(f"GRANT SELECT ON {TABLE} TO PUBLIC")
     if "revoke" in setup:
         shop.execute("SELECT colcrypt.revoke_key('k', 'app_user')")
+    if "view-reader" in setup:
+        shop.execute("GRANT SELECT ON shop.eu_customers TO pg_monitor")
     if "taken" in setup:
         shop.execute('CREATE TABLE shop."Customers_plaintext" ()')
     if "rls" in setup:

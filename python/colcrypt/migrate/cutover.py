@@ -133,10 +133,11 @@ def _check_validation(plpy, m: dict, table: str, force: bool, age_s: float | Non
 
 
 def _check_readers(plpy, m: dict, table: str, force: bool) -> None:
-    missing = [r["role"] for r in query(plpy, READERS_WITHOUT_KEY_SQL, ["oid", "text"],
-                                        [m["source_oid"], m["key_id"]])]
+    missing = [r["role"] for r in query(plpy, READERS_WITHOUT_KEY_SQL, ["oid", "text", "text[]"],
+                                        [m["source_oid"], m["key_id"], list(m["columns"])])]
     if missing and not force:
-        fail(plpy, "KC023", f"role(s) {', '.join(missing)} may read {table} but hold no grant of key "
+        fail(plpy, "KC023", f"role(s) {', '.join(missing)} may read {table} (or a view of its encrypted columns) "
+                            "but hold no grant of key "
                             f"{m['key_id']!r}, so their reads would fail after the cutover",
              f"Grant the key: SELECT colcrypt.grant_key({literal(m['key_id'])}, 'role'); for PUBLIC, grant it to "
              "the roles that read or revoke SELECT from PUBLIC. p_force => true skips this check.")

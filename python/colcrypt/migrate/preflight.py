@@ -11,13 +11,22 @@ import re
 from colcrypt.migrate.state import live_migration, plan_of
 from colcrypt.plpy_helpers import query
 
-# Roles that may read the table (directly or by a column grant) but hold no grant of the key.
+# Roles that may read the table (directly or by a column grant), or a view of its encrypted columns
+# (which decrypts as the reader after the cutover), but hold no grant of the key.
 READERS_WITHOUT_KEY_SQL = """
-WITH readers AS (
-    SELECT (aclexplode(c.relacl)).grantee, (aclexplode(c.relacl)).privilege_type FROM pg_class c WHERE c.oid = $1
+WITH rels(oid) AS (
+    VALUES ($1::oid)
+    UNION
+    SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+    JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+    WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1
+      AND r.ev_class <> $1 AND a.attname = ANY($3)
+), readers AS (
+    SELECT (aclexplode(c.relacl)).grantee, (aclexplode(c.relacl)).privilege_type FROM pg_class c
+    WHERE c.oid IN (SELECT oid FROM rels)
     UNION ALL
     SELECT (aclexplode(a.attacl)).grantee, (aclexplode(a.attacl)).privilege_type FROM pg_attribute a
-    WHERE a.attrelid = $1 AND a.attacl IS NOT NULL
+    WHERE a.attrelid IN (SELECT oid FROM rels) AND a.attacl IS NOT NULL
 )
 SELECT DISTINCT CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE r.grantee::regrole::text END AS role
 FROM readers r
@@ -129,7 +138,8 @@ def _catalog_findings(plpy, m: dict) -> list[dict]:
     def add(kind: str, detail: str, remedy: str) -> None:
         out.append({"kind": kind, "detail": detail, "calls": None, "remedy": remedy})
 
-    readers = [r["role"] for r in query(plpy, READERS_WITHOUT_KEY_SQL, ["oid", "text"], [m["source_oid"], m["key_id"]])]
+    readers = [r["role"] for r in query(plpy, READERS_WITHOUT_KEY_SQL, ["oid", "text", "text[]"],
+                                        [m["source_oid"], m["key_id"], list(m["columns"])])]
     if readers:
         add("reader_without_key", ", ".join(readers), f"grant the key: SELECT colcrypt.grant_key('{m['key_id']}', "
             "role); their reads through the name would fail (cutover refuses, KC023)")
