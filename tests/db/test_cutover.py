@@ -149,6 +149,22 @@ def test_a_concurrent_update_through_the_view_fails_rather_than_being_lost(db, s
     assert scalar(shop, f"SELECT score FROM {TABLE} WHERE id = 10") == 2.5  # the first +1, nothing lost silently
 
 
+@pytest.mark.parametrize("stages", [("reads",), ("reads", "writes")])
+def test_a_row_skipped_by_a_before_trigger_is_not_a_concurrent_update(shop, stages):
+    validated(shop)
+    shop.execute("CREATE FUNCTION shop.frozen() RETURNS trigger LANGUAGE plpgsql AS"
+                 " $$ BEGIN IF OLD.touched > 5 THEN RETURN NULL; END IF; RETURN NEW; END $$")
+    shop.execute('SET colcrypt.allow_ddl = on; CREATE TRIGGER frozen BEFORE UPDATE OR DELETE ON shop."Customers"'
+                 " FOR EACH ROW EXECUTE FUNCTION shop.frozen(); RESET colcrypt.allow_ddl;"
+                 f" UPDATE {TABLE} SET touched = 10 WHERE id = 5")
+    for stage in stages:
+        shop.execute("SELECT colcrypt.cutover(%s, %s)", (TABLE, stage))
+    assert shop.execute(f"UPDATE {TABLE} SET ssn = NULL WHERE id IN (5, 6)").rowcount == 1  # 5 is frozen
+    assert shop.execute(f"DELETE FROM {TABLE} WHERE id = 5").rowcount == 0
+    assert shop.execute(f"SELECT ssn IS NULL FROM {TABLE} WHERE id IN (5, 6) ORDER BY id").fetchall() == [
+        (False,), (True,)]
+
+
 @pytest.mark.parametrize(("setup", "kw", "sqlstate", "match"), [
     ("", {}, "KC022", "never been validated"),
     ("validate", {"p_max_validation_age": "0 s"}, "KC022", "longer ago"),

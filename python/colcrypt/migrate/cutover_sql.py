@@ -58,7 +58,9 @@ def instead_of_function(plan: Plan, function: str, name: str, invoker: bool = Fa
     sets = ", ".join(f"{ident(c.name)} = NEW.{ident(c.name)}" for c in writable if c.identity != "a")
     insert = _insert(plan, writable)
     key = " AND ".join(f"t.{ident(k)} = OLD.{ident(k)}" for k in plan.key_columns)
-    changed = f"""IF EXISTS (SELECT FROM {plan.source} AS t WHERE {key}) THEN
+    # still there but no longer what the statement read: changed meanwhile (a row that is unchanged
+    # was skipped by a BEFORE trigger of the table's returning NULL)
+    changed = f"""IF EXISTS (SELECT FROM {plan.source} AS t WHERE {key} AND NOT ({_unchanged(plan, 't')})) THEN
             RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
                 MESSAGE = {literal(f'colcrypt: a row of {name} changed since this statement read it')},
                 HINT = 'Another transaction updated it concurrently; retry the transaction.';

@@ -128,7 +128,7 @@ BEGIN
         DELETE FROM {plan.shadow} AS s WHERE {key} AND {unchanged};
     END IF;
     IF NOT FOUND THEN
-        IF EXISTS (SELECT FROM {plan.shadow} AS s WHERE {key}) THEN
+        IF EXISTS (SELECT FROM {plan.shadow} AS s WHERE {key} AND NOT ({unchanged})) THEN
             RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
                 MESSAGE = {literal(f'colcrypt: a row of {name} changed since this statement read it')},
                 HINT = 'Another transaction updated it concurrently; retry the transaction.';
