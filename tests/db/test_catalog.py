@@ -14,7 +14,8 @@ MEMBERS = """
 # The two hot-path C functions pin search_path in C on their slow path (see their sql/ files).
 HOT_PATH = {"colcrypt.encrypt_column(text,text,text)", "colcrypt.decrypt_column(bytea,text)",
             "colcrypt.decrypt_column(bytea,text,anyelement)",
-            "colcrypt.verify_column(bytea,text,text)", "colcrypt.blind_index(text,text,text)"}
+            "colcrypt.verify_column(bytea,text,text)", "colcrypt.blind_index(text,text,text)",
+            "colcrypt.call_trigger(regprocedure,text,text[],text,text,anyelement,anyelement)"}
 COMMITS = {"colcrypt.backfill(text,integer,interval,interval,integer,integer,interval,interval)"}  # no SET allowed
 # These resolve p_table with the caller's search_path, then pin it themselves.
 CALLER_NAMES = {"colcrypt.prepare(text,text[],text,text[])", "colcrypt.pause(text,text)",

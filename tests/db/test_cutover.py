@@ -481,14 +481,57 @@ def test_writes_cutover_refuses_what_cannot_move(shop):
     shop.execute("CREATE FUNCTION shop.mask() RETURNS trigger LANGUAGE plpgsql AS"
                  " $$ BEGIN NEW.ssn := left(NEW.ssn, 3); RETURN NEW; END $$")
     shop.execute('SET colcrypt.allow_ddl = on; CREATE TRIGGER mask BEFORE INSERT ON shop."Customers_plaintext"'
-                 " FOR EACH ROW EXECUTE FUNCTION shop.mask(); RESET colcrypt.allow_ddl")
-    with raises_sqlstate("KC024", "mask"):
+                 " FOR EACH ROW WHEN (NEW.ssn IS NOT NULL) EXECUTE FUNCTION shop.mask(); RESET colcrypt.allow_ddl")
+    with raises_sqlstate("KC024", "mask (uses an encrypted column, and is statement-level, has a WHEN clause"):
         shop.execute("SELECT colcrypt.cutover(%s, 'writes')", (TABLE,))
     assert state(shop) == "cutover_reads"
     assert scalar(shop, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'shop.\"Customers_encrypted\"'::regclass"
                         " AND NOT tgisinternal") == 0
-    shop.execute('SET colcrypt.allow_ddl = on; DROP TRIGGER mask ON shop."Customers_plaintext";'
-                 " RESET colcrypt.allow_ddl")
+
+
+@pytest.mark.parametrize("last", ["writes", "finalize", "cleanup"])
+def test_triggers_on_encrypted_columns_are_called_on_the_plaintext_row(db, shop, app_role, last):
+    validated(shop)
+    shop.execute("""
+        CREATE TABLE shop.ssn_log (op text, old_ssn text, new_ssn text);
+        GRANT INSERT ON shop.ssn_log TO PUBLIC;
+        CREATE FUNCTION shop.mask() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN NEW.ssn := upper(replace(NEW.ssn, ' ', '')) || TG_ARGV[0]; RETURN NEW; END $$;
+        CREATE FUNCTION shop.log_ssn() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO shop.ssn_log VALUES (TG_OP, CASE WHEN TG_OP <> 'INSERT' THEN OLD.ssn END,
+                                             CASE WHEN TG_OP <> 'DELETE' THEN NEW.ssn END);
+            RETURN NULL;
+        END $$;
+        SET colcrypt.allow_ddl = on;
+        CREATE TRIGGER mask BEFORE INSERT OR UPDATE OF ssn ON shop."Customers" FOR EACH ROW
+            EXECUTE FUNCTION shop.mask('!');
+        CREATE TRIGGER log_ssn AFTER INSERT OR UPDATE OR DELETE ON shop."Customers" FOR EACH ROW
+            EXECUTE FUNCTION shop.log_ssn();
+        RESET colcrypt.allow_ddl""")
+    steps = {"writes": ["SELECT colcrypt.cutover(%s, 'reads')", "SELECT colcrypt.cutover(%s, 'writes')"]}
+    steps["finalize"] = steps["writes"] + ["SELECT colcrypt.finalize(%s)"]
+    steps["cleanup"] = steps["finalize"] + ["SELECT * FROM colcrypt.cleanup(%s, '0')"]
+    for step in steps[last]:
+        shop.execute(step, (TABLE,))
+    shop.execute("TRUNCATE shop.ssn_log")
+    with psycopg.connect(db.dsn.replace("user=postgres", f"user={app_role}"), autocommit=True) as app:
+        row = app.execute(f"INSERT INTO {TABLE} (region, \"Full Name\", ssn) VALUES ('EU', 'm', 'ab 12')"
+                          " RETURNING id, ssn, touched").fetchone()
+        assert row[1:] == ("AB12!", 1)  # the BEFORE trigger on the plaintext row; the moved one too
+        assert app.execute(f"UPDATE {TABLE} SET touched = 0 WHERE id = %s RETURNING ssn", (row[0],)).fetchone() == (
+            "AB12!",)  # UPDATE OF ssn: not fired, ssn unchanged
+        assert app.execute(f"UPDATE {TABLE} SET ssn = 'x y' WHERE id = %s RETURNING ssn", (row[0],)).fetchone() == (
+            "XY!",)
+        assert app.execute(f"DELETE FROM {TABLE} WHERE id = %s", (row[0],)).rowcount == 1
+    assert shop.execute("SELECT * FROM shop.ssn_log").fetchall() == [
+        ("INSERT", None, "AB12!"), ("UPDATE", "AB12!", "AB12!"), ("UPDATE", "AB12!", "XY!"), ("DELETE", "XY!", None)]
+    if last == "writes":  # the plaintext table got the same rows; rollback keeps them and fires there again
+        assert shop.execute("SELECT passed FROM colcrypt.validate(%s)", (TABLE,)).fetchone() == (True,)
+        shop.execute("SELECT colcrypt.rollback(%s)", (TABLE,))
+        assert shop.execute(f"INSERT INTO {TABLE} (region, \"Full Name\", ssn) VALUES ('EU', 'm', 'c d')"
+                            " RETURNING ssn").fetchone() == ("CD!",)
+        assert scalar(shop, "SELECT count(*) FROM shop.ssn_log") == 5
 
 
 def test_cascades_into_the_table_reach_the_shadow_after_the_write_cutover(shop):

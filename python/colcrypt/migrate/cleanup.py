@@ -37,6 +37,8 @@ WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1 AND d.deptype = 'n
   AND d.classid <> 'pg_constraint'::regclass
   AND NOT (d.classid = 'pg_class'::regclass AND d.objid IN (SELECT relid FROM pg_partition_tree($1)))
   AND NOT (d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT oid FROM pg_rewrite WHERE ev_class = $1))
+  AND NOT (d.classid = 'pg_trigger'::regclass AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgrelid = $1))
+  AND NOT (d.classid = 'pg_policy'::regclass AND d.objid IN (SELECT oid FROM pg_policy WHERE polrelid = $1))
 """
 
 

@@ -6,8 +6,9 @@ colcrypt.cutover(table, 'writes'): writes through the name go to the shadow firs
 reverse, to the plaintext table; the table's own triggers fire on the shadow; writes that reach the
 plaintext table otherwise (cascades) go on to the shadow through its mirror trigger."""
 
-import re
+import json
 
+from colcrypt.migrate import row_triggers
 from colcrypt.migrate.cutover_sql import (
     create_view,
     instead_of_function,
@@ -62,14 +63,6 @@ SELECT p.polname, p.polpermissive, CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a'
        ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE r::regrole::text END FROM unnest(p.polroles) r) AS roles,
        pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS check
 FROM pg_policy p WHERE p.polrelid = $1
-"""
-USER_TRIGGERS_SQL = """
-SELECT t.tgname::text, t.tgrelid = $1 AS own, pg_get_triggerdef(t.oid) AS def, p.prosrc AS src,
-       quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS rendered
-FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_class c ON c.oid = t.tgrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE (t.tgrelid = $1 OR t.tgrelid IN (SELECT relid FROM pg_partition_tree($1))) AND NOT t.tgisinternal
-  AND t.tgparentid = 0 AND t.tgname NOT LIKE 'colcrypt%' AND t.tgenabled <> 'D'
 """
 COLCRYPT_TRIGGERS_SQL = """
 SELECT t.tgrelid::regclass::text AS rel, t.tgname::text FROM pg_trigger t
@@ -224,36 +217,45 @@ def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -
         fail(plpy, "0A000", f"{table} has row-level security, which this version's write cutover does not carry",
              "Keep the read cutover (its writes are checked by the table's policies), or SELECT "
              "colcrypt.rollback(table).")
-    triggers = [dict(t) for t in query(plpy, USER_TRIGGERS_SQL, ["oid"], [m["source_oid"]])]
-    blocking = [t["tgname"] for t in triggers
-                if not t["own"] or any(re.search(rf"(?<![\w\"]){re.escape(c)}(?![\w\"])", t["src"], re.IGNORECASE)
-                                       for c in plan.sensitive)]
-    if blocking:
-        fail(plpy, "KC024", f"trigger(s) {', '.join(blocking)} of {table} use an encrypted column (or sit on a "
-                            "partition), so they cannot move to the shadow, where those columns are ciphertext",
-             "Rewrite them without the encrypted columns; until then keep the read cutover (writes keep going to "
-             "the plaintext table, where they fire).")
+    triggers = [dict(t) for t in query(plpy, row_triggers.TRIGGERS_SQL, ["oid"], [m["source_oid"]])]
+    moved, called, refused = row_triggers.classify(triggers, plan.sensitive)
+    if called and not plpy.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[0]["rolsuper"]:
+        refused += [f"{t['name']} (uses an encrypted column: the write cutover of such a trigger needs a superuser)"
+                    for t in called]
+    if refused:
+        fail(plpy, "KC024", f"trigger(s) of {table} cannot fire on the shadow or be called by the name's trigger: "
+                            f"{'; '.join(refused)}",
+             "Rewrite them (without the encrypted columns, or as row triggers without WHEN); until then keep the "
+             "read cutover (writes keep going to the plaintext table, where they fire).")
     result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"], m["view_oid"]],
-                        lambda: _switch_writes(plpy, m, plan, triggers), timeout_s, retries)
+                        lambda: _switch_writes(plpy, m, plan, moved, called), timeout_s, retries)
     set_state(plpy, m, "cutover_writes")
     log_event(plpy, m["migration_id"], m["table_name"], "cutover writes",
-              {**result, "triggers": [t["tgname"] for t in triggers]})
+              {**result, "triggers": [t["name"] for t in moved + called], "called": called})
     return {"stage": "writes", **result}
 
 
-def _switch_writes(plpy, m: dict, plan, triggers: list[dict]) -> None:
+def _switch_writes(plpy, m: dict, plan, moved: list[dict], called: list[dict]) -> None:
     # Every write through the name takes locks on both tables, so these two stop them all. (Not LOCK
     # TABLE on the view: that locks its base tables with the view owner's privileges.)
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     dual_write = generated_function("dual_write", m["migration_id"])
-    plpy.execute(mirror_function(plan, dual_write))
-    for t in triggers:
+    plpy.execute(mirror_function(plan, dual_write, called))
+    for t in moved:
         on = f" ON {t['rendered']} "
         plpy.execute(t["def"].replace(on, f" ON {plan.shadow} ", 1))
-        plpy.execute(f"ALTER TABLE {plan.source} DISABLE TRIGGER {ident(t['tgname'])}")
+    for t in moved + called:
+        plpy.execute(f"ALTER TABLE {plan.source} DISABLE TRIGGER {ident(t['name'])}")
     set_privileges(plpy, m["source_oid"], m["source_oid"], "REVOKE")
     plpy.execute(writes_function(plan, instead_function_name(m), m["table_name"], reverse_tag=dual_write,
-                                 identity_seq=identity_sequence(plpy, plan)))
+                                 identity_seq=identity_sequence(plpy, plan), called=called))
+
+
+def called_triggers(plpy, m: dict) -> list[dict]:
+    """The table's triggers on encrypted columns that the name's trigger calls since the write cutover."""
+    rows = query(plpy, "SELECT detail -> 'called' AS c FROM colcrypt.migration_events WHERE migration_id = $1"
+                       " AND event = 'cutover writes' ORDER BY event_id DESC LIMIT 1", ["int8"], [m["migration_id"]])
+    return json.loads(rows[0]["c"]) if rows and rows[0]["c"] else []
 
 
 def identity_sequence(plpy, plan) -> str | None:

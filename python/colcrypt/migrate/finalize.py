@@ -6,7 +6,7 @@ table and evaluates the CHECKs and NOT NULLs of the encrypted columns itself. Th
 loses its grants and triggers and is kept, untouched, for cleanup (or a rollback, which first
 brings it up to date from the shadow)."""
 
-from colcrypt.migrate.cutover import COLCRYPT_TRIGGERS_SQL, identity_sequence, instead_function_name
+from colcrypt.migrate.cutover import COLCRYPT_TRIGGERS_SQL, called_triggers, identity_sequence, instead_function_name
 from colcrypt.migrate.privileges import set_privileges
 from colcrypt.migrate.sqlgen import ident
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
@@ -101,7 +101,8 @@ def final_function(plpy, m: dict, plan, moves: dict, identity_seq: str | None = 
     required = [c.name for c in plan.columns if c.name in plan.sensitive and c.not_null]
     return writes_function(plan, instead_function_name(m), m["table_name"], reverse_tag=None,
                            identity_seq=identity_seq or identity_sequence(plpy, plan),
-                           checks=[(c["name"], c["expr"]) for c in moves["checks_trigger"]], required=required)
+                           checks=[(c["name"], c["expr"]) for c in moves["checks_trigger"]], required=required,
+                           called=called_triggers(plpy, m))
 
 
 def _repoint(definition: str, table: str, shadow: str) -> str:

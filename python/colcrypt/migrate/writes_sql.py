@@ -4,6 +4,7 @@ table after it; and the dual-write function's mirror form, which carries the wri
 plaintext table without the name (cascades of foreign keys, the owner's direct writes) to the
 shadow. Pure Python."""
 
+from colcrypt.migrate import row_triggers
 from colcrypt.migrate.cutover_sql import own_identity, view_decrypt
 from colcrypt.migrate.sqlgen import Plan, ident, literal, shadow_values
 
@@ -14,47 +15,51 @@ def _reverse_marker(tag: str) -> str:
     return f"(pg_trigger_depth() + 1)::text || {literal(tag)}"
 
 
-def mirror_function(plan: Plan, function: str) -> str:
+def mirror_function(plan: Plan, function: str, called: list[dict] = ()) -> str:
     """The dual-write trigger after the write cutover: the shadow is complete, so a write to the
     plaintext table becomes the same write to the shadow, except the reverse write of the name's
-    own trigger (marked with the depth it fires at), which has written the shadow already. What the
-    triggers moved to the shadow change in the row goes back to the plaintext table, so that the
-    two stay equal."""
+    own trigger (marked with the depth it fires at), which has written the shadow already. The
+    table's triggers fire as for a write through the name (called: those on encrypted columns; a
+    BEFORE trigger's NULL cannot skip a row already written), and what they change goes back to the
+    plaintext table, so that the two stay equal."""
     names = plan.shadow_columns()
     values = shadow_values(plan, "NEW", "written")
     sets = ", ".join(f"{ident(n)} = {v}" for n, v in zip(names, values, strict=True))
     key = " AND ".join(f"s.{ident(k)} = OLD.{ident(k)}" for k in plan.key_columns)
-    back = [c.name for c in plan.columns if c.name not in plan.sensitive and c.identity != "a" and not c.generated]
-    write_back = ""
-    if back:
-        ours = ", ".join(f"r.{ident(c)}" for c in back)
-        theirs = ", ".join(f"NEW.{ident(c)}" for c in back)
-        new_key = " AND ".join(f"t.{ident(k)} = NEW.{ident(k)}" for k in plan.key_columns)
-        write_back = f"""
-    IF FOUND AND ROW({ours})::text IS DISTINCT FROM ROW({theirs})::text THEN
-        PERFORM set_config({literal(REVERSE_WRITE)}, {_reverse_marker(function)}, true);
-        UPDATE {plan.source} AS t SET ({', '.join(ident(c) for c in back)}) = ROW({ours}) WHERE {new_key};
-        PERFORM set_config({literal(REVERSE_WRITE)}, '', true);
-    END IF;"""
+    back = [c.name for c in plan.columns if c.identity != "a" and not c.generated]
+    ours = ", ".join(f"NEW.{ident(c)}" if c in plan.sensitive else f"r.{ident(c)}" for c in back)
+    theirs = ", ".join(f"n.{ident(c)}" for c in back)
+    new_key = " AND ".join(f"t.{ident(k)} = n.{ident(k)}" for k in plan.key_columns)
     return f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $colcrypt$
 DECLARE
     r record;
+    n record;
+    wrote boolean;
 BEGIN
     IF current_setting({literal(REVERSE_WRITE)}, true) = pg_trigger_depth()::text || {literal(function)} THEN
         RETURN NULL;
     END IF;
     IF TG_OP = 'DELETE' THEN
-        DELETE FROM {plan.shadow} AS s WHERE {key};
+        DELETE FROM {plan.shadow} AS s WHERE {key};{row_triggers.after(list(called), 'DELETE')}
         RETURN NULL;
-    ELSIF TG_OP = 'INSERT' THEN
+    END IF;
+    n := NEW;{row_triggers.before(list(called), skip="NEW := n;")}
+    IF TG_OP = 'INSERT' THEN
         INSERT INTO {plan.shadow} AS s ({', '.join(ident(n) for n in names)}) VALUES ({', '.join(values)})
             RETURNING s.* INTO r;
+        wrote := FOUND;{row_triggers.after(list(called), 'INSERT')}
     ELSE
         UPDATE {plan.shadow} AS s SET {sets} WHERE {key} RETURNING s.* INTO r;
-    END IF;{write_back}
+        wrote := FOUND;{row_triggers.after(list(called), 'UPDATE')}
+    END IF;
+    IF wrote AND ROW({ours})::text IS DISTINCT FROM ROW({theirs})::text THEN
+        PERFORM set_config({literal(REVERSE_WRITE)}, {_reverse_marker(function)}, true);
+        UPDATE {plan.source} AS t SET ({', '.join(ident(c) for c in back)}) = ROW({ours}) WHERE {new_key};
+        PERFORM set_config({literal(REVERSE_WRITE)}, '', true);
+    END IF;
     RETURN NULL;
 END
 $colcrypt$"""
@@ -82,23 +87,24 @@ def _checks(name: str, checks: list[tuple[str, str]], required: list[str]) -> st
 
 
 def writes_function(plan: Plan, function: str, name: str, *, reverse_tag: str | None, identity_seq: str | None,
-                    checks: list[tuple[str, str]] = (), required: list[str] = ()) -> str:
+                    checks: list[tuple[str, str]] = (), required: list[str] = (), called: list[dict] = ()) -> str:
     """INSERT, UPDATE and DELETE through the view (name: as applications know it) written to the
     shadow, encrypted (its triggers, moved there from the table, fire; RETURNING brings back what
     they changed). reverse_tag (the dual-write function's name): the write cutover, which then
     writes the plaintext table in reverse with the same row, so that a rollback loses nothing; None:
     finalized, the shadow only, rows marked 'final' so that a rollback knows what to bring back.
-    The lost-update check compares the shadow row, decrypted, with what the statement read."""
+    The lost-update check compares the shadow row, decrypted, with what the statement read. called:
+    the table's row triggers on encrypted columns, run here on the plaintext row (row_triggers)."""
     identity = own_identity(plan)
     fill = "" if not (identity and identity_seq) else (
-        f"IF NEW.{ident(identity)} IS NULL THEN\n            NEW.{ident(identity)} := "
-        f"nextval({literal(identity_seq)}::regclass);\n        END IF;\n        ")
+        f"\n    IF TG_OP = 'INSERT' AND NEW.{ident(identity)} IS NULL THEN\n        NEW.{ident(identity)} := "
+        f"nextval({literal(identity_seq)}::regclass);\n    END IF;")
     if identity and next(c for c in plan.columns if c.name == identity).identity == "a":
-        fill = fill.replace("END IF;", f"""ELSE
-            RAISE EXCEPTION USING ERRCODE = 'generated_always', COLUMN = {literal(identity)},
-                MESSAGE = {literal(f'cannot insert a non-DEFAULT value into column "{identity}" of {name}')},
-                HINT = 'It is an identity column defined as GENERATED ALWAYS; leave it out.';
-        END IF;""", 1)
+        fill = fill.replace("END IF;", f"""ELSIF TG_OP = 'INSERT' THEN
+        RAISE EXCEPTION USING ERRCODE = 'generated_always', COLUMN = {literal(identity)},
+            MESSAGE = {literal(f'cannot insert a non-DEFAULT value into column "{identity}" of {name}')},
+            HINT = 'It is an identity column defined as GENERATED ALWAYS; leave it out.';
+    END IF;""", 1)
     names = plan.shadow_columns()
     plain = [c for c in plan.columns if c.name not in plan.sensitive]
     back = (f" RETURNING {', '.join(f's.{ident(c.name)}' for c in plain)} INTO "
@@ -115,10 +121,10 @@ def writes_function(plan: Plan, function: str, name: str, *, reverse_tag: str | 
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $colcrypt$
-BEGIN
+BEGIN{fill}{row_triggers.before(list(called))}
 {_checks(name, list(checks), list(required))}    IF TG_OP = 'INSERT' THEN
-        {fill}INSERT INTO {plan.shadow} AS s ({', '.join(ident(n) for n in names)})
-            VALUES ({', '.join(values)}){back};{reverse['INSERT']}
+        INSERT INTO {plan.shadow} AS s ({', '.join(ident(n) for n in names)})
+            VALUES ({', '.join(values)}){back};{reverse['INSERT']}{row_triggers.after(list(called), 'INSERT')}
         RETURN NEW;
     END IF;
     IF TG_OP = 'UPDATE' THEN
@@ -135,9 +141,9 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    IF TG_OP = 'UPDATE' THEN{reverse['UPDATE']}
+    IF TG_OP = 'UPDATE' THEN{reverse['UPDATE']}{row_triggers.after(list(called), 'UPDATE')}
         RETURN NEW;
-    END IF;{reverse['DELETE']}
+    END IF;{reverse['DELETE']}{row_triggers.after(list(called), 'DELETE')}
     RETURN OLD;
 END
 $colcrypt$"""
