@@ -59,7 +59,7 @@ class Load:
         for e in self.idle:
             assert e.wait(60), f"an application did not pause after {step}"
         problems = legacy.check(conn, self.apps)
-        self.phase = step
+        self.phase = f"after {step}"
         self.running.set()
         return problems
 
@@ -123,6 +123,7 @@ def test_the_whole_cutover_sequence_on_an_unseen_database_under_load(db, conn):
             ("cleanup", lambda: _each(conn, "SELECT count(*) FROM colcrypt.cleanup(%s, '0')")),
         ]
         for name, run in steps:
+            load.phase = name
             t0 = time.monotonic()
             run()
             timings[name] = round(time.monotonic() - t0, 2)
@@ -142,7 +143,7 @@ def test_the_whole_cutover_sequence_on_an_unseen_database_under_load(db, conn):
         for kind, n in app.counts().items():
             counts[kind] = counts.get(kind, 0) + n
         app.close()
-    print(f"acceptance: application operations {counts}; slowest step per phase (s) "
+    print(f"acceptance: application operations {counts}; slowest application step during and after each step (s) "
           f"{ {k: round(v, 3) for k, v in load.slowest.items()} }")
     assert all(counts.get(k, 0) > 0 for k in ("insert", "update", "update_null", "key_change", "delete", "read",
                                                "fk_rejected")), counts
@@ -152,3 +153,4 @@ def test_the_whole_cutover_sequence_on_an_unseen_database_under_load(db, conn):
     probes = legacy.plaintext_probes(apps)
     assert len(probes) >= 200
     assert [p for p in probes if p in dump] == []
+    print(f"acceptance: none of {len(probes)} plaintext probes in a pg_dump of {len(dump):,} characters")
