@@ -360,7 +360,7 @@ COMMENT ON FUNCTION colcrypt.decrypt_column(bytea, text, anyelement) IS
 CREATE FUNCTION colcrypt.call_trigger(
     p_function regprocedure,
     p_name text,
-    p_args text [],
+    p_args text[],
     p_timing text,
     p_op text,
     p_new anyelement,
@@ -370,7 +370,7 @@ RETURNS anyelement
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS 'MODULE_PATHNAME', 'colcrypt_call_trigger';
 
-COMMENT ON FUNCTION colcrypt.call_trigger(regprocedure, text, text [], text, text, anyelement, anyelement) IS
+COMMENT ON FUNCTION colcrypt.call_trigger(regprocedure, text, text[], text, text, anyelement, anyelement) IS
 'Runs a row trigger function of a migrated table (one that reads or writes its encrypted columns) on a row '
 'written through the table''s name after the write cutover, with the trigger data PostgreSQL would give it: '
 'BEFORE returns the row to write (NULL: skip it). Called by the generated functions only.';

@@ -59,3 +59,31 @@ def test_pg_cron_runs_the_backfill_and_unschedules_it(cluster):
         assert runs and all(r[0] == "succeeded" for r in runs), runs
         assert scalar(conn, "SELECT count(*) FROM colcrypt.backfill_ranges WHERE rows_done > 0") == 2
         assert decrypted(conn, cols=("ssn", "email")) == plaintext(conn, cols=("ssn", "email"))
+
+
+def test_cleanup_waits_for_the_retention_with_a_daily_pg_cron_job(cluster):
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+        install(conn)
+        create_key(conn, "retain-k", kek_file=cluster.kek_file)
+        conn.execute("SELECT colcrypt.grant_key('retain-k', 'postgres')")
+        conn.execute("CREATE SCHEMA retained; CREATE TABLE retained.t (id int PRIMARY KEY, ssn text);"
+                     " INSERT INTO retained.t SELECT g, 'ssn-' || g FROM generate_series(1, 100) g;"
+                     " SELECT colcrypt.prepare('retained.t', ARRAY['ssn'], 'retain-k')")
+        conn.execute("CALL colcrypt.backfill('retained.t')")
+        for step in ("validate('retained.t')", "cutover('retained.t', 'reads')", "cutover('retained.t', 'writes')",
+                     "finalize('retained.t')"):
+            conn.execute(f"SELECT * FROM colcrypt.{step}")
+        mid = scalar(conn, "SELECT migration_id FROM colcrypt.migrations WHERE state = 'finalized'")
+        job = f"colcrypt-cleanup-{mid}"
+        for _ in range(2):  # called again (as the job does), still one job
+            first = conn.execute("SELECT * FROM colcrypt.cleanup('retained.t', '1 day')").fetchone()
+            assert "kept without grants until" in first[1] and f"daily pg_cron job ({job})" in first[2]
+        assert conn.execute("SELECT schedule, command FROM cron.job WHERE jobname = %s", (job,)).fetchall() == [
+            ("17 3 * * *", "SELECT * FROM colcrypt.cleanup('retained.t', '1 day')")]
+        assert scalar(conn, "SELECT to_regclass('retained.t_plaintext') IS NOT NULL") is True
+        conn.execute("SELECT * FROM colcrypt.cleanup('retained.t', '0')")  # due: dropped, the job removed
+        assert scalar(conn, "SELECT count(*) FROM cron.job WHERE jobname = %s", (job,)) == 0
+        assert scalar(conn, "SELECT to_regclass('retained.t_plaintext')") is None
+        assert scalar(conn, "SELECT ssn FROM retained.t WHERE id = 7") == "ssn-7"
+        conn.execute("DROP SCHEMA retained CASCADE")

@@ -89,11 +89,11 @@ def _validate_moved(plpy, m: dict) -> list[str]:
     """VALIDATE the constraints finalize added NOT VALID: a scan, but under a lock that lets reads and
     writes go on."""
     done = []
+    before = plpy.execute("SELECT current_setting('colcrypt.allow_ddl') AS d")[0]["d"]
     for r in query(plpy, NOT_VALID_SQL, ["oid"], [m["shadow_oid"]]):
-        with plpy.subtransaction():
-            plpy.execute("SET LOCAL colcrypt.allow_ddl = on")
-            plpy.execute(f"ALTER TABLE {r['rel']} VALIDATE CONSTRAINT {ident(r['name'])}")
-            plpy.execute("SET LOCAL colcrypt.allow_ddl = off")
+        plpy.execute("SET LOCAL colcrypt.allow_ddl = on")  # colcrypt's own DDL passes its guard
+        plpy.execute(f"ALTER TABLE {r['rel']} VALIDATE CONSTRAINT {ident(r['name'])}")
+        query(plpy, "SELECT set_config('colcrypt.allow_ddl', $1, true)", ["text"], [before])
         done.append(f"{r['rel']}.{r['name']}")
     return done
 
@@ -146,7 +146,9 @@ def _unschedule(plpy, m: dict) -> None:
     """Remove the cleanup job; from inside its own run only retire it (pg_cron would cancel the run)."""
     if not cron_here(plpy):
         return
-    mine = plpy.execute("SELECT current_setting('application_name') = 'pg_cron' AS c")[0]["c"]
-    sql = ("SELECT cron.alter_job(jobid, schedule => $2) FROM cron.job WHERE jobname = $1" if mine else
+    mine = plpy.execute(plpy.prepare(
+        "SELECT EXISTS (SELECT FROM cron.job j JOIN cron.job_run_details r ON r.jobid = j.jobid WHERE j.jobname = $1"
+        " AND r.status = 'running' AND r.job_pid = pg_backend_pid()) AS m", ["text"]), [job_name(m["migration_id"])])
+    sql = ("SELECT cron.alter_job(jobid, schedule => $2) FROM cron.job WHERE jobname = $1" if mine[0]["m"] else
            "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = $1 AND $2 <> ''")
     plpy.execute(plpy.prepare(sql, ["text", "text"]), [job_name(m["migration_id"]), NEVER])
