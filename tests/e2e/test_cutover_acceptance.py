@@ -18,7 +18,7 @@ from tests.fixtures import cutover_legacy as legacy
 
 APPS = 3
 WORKERS = 2
-APP_ROLE = "legacy_app"
+APP_ROLE = "broker_app"  # roles are per cluster: not the one of test_acceptance
 PG_DUMP = "/usr/lib/postgresql/15/bin/pg_dump"
 STALL_S = 1.0
 
