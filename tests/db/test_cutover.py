@@ -534,6 +534,37 @@ def test_triggers_on_encrypted_columns_are_called_on_the_plaintext_row(db, shop,
         assert scalar(shop, "SELECT count(*) FROM shop.ssn_log") == 5
 
 
+@pytest.mark.parametrize("stage", ["writes", "finalize"])
+def test_a_write_in_flight_during_a_switch_meets_the_shape_it_started_with(db, shop, stage):
+    """A statement through the name that waits for the switch runs afterwards with the new trigger
+    configuration and the new function, not the old function against the new configuration."""
+    validated(shop)
+    shop.execute("""CREATE FUNCTION shop.norm() RETURNS trigger LANGUAGE plpgsql AS
+                    $$ BEGIN NEW.ssn := upper(NEW.ssn); RETURN NEW; END $$;
+                    SET colcrypt.allow_ddl = on;
+                    CREATE TRIGGER norm BEFORE INSERT ON shop."Customers" FOR EACH ROW EXECUTE FUNCTION shop.norm();
+                    RESET colcrypt.allow_ddl""")
+    shop.execute("SELECT colcrypt.cutover(%s, 'reads')", (TABLE,))
+    if stage == "finalize":
+        shop.execute("SELECT colcrypt.cutover(%s, 'writes')", (TABLE,))
+    got = []
+
+    def write():
+        with db.connect() as app:
+            got.append(app.execute(f"INSERT INTO {TABLE} (region, \"Full Name\", ssn) VALUES ('EU', 'f', 'abc')"
+                                   " RETURNING ssn").fetchone()[0])
+
+    with shop.transaction():  # the switch done, not yet committed: its locks held
+        shop.execute("SELECT * FROM colcrypt.finalize(%s)" if stage == "finalize" else
+                     "SELECT * FROM colcrypt.cutover(%s, 'writes')", (TABLE,))
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(0.5)
+    writer.join()
+    assert got == ["ABC"]
+    assert scalar(shop, f"SELECT ssn FROM {TABLE} WHERE \"Full Name\" = 'f'") == "ABC"
+
+
 def test_cascades_into_the_table_reach_the_shadow_after_the_write_cutover(shop):
     validated(shop)
     shop.execute('SET colcrypt.allow_ddl = on; ALTER TABLE shop."Customers" DROP CONSTRAINT "Customers_region_fkey";'

@@ -10,7 +10,7 @@ from colcrypt.migrate.residue import residue_of
 from colcrypt.migrate.schedule import NEVER, cron_here
 from colcrypt.migrate.sqlgen import generated_function, ident, literal
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
-from colcrypt.migrate.switch import run_switch
+from colcrypt.migrate.switch import lock_name, run_switch
 from colcrypt.plpy_helpers import fail, interval_seconds, query
 
 DUE_SQL = """
@@ -74,7 +74,7 @@ def cleanup(plpy, table: str, oid: int | None, retain, lock_timeout, retries: in
              "Re-create them on the name (it serves the same rows) or drop them, then run cleanup again.")
     moves = constraint_moves(plpy, m, plan, table)
     sequences = [dict(r) for r in query(plpy, SEQUENCES_SQL, ["oid"], [m["source_oid"]])]
-    result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"]],
+    result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"], m["view_oid"]],
                         lambda: _drop(plpy, m, plan, moves, sequences), timeout_s, retries)
     _unschedule(plpy, m)
     set_state(plpy, m, "cleaned")
@@ -99,6 +99,7 @@ def _validate_moved(plpy, m: dict) -> list[str]:
 
 
 def _drop(plpy, m: dict, plan, moves: dict, sequences: list[dict]) -> None:
+    lock_name(plpy, m["view_oid"])
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     identity_seq = None
     for s in sequences:  # identity BY DEFAULT: the shadow takes the values the name's trigger draws

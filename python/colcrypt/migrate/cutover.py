@@ -19,7 +19,7 @@ from colcrypt.migrate.preflight import READERS_WITHOUT_KEY_SQL, preflight
 from colcrypt.migrate.privileges import GRANTS_SQL, set_privileges
 from colcrypt.migrate.sqlgen import generated_function, ident, literal, truncate_function
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
-from colcrypt.migrate.switch import run_switch
+from colcrypt.migrate.switch import lock_name, run_switch
 from colcrypt.migrate.writes_sql import mirror_function, writes_function
 from colcrypt.plpy_helpers import fail, interval_seconds, query
 
@@ -236,8 +236,7 @@ def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -
 
 
 def _switch_writes(plpy, m: dict, plan, moved: list[dict], called: list[dict]) -> None:
-    # Every write through the name takes locks on both tables, so these two stop them all. (Not LOCK
-    # TABLE on the view: that locks its base tables with the view owner's privileges.)
+    lock_name(plpy, m["view_oid"])
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     dual_write = generated_function("dual_write", m["migration_id"])
     plpy.execute(mirror_function(plan, dual_write, called))

@@ -10,7 +10,7 @@ from colcrypt.migrate.cutover import COLCRYPT_TRIGGERS_SQL, called_triggers, ide
 from colcrypt.migrate.privileges import set_privileges
 from colcrypt.migrate.sqlgen import ident
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
-from colcrypt.migrate.switch import run_switch
+from colcrypt.migrate.switch import lock_name, lock_names_of, run_switch
 from colcrypt.migrate.writes_sql import writes_function
 from colcrypt.plpy_helpers import fail, interval_seconds, query
 
@@ -80,6 +80,12 @@ def constraint_moves(plpy, m: dict, plan, table: str) -> dict:
 
 def _switch(plpy, m: dict, plan, moves: dict) -> None:
     rendered = query(plpy, "SELECT $1::regclass::text AS t", ["oid"], [m["source_oid"]])[0]["t"]
+    lock_name(plpy, m["view_oid"])
+    lock_names_of(plpy, [f["rel_oid"] for f in moves["fks_in"]] + [f["ref_oid"] for f in moves["fks_out"]],
+                  but=m["view_oid"])
+    children = sorted({f["rel"] for f in moves["fks_in"]})  # before the table: their writers lock them first
+    if children:
+        plpy.execute(f"LOCK TABLE {', '.join(children)} IN ACCESS EXCLUSIVE MODE")
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     for fk in moves["fks_out"]:  # a self-reference points at the shadow too
         plpy.execute(f"ALTER TABLE {plan.shadow} ADD CONSTRAINT {ident(fk['name'])} "

@@ -11,7 +11,7 @@ from colcrypt.migrate.privileges import set_privileges
 from colcrypt.migrate.schedule import unschedule_all
 from colcrypt.migrate.sqlgen import generated_function, ident
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
-from colcrypt.migrate.switch import run_switch
+from colcrypt.migrate.switch import lock_names_of, run_switch
 from colcrypt.plpy_helpers import fail, interval_seconds, query
 
 BEFORE_CLEANUP = ("dual_write", "backfilling", "backfilled", "validated", "cutover_reads", "cutover_writes",
@@ -60,9 +60,12 @@ def _undo(plpy, m: dict, plan, finalized: dict | None) -> None:
     dependents = [dict(r) for r in query(plpy, DEPENDENT_VIEWS_SQL, ["oid"], [m["view_oid"]])] if m["view_oid"] else []
     if m["view_oid"]:
         # The name's lock first, as applications take it first (then the tables') - the other order
-        # deadlocks with them. Not LOCK TABLE on the view: that locks its base tables with the view
-        # owner's privileges; renaming it aside takes its own lock.
+        # deadlocks with them; renaming it aside takes that lock (see switch.lock_name).
         plpy.execute(f"ALTER VIEW {ident(plan.schema)}.{ident(m['view_name'])} RENAME TO {ident(aside)}")
+    if finalized is not None:
+        lock_names_of(plpy, [fk["rel_oid"] for fk in finalized["foreign_keys_in"]] +
+                      [fk["ref_oid"] for fk in finalized["foreign_keys_in"] + finalized["foreign_keys_out"]],
+                      but=m["view_oid"])
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     if finalized is not None:
         _catch_up(plpy, m, plan, finalized)

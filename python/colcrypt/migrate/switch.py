@@ -62,3 +62,31 @@ def run_switch(plpy, name: str, oids: list[int], steps, lock_timeout_s: float, r
         plpy.execute(f"SELECT pg_sleep({backoff * (0.5 + random.random()):.3f})")  # noqa: S311 - jitter
         backoff = min(2.0, backoff * 2)
     raise AssertionError("unreachable")
+
+
+def lock_name(plpy, view_oid: int) -> None:
+    """Take the name's own lock first, as every statement through it does: statements in flight
+    finish with the functions and triggers they started with, later ones queue and then see the
+    switch's. (LOCK TABLE on a view would lock its base tables with the view owner's privileges; a
+    no-op ALTER takes the view's lock alone.)"""
+    v = plpy.execute(f"SELECT {int(view_oid)}::regclass::text AS v, relowner::regrole::text AS o FROM pg_class"
+                     f" WHERE oid = {int(view_oid)}")[0]
+    plpy.execute(f"ALTER VIEW {v['v']} OWNER TO {v['o']}")
+
+
+# The names of migrated tables (to the end: a cleaned migration's name still reads its shadow)
+# whose shadow or plaintext table is among $1.
+NAMES_OF_SQL = """
+SELECT DISTINCT m.name_view::oid AS v FROM colcrypt.migrations m
+WHERE m.name_view IS NOT NULL AND m.state <> 'rolled_back' AND (m.source = ANY($1) OR m.shadow = ANY($1))
+ORDER BY 1
+"""
+
+
+def lock_names_of(plpy, oids: list[int], but: int | None = None) -> None:
+    """lock_name for the names of other migrated tables a switch alters (through their foreign keys):
+    a statement through such a name holds its shadow's lock from the start and takes a stronger one
+    inside the name's trigger, which would deadlock with the switch's."""
+    for r in query(plpy, NAMES_OF_SQL, ["oid[]"], [[int(o) for o in oids]]):
+        if r["v"] != but:
+            lock_name(plpy, r["v"])
