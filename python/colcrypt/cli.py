@@ -27,7 +27,7 @@ def cmd_keys_create(args) -> None:
     from colcrypt.keys import create_key
 
     with _connect(args) as conn:
-        info = create_key(conn, args.key_id, args.provider, args.kek_file)
+        info = create_key(conn, args.key_id, args.provider, args.kek_file, args.kek)
     if info["kek_file_created"]:
         print(f"colcrypt: created a new KEK file {info['kek_file']} (mode 0600): back it up; "
               "without it no key wrapped by it can be unwrapped")
@@ -336,7 +336,11 @@ def parser() -> argparse.ArgumentParser:
         dest="keys_command", required=True)
     create = keys.add_parser("create", parents=[dsn, kek], help="make a data key, wrap it, store the wrapped form")
     create.add_argument("key_id")
-    create.add_argument("--provider", default="local", choices=["local"])
+    create.add_argument("--provider", default="local", choices=["local", "pkcs11", "aws-kms"],
+                        help="where the KEK lives (default local: a KEK file)")
+    create.add_argument("--kek", metavar="REF", help="pkcs11: a PKCS#11 URI (pkcs11:token=...;object=...); "
+                        "aws-kms: a KMS key id, alias/... or ARN. The PIN and credentials come from the environment "
+                        "(COLCRYPT_PKCS11_PIN_FILE, AWS_*), never from the command line")
     create.set_defaults(func=cmd_keys_create)
     lst = keys.add_parser("list", parents=[dsn], help="show the keyring")
     lst.add_argument("--format", choices=["table", "json"], default="table")

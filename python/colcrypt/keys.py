@@ -5,32 +5,28 @@ from pathlib import Path
 
 import psycopg
 
-from colcrypt import envelope
+from colcrypt import envelope, providers
 from colcrypt.errors import ColcryptError
-from colcrypt.providers import local
-
-
-def kek_for(kek_file: Path | None, create: bool) -> tuple[bytes, Path, bool]:
-    """The local KEK from kek_file (or the default), made on first use when create is true."""
-    path = Path(kek_file) if kek_file else local.default_kek_file()
-    if create and not path.exists():
-        return local.create_kek_file(path), path, True
-    return local.read_kek_file(path), path, False
 
 
 def create_key(conn: psycopg.Connection, key_id: str, provider: str = "local",
-               kek_file: Path | None = None) -> dict:
-    if provider != "local":
-        raise ColcryptError("KC010", f"provider {provider!r} is not available in this version",
-                            "Use --provider local.")
-    kek, path, created = kek_for(kek_file, create=True)
+               kek_file: Path | None = None, kek: str | None = None) -> dict:
+    """A new data key, wrapped by the provider's KEK (local: kek_file, made on first use; pkcs11: the
+    URI kek; aws-kms: the KMS key id, alias or ARN kek); only the wrapped form reaches the server."""
+    if provider not in providers.NAMES:
+        raise ColcryptError("KC008", f"unknown key provider {provider!r}", f"Use one of: {', '.join(providers.NAMES)}.")
+    if provider != "local" and not kek:
+        raise ColcryptError("KC008", f"provider {provider} needs --kek", "pkcs11: a PKCS#11 URI "
+                            "(pkcs11:token=...;object=...); aws-kms: a key id, alias/... or ARN.")
+    wrapper = providers.for_kek(provider, kek, conn.info.dbname, kek_file, create=True)
     dek = os.urandom(envelope.DEK_LEN)
     version = 1
+    ref, wrapped = wrapper.wrap(key_id, version, dek)
     conn.execute("SELECT colcrypt.add_key(%s, %s, %s, %s, %s, %s)",
-                 (key_id, version, provider, local.kek_ref(kek), local.wrap(kek, key_id, version, dek),
-                  envelope.key_check_value(dek, key_id, version)))
-    return {"key_id": key_id, "version": version, "provider": provider, "kek_ref": local.kek_ref(kek),
-            "kek_file": str(path), "kek_file_created": created}
+                 (key_id, version, provider, ref, wrapped, envelope.key_check_value(dek, key_id, version)))
+    path = getattr(wrapper, "path", None)
+    return {"key_id": key_id, "version": version, "provider": provider, "kek_ref": ref,
+            "kek_file": str(path) if path else None, "kek_file_created": getattr(wrapper, "created", False)}
 
 
 def list_keys(conn: psycopg.Connection) -> list[dict]:
@@ -42,18 +38,15 @@ def list_keys(conn: psycopg.Connection) -> list[dict]:
 
 
 def unwrap_client_side(conn: psycopg.Connection, key_id: str, kek_file: Path | None) -> list[tuple[int, bytes]]:
-    """Unwrap every usable version of key_id with the local KEK: [(version, data key)]."""
+    """Unwrap every usable version of key_id with its provider: [(version, data key)]."""
     rows = conn.execute(
         "SELECT version, provider, kek_ref, wrapped_key FROM colcrypt.key_versions"
         " WHERE key_id = %s AND state <> 'destroyed' ORDER BY version", (key_id,)).fetchall()
     if not rows:
         raise ColcryptError("KC004", f"key {key_id} is not in colcrypt.keyring",
                             "List keys with: colcrypt keys list")
-    kek = None
     out = []
     for version, provider, ref, wrapped in rows:
-        if provider != "local":
-            raise ColcryptError("KC010", f"key {key_id} uses provider {provider}, not available in this version")
-        kek = kek or kek_for(kek_file, create=False)[0]
-        out.append((version, local.unwrap(kek, ref, key_id, version, bytes(wrapped))))
+        unwrapper = providers.for_keyring(provider, ref, conn.info.dbname, kek_file)
+        out.append((version, unwrapper.unwrap(key_id, version, bytes(wrapped))))
     return out

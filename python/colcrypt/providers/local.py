@@ -93,3 +93,30 @@ def unwrap(kek: bytes, ref: str, key_id: str, version: int, wrapped: bytes) -> b
         raise ColcryptError("KC005", f"wrapped key {key_id} version {version} did not unwrap",
                             "The keyring entry was altered; "
                             "restore it from a backup of colcrypt.key_versions.") from None
+
+
+class Provider:
+    """The local provider behind the common interface (see colcrypt.providers)."""
+
+    name = NAME
+
+    def __init__(self, kek: bytes, path: Path | None = None, created: bool = False):
+        self.kek, self.ref, self.path, self.created = kek, kek_ref(kek), path, created
+        self.expected = self.ref
+
+    @classmethod
+    def from_file(cls, kek_file: Path | None, create: bool = False) -> "Provider":
+        """The KEK from kek_file (or the default), made on first use when create is true."""
+        path = Path(kek_file) if kek_file else default_kek_file()
+        if create and not path.exists():
+            return cls(create_kek_file(path), path, created=True)
+        return cls(read_kek_file(path), path)
+
+    def expect(self, ref: str) -> None:
+        self.expected = ref
+
+    def wrap(self, key_id: str, version: int, dek: bytes) -> tuple[str, bytes]:
+        return self.ref, wrap(self.kek, key_id, version, dek)
+
+    def unwrap(self, key_id: str, version: int, wrapped: bytes) -> bytes:
+        return unwrap(self.kek, self.expected, key_id, version, wrapped)

@@ -1,0 +1,64 @@
+"""A SoftHSM2 token and a KMS emulator (the moto server, on loopback) for the provider tests, made and
+torn down by the suite itself."""
+
+import os
+import subprocess
+
+import pytest
+
+PIN = "4711-colcrypt"
+TOKEN = "colcrypt-test"  # noqa: S105 - a token label, not a secret
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory):
+    """A fresh token 'colcrypt-test' with AES-256 KEKs 'kek-1' and 'kek-2'; the PIN in a 0600 file."""
+    pkcs11 = pytest.importorskip("pkcs11")
+    home = tmp_path_factory.mktemp("softhsm")
+    (home / "tokens").mkdir()
+    conf = home / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {home / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    pin_file = home / "pin"
+    pin_file.write_text(PIN + "\n")
+    pin_file.chmod(0o600)
+    saved = {k: os.environ.get(k) for k in ("SOFTHSM2_CONF", "COLCRYPT_PKCS11_PIN_FILE")}
+    os.environ.update(SOFTHSM2_CONF=str(conf), COLCRYPT_PKCS11_PIN_FILE=str(pin_file))
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--pin", PIN,
+                    "--so-pin", "so-" + PIN], check=True, capture_output=True)
+    token = pkcs11.lib("/usr/lib/softhsm/libsofthsm2.so").get_token(token_label=TOKEN)
+    with token.open(user_pin=PIN, rw=True) as session:
+        for label in ("kek-1", "kek-2"):
+            session.generate_key(pkcs11.KeyType.AES, 256, label=label, store=True,
+                                 template={pkcs11.Attribute.SENSITIVE: True, pkcs11.Attribute.EXTRACTABLE: False})
+    yield f"pkcs11:token={TOKEN};object="
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def kms():
+    """The moto server on loopback with a KMS key aliased alias/colcrypt-kek; the environment points
+    colcrypt at it."""
+    server_mod = pytest.importorskip("moto.server")
+    import boto3
+
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"COLCRYPT_AWS_KMS_ENDPOINT": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "test",
+           "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "eu-central-1"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    client = boto3.client("kms", endpoint_url=env["COLCRYPT_AWS_KMS_ENDPOINT"], region_name="eu-central-1")
+    key = client.create_key(Description="colcrypt test KEK")["KeyMetadata"]["Arn"]
+    client.create_alias(AliasName="alias/colcrypt-kek", TargetKeyId=key)
+    yield {"arn": key, "alias": "alias/colcrypt-kek", "client": client}
+    server.stop()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
