@@ -503,7 +503,8 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'colcrypt_provider_context';
 
 COMMENT ON FUNCTION colcrypt._provider_context(bytea) IS
-'Internal: gives colcrypt._unwrap_key the KEK file (colcrypt.kek_file, hidden from non-superusers) '
+'Internal: gives colcrypt._unwrap_key the KEK file and the provider configuration file (colcrypt.kek_file, '
+'colcrypt.provider_config, hidden from non-superusers), one a line, '
 'during a call made by the C key cache with token p_call_token; raises 42501 otherwise.';
 
 -- sql/functions/python_path.sql
@@ -526,13 +527,13 @@ LANGUAGE plpython3u VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 import sys
-kek_file = plpy.execute(
+context = plpy.execute(
     plpy.prepare("SELECT colcrypt._provider_context($1) AS c", ["bytea"]), [p_call_token])[0]["c"]
 path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
 if path not in sys.path:
     sys.path.insert(0, path)
 from colcrypt.server import unwrap_key
-return unwrap_key(plpy, p_key_id, p_version, kek_file)
+return unwrap_key(plpy, p_key_id, p_version, context)
 $$;
 
 COMMENT ON FUNCTION colcrypt._unwrap_key(text, integer, bytea) IS

@@ -9,13 +9,15 @@ spec=$(grep -v '^#' "$here/python/server-requirements.txt" | xargs)
 mkdir -p "$target"
 if ! PYTHONPATH="$target" "$SERVER_PYTHON" - <<'PY' 2>/dev/null
 import cryptography, sys
-sys.exit(int(cryptography.__version__.split(".")[0]) < 42 or "/colcrypt/python" not in cryptography.__file__)
+import boto3, pkcs11  # the providers' clients
+sys.exit(int(cryptography.__version__.split(".")[0]) < 42 or "/colcrypt/python" not in cryptography.__file__
+         or "/colcrypt/python" not in pkcs11.__file__)
 PY
 then
     echo "colcrypt: installing $spec for the server's $SERVER_PYTHON into $target"
     "$SERVER_PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
         --root-user-action=ignore --upgrade --target "$target" $spec 2>&1 | grep -v "is ignored: it is neither" || true
-    PYTHONPATH="$target" "$SERVER_PYTHON" -c 'import cryptography.hazmat.primitives.ciphers.aead'
+    PYTHONPATH="$target" "$SERVER_PYTHON" -c 'import cryptography.hazmat.primitives.ciphers.aead, pkcs11, boto3'
 fi
 # The whole package: the server imports only the modules without psycopg (server.py, providers/,
 # discovery/, envelope.py, errors.py); the rest is never imported there.

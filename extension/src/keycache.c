@@ -33,6 +33,7 @@ PG_FUNCTION_INFO_V1(colcrypt_provider_context);
 PG_FUNCTION_INFO_V1(colcrypt_python_path);
 
 char	   *colcrypt_kek_file = NULL;
+static char *provider_config = NULL;
 static char *cache_handle_setting = NULL;
 static char cache_handle[33] = "";
 
@@ -66,6 +67,11 @@ keycache_define_gucs(void)
 							   "File holding the local provider's key-encryption key, for server-side unwrapping.",
 							   "Readable only by the server's operating-system account. Set in postgresql.conf.",
 							   &colcrypt_kek_file, "", PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("colcrypt.provider_config",
+							   "JSON file configuring the pkcs11 and aws-kms providers for server-side unwrapping.",
+							   "Readable only by the server's operating-system account. Set in postgresql.conf.",
+							   &provider_config, "", PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	DefineCustomStringVariable("colcrypt.key_cache_handle",
 							   "Handle of this session's colcrypt key cache; resetting it drops every loaded key.",
@@ -163,11 +169,12 @@ load_from_provider(const char *key_id, int len, uint32 version)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 						errmsg("colcrypt: key \"%.*s\" is not loaded and cannot be loaded during a parallel query", len, key_id),
 						errhint("Use the key once before the query (e.g. SELECT colcrypt.encrypt_column('', key, '')), or SET max_parallel_workers_per_gather = 0.")));
-	if (colcrypt_kek_file == NULL || colcrypt_kek_file[0] == '\0')
+	if ((colcrypt_kek_file == NULL || colcrypt_kek_file[0] == '\0') &&
+		(provider_config == NULL || provider_config[0] == '\0'))
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						errmsg("colcrypt: key \"%.*s\" is not loaded in this session and server-side unwrapping is not configured",
 							   len, key_id),
-						errhint("Load the key with colcrypt.connect(dsn, keys=[...]) from Python, or have a superuser set colcrypt.kek_file in postgresql.conf and run colcrypt.grant_key().")));
+						errhint("Load the key with colcrypt.connect(dsn, keys=[...]) from Python, or have a superuser set colcrypt.kek_file or colcrypt.provider_config in postgresql.conf and run colcrypt.grant_key().")));
 
 	/* Looked up each time: a dropped and recreated extension changes the OID. */
 	fn = LookupFuncName(list_make2(makeString("colcrypt"), makeString("_unwrap_key")),
@@ -473,5 +480,7 @@ colcrypt_provider_context(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						errmsg("colcrypt: the key provider may only be called by colcrypt itself"),
 						errhint("Use colcrypt.encrypt_column / decrypt_column; keys are unwrapped for granted roles on first use.")));
-	PG_RETURN_TEXT_P(cstring_to_text(colcrypt_kek_file));
+	/* the KEK file, then the provider configuration file: one path a line */
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("%s\n%s", colcrypt_kek_file ? colcrypt_kek_file : "",
+											  provider_config ? provider_config : "")));
 }

@@ -6,13 +6,13 @@ LANGUAGE plpython3u VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 import sys
-kek_file = plpy.execute(
+context = plpy.execute(
     plpy.prepare("SELECT colcrypt._provider_context($1) AS c", ["bytea"]), [p_call_token])[0]["c"]
 path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
 if path not in sys.path:
     sys.path.insert(0, path)
 from colcrypt.server import unwrap_key
-return unwrap_key(plpy, p_key_id, p_version, kek_file)
+return unwrap_key(plpy, p_key_id, p_version, context)
 $$;
 
 COMMENT ON FUNCTION colcrypt._unwrap_key(text, integer, bytea) IS

@@ -90,3 +90,28 @@ def test_the_cli_creates_keys_with_each_provider(db, softhsm, kms, capsys):
     assert "is not a PKCS#11 URI" in capsys.readouterr().err
     with psycopg.connect(db.dsn) as c:
         assert {r[0] for r in c.execute("SELECT key_id FROM colcrypt.key_versions")} >= {"cli-hsm", "cli-kms"}
+
+
+@pytest.mark.parametrize(("provider", "kek"), [("pkcs11", "kek-1"), ("aws-kms", "alias")])
+def test_the_server_unwraps_for_a_granted_role_with_each_provider(db, conn, app_role, softhsm, kms,
+                                                                  server_providers, provider, kek):
+    key_id = f"server-{provider}"
+    create_key(conn, key_id, provider, kek=softhsm + kek if provider == "pkcs11" else kms[kek])
+    conn.execute("SELECT colcrypt.grant_key(%s, %s)", (key_id, app_role))
+    with psycopg.connect(db.dsn.replace("user=postgres", f"user={app_role}"), autocommit=True) as app:
+        assert app.execute("SELECT colcrypt.decrypt_column(colcrypt.encrypt_column('Zoë', %s, 'c'), 'c')",
+                           (key_id,)).fetchone() == ("Zoë",)  # nothing loaded by the client: the server unwrapped
+
+
+def test_a_provider_config_readable_by_others_is_refused(db, conn, app_role, softhsm, server_providers):
+    create_key(conn, "loose", "pkcs11", kek=softhsm + "kek-1")
+    conn.execute("SELECT colcrypt.grant_key('loose', %s)", (app_role,))
+    server_providers.chmod(0o644)
+    try:
+        with psycopg.connect(db.dsn.replace("user=postgres", f"user={app_role}"), autocommit=True) as app:
+            with pytest.raises(psycopg.Error) as info:
+                app.execute("SELECT colcrypt.encrypt_column('x', 'loose', 'c')")
+        assert info.value.diag.sqlstate == "KC006" and "readable by it alone" in info.value.diag.message_primary
+        assert str(server_providers) not in str(info.value)  # the path is for superusers
+    finally:
+        server_providers.chmod(0o600)

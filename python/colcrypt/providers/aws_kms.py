@@ -21,19 +21,21 @@ def context(database: str, key_id: str, version: int) -> dict[str, str]:
 class Provider:
     name = NAME
 
-    def __init__(self, key: str, database: str):
+    def __init__(self, key: str, database: str, config: dict | None = None):
         if not key:
             raise ColcryptError("KC008", "no KMS key given",
                                 "Name the KEK by its key id, alias (alias/...) or ARN: --kek alias/colcrypt.")
-        self.ref, self.database = key, database
+        self.ref, self.database, self.config = key, database, config or {}
+        os.environ.update(self.config.get("env", {}))  # e.g. AWS_SHARED_CREDENTIALS_FILE
 
     def _client(self):
         import boto3
         from botocore.config import Config
 
-        return boto3.client("kms", endpoint_url=os.environ.get("COLCRYPT_AWS_KMS_ENDPOINT") or None,
-                            region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-                            or "us-east-1",
+        return boto3.client("kms", endpoint_url=self.config.get("endpoint_url")
+                            or os.environ.get("COLCRYPT_AWS_KMS_ENDPOINT") or None,
+                            region_name=self.config.get("region") or os.environ.get("AWS_REGION")
+                            or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
                             config=Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2}))
 
     def _call(self, what: str, **kwargs) -> dict:

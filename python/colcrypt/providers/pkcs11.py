@@ -38,8 +38,8 @@ def parse_uri(uri: str) -> dict[str, str]:
     return attrs
 
 
-def _pin() -> str:
-    path = os.environ.get("COLCRYPT_PKCS11_PIN_FILE")
+def _pin(config: dict) -> str:
+    path = config.get("pin_file") or os.environ.get("COLCRYPT_PKCS11_PIN_FILE")
     if path:
         try:
             return Path(path).read_text().strip()
@@ -55,10 +55,12 @@ def _pin() -> str:
 class Provider:
     name = NAME
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, config: dict | None = None):
         self.attrs = parse_uri(uri)
-        self.ref = uri
-        self.module = self.attrs.get("module-path") or os.environ.get("COLCRYPT_PKCS11_MODULE", DEFAULT_MODULE)
+        self.ref, self.config = uri, config or {}
+        self.module = (self.attrs.get("module-path") or self.config.get("module")
+                       or os.environ.get("COLCRYPT_PKCS11_MODULE", DEFAULT_MODULE))
+        os.environ.update(self.config.get("env", {}))  # e.g. SOFTHSM2_CONF, read when the module loads
 
     def _key(self, session):
         import pkcs11
@@ -85,7 +87,7 @@ class Provider:
             raise ColcryptError("KC006", f"pkcs11: no token labelled {self.attrs['token']!r} in {self.module}",
                                 "Check the token= label (softhsm2-util --show-slots lists them).") from None
         try:
-            return token.open(user_pin=_pin())
+            return token.open(user_pin=_pin(self.config))
         except (pkcs11.PinIncorrect, pkcs11.PinLenRange, pkcs11.PinInvalid):
             raise ColcryptError("KC006", f"pkcs11: the user PIN for token {self.attrs['token']!r} is wrong",
                                 "Fix the PIN in COLCRYPT_PKCS11_PIN_FILE; repeated wrong PINs can lock the "
