@@ -35,6 +35,16 @@ def cmd_keys_create(args) -> None:
           f"(provider {info['provider']}, KEK {info['kek_ref']}); only its wrapped form is stored")
 
 
+def cmd_keys_rewrap(args) -> None:
+    from colcrypt.keys import rewrap_key
+
+    with _connect(args) as conn:
+        done = rewrap_key(conn, args.key_id, args.provider, args.kek, args.kek_file, args.old_kek_file)
+    for d in done:
+        print(f"colcrypt: key {d['key_id']} version {d['version']} now wrapped by {d['provider']} KEK {d['kek_ref']};"
+              " no value re-encrypted")
+
+
 def cmd_keys_list(args) -> None:
     from colcrypt.keys import list_keys
 
@@ -342,6 +352,13 @@ def parser() -> argparse.ArgumentParser:
                         "aws-kms: a KMS key id, alias/... or ARN. The PIN and credentials come from the environment "
                         "(COLCRYPT_PKCS11_PIN_FILE, AWS_*), never from the command line")
     create.set_defaults(func=cmd_keys_create)
+    rewrap = keys.add_parser("rewrap", parents=[dsn, kek], help="KEK rotation: wrap a key's versions with a new KEK")
+    rewrap.add_argument("key_id")
+    rewrap.add_argument("--provider", default="local", choices=["local", "pkcs11", "aws-kms"],
+                        help="the new KEK's provider (default local: --kek-file names the new KEK file)")
+    rewrap.add_argument("--kek", metavar="NEWREF", help="the new KEK: a PKCS#11 URI or a KMS key id, alias or ARN")
+    rewrap.add_argument("--old-kek-file", type=Path, help="the current local KEK file, when the key is wrapped by one")
+    rewrap.set_defaults(func=cmd_keys_rewrap)
     lst = keys.add_parser("list", parents=[dsn], help="show the keyring")
     lst.add_argument("--format", choices=["table", "json"], default="table")
     lst.set_defaults(func=cmd_keys_list)

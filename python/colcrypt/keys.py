@@ -50,3 +50,27 @@ def unwrap_client_side(conn: psycopg.Connection, key_id: str, kek_file: Path | N
         unwrapper = providers.for_keyring(provider, ref, conn.info.dbname, kek_file)
         out.append((version, unwrapper.unwrap(key_id, version, bytes(wrapped))))
     return out
+
+
+def rewrap_key(conn: psycopg.Connection, key_id: str, provider: str, kek: str | None = None,
+               kek_file: Path | None = None, old_kek_file: Path | None = None) -> list[dict]:
+    """KEK rotation: every usable version of key_id unwrapped with its current KEK (old_kek_file for
+    a local one) and wrapped with the new one (provider, kek / kek_file), checked to unwrap to the
+    same data key, and switched in one transaction; values are not touched."""
+    if provider not in providers.NAMES:
+        raise ColcryptError("KC008", f"unknown key provider {provider!r}", f"Use one of: {', '.join(providers.NAMES)}.")
+    if provider != "local" and not kek:
+        raise ColcryptError("KC008", f"provider {provider} needs --kek", "pkcs11: a PKCS#11 URI "
+                            "(pkcs11:token=...;object=...); aws-kms: a key id, alias/... or ARN.")
+    wrapper = providers.for_kek(provider, kek, conn.info.dbname, kek_file, create=True)
+    done = []
+    with conn.transaction():
+        for version, dek in unwrap_client_side(conn, key_id, old_kek_file):
+            ref, wrapped = wrapper.wrap(key_id, version, dek)
+            if providers.for_keyring(provider, ref, conn.info.dbname, kek_file).unwrap(key_id, version, wrapped) != dek:
+                raise ColcryptError("KC005", f"{provider}: the new wrapping of {key_id} version {version} does not "
+                                             "unwrap to the same key", "Check the new KEK; nothing was changed.")
+            conn.execute("SELECT colcrypt.rewrap_key(%s, %s, %s, %s, %s, %s)",
+                         (key_id, version, provider, ref, wrapped, envelope.key_check_value(dek, key_id, version)))
+            done.append({"key_id": key_id, "version": version, "provider": provider, "kek_ref": ref})
+    return done
