@@ -637,6 +637,48 @@ COMMENT ON FUNCTION colcrypt.rewrap_key(text, integer, text, text, bytea, bytea)
 'that the new wrapping holds the same data key (its key check value). No value is re-encrypted. Called by '
 'colcrypt keys rewrap, which unwraps with the old KEK and wraps with the new one outside the database.';
 
+-- sql/functions/rotate_key.sql
+-- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) rotate keys, as themselves.
+CREATE FUNCTION colcrypt.rotate_key(
+    p_key_id text,
+    p_version integer,
+    p_provider text,
+    p_kek_ref text,
+    p_wrapped_key bytea,
+    p_kcv bytea
+)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_last integer;
+BEGIN
+    PERFORM FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id FOR UPDATE;
+    SELECT max(k.version) INTO v_last FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id;
+    IF v_last IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC004',
+            MESSAGE = format('colcrypt: key %s is not in colcrypt.keyring', p_key_id),
+            HINT = 'Create it first: colcrypt keys create.';
+    END IF;
+    IF p_version IS DISTINCT FROM v_last + 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC011',
+            MESSAGE = format('colcrypt: key %s is at version %s, so its next version is %s, not %s', p_key_id,
+                             v_last, v_last + 1, p_version),
+            HINT = 'Another rotation ran meanwhile; run colcrypt keys rotate again.';
+    END IF;
+    UPDATE colcrypt.key_versions AS k SET state = 'retired', state_changed_at = pg_catalog.now()
+    WHERE k.key_id = p_key_id AND k.state = 'active';
+    PERFORM colcrypt.add_key(p_key_id, p_version, p_provider, p_kek_ref, p_wrapped_key, p_kcv);
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.rotate_key(text, integer, text, text, bytea, bytea) IS
+'Data-key rotation: adds version p_version (the next one) of p_key_id, wrapped outside the database, as the '
+'active version; the previous active version becomes retired (values under it still decrypt). Sessions that '
+'load the key from then on encrypt with the new version; CALL colcrypt.reencrypt(table) moves existing values. '
+'Called by colcrypt keys rotate.';
+
 -- sql/functions/grant_key.sql
 -- security: INVOKER. Key administrators (EXECUTE is revoked from PUBLIC) grant as themselves.
 CREATE FUNCTION colcrypt.grant_key(p_key_id text, p_role text)
@@ -1120,6 +1162,32 @@ COMMENT ON PROCEDURE colcrypt.backfill(text, integer, interval, interval, intege
 'a trigger''s write, giving way on lock conflicts, adapting the batch size toward p_target_batch, pausing on '
 'replication lag over p_max_lag, stopping after p_max_runtime or on colcrypt.pause(). p_worker of p_workers '
 'takes one share of the key space. Not in a transaction block (it commits).';
+
+-- sql/procedures/reencrypt.sql
+-- security: INVOKER. It runs as the key administrator or the pg_cron job's owner, who holds the key; a
+-- SECURITY DEFINER procedure could not COMMIT between batches.
+-- search_path: not SET, because a procedure with a SET clause cannot COMMIT; every name in its SQL
+-- is schema-qualified.
+CREATE PROCEDURE colcrypt.reencrypt(
+    p_table text,
+    p_batch_size integer DEFAULT 1000,
+    p_sleep interval DEFAULT '0'
+)
+LANGUAGE plpython3u SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.reencrypt import reencrypt
+from colcrypt.plpy_helpers import caller_table
+reencrypt(plpy, p_table, caller_table(plpy, p_table), p_batch_size, p_sleep)
+$$;
+
+COMMENT ON PROCEDURE colcrypt.reencrypt(text, integer, interval) IS -- noqa: LT01
+'After a key rotation: re-encrypts the values of p_table''s shadow that are under an older version of its key '
+'with the active version (blind indexes too), in key order, one committed batch of p_batch_size rows at a time '
+'(p_sleep between batches), online and resumable; the table''s triggers do not fire. Not in a transaction block.';
 
 -- sql/functions/guard_ddl.sql
 -- security: INVOKER. It only reads colcrypt.migrations (readable by the DDL's author, a table owner).

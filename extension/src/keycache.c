@@ -153,7 +153,7 @@ raise_provider_error(const char *json, int len)
 static unsigned char provider_token[16];
 static bool provider_call_active = false;
 
-static void
+static uint32
 load_from_provider(const char *key_id, int len, uint32 version)
 {
 	Oid			argtypes[3] = {TEXTOID, INT4OID, BYTEAOID};
@@ -220,6 +220,7 @@ load_from_provider(const char *key_id, int len, uint32 version)
 		OPENSSL_cleanse(answer_bytes, answer_len);
 	}
 	PG_END_TRY();
+	return pg_ntoh32(got_version);
 }
 
 CachedKey *
@@ -229,9 +230,25 @@ keycache_active(const char *key_id, int len)
 
 	if (k == NULL)
 	{
+		uint32		got;
+
 		check_key_id(key_id, len);
-		load_from_provider(key_id, len, 0);
+		got = load_from_provider(key_id, len, 0);
 		k = find_key(key_id, len, 0, true);
+		if (k == NULL && (k = find_key(key_id, len, got, false)) != NULL && strcmp(k->source, "server") == 0)
+		{
+			/*
+			 * The provider gave the version active in its snapshot; a rotation that committed just
+			 * after may have retired it. Encrypt with it this once: it still decrypts, and the next
+			 * load of the key takes the new version.
+			 */
+			for (int i = 0; i < nkeys; i++)
+				if (keys[i].role == k->role && keys[i].key_id_len == len && memcmp(keys[i].key_id, key_id, len) == 0)
+					keys[i].active = false;
+			k->active = true;
+		}
+		else if (k != NULL && !k->active)
+			k = NULL;
 		if (k == NULL)
 			ereport(ERROR, (errcode(CC_ERR_KEY_STATE),
 							errmsg("colcrypt: key \"%.*s\" has no active version to encrypt with", len, key_id),
@@ -322,14 +339,18 @@ keycache_install(const char *key_id, int len, uint32 version,
 
 	level = pin_search_path();
 	SPI_connect();
-	/* The counter must be a sequence of colcrypt's own: nextval_internal skips ACL checks. */
+	/*
+	 * The counter must be a sequence of colcrypt's own: nextval_internal skips ACL checks. Not read-only:
+	 * a fresh snapshot, as the provider's own query had, so that a version made active since the
+	 * statement began (a rotation) is seen by both.
+	 */
 	if (SPI_execute_with_args("SELECT k.kcv, k.state, c.oid FROM colcrypt.key_versions k"
 							  " LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) k.counter::oid"
 							  " AND c.relkind OPERATOR(pg_catalog.=) 'S'"
 							  " AND c.relnamespace OPERATOR(pg_catalog.=) 'colcrypt'::pg_catalog.regnamespace"
 							  " WHERE k.key_id OPERATOR(pg_catalog.=) $1"
 							  " AND k.version OPERATOR(pg_catalog.=) $2",
-							  2, (Oid[]) {TEXTOID, INT4OID}, values, NULL, true, 1) != SPI_OK_SELECT)
+							  2, (Oid[]) {TEXTOID, INT4OID}, values, NULL, false, 1) != SPI_OK_SELECT)
 		ereport(ERROR, (errcode(CC_ERR_UNKNOWN_KEY),
 						errmsg("colcrypt: could not read colcrypt.keyring for key \"%.*s\"", len, key_id),
 						errhint("Check that the colcrypt extension is installed in this database.")));

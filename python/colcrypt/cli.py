@@ -45,6 +45,20 @@ def cmd_keys_rewrap(args) -> None:
               " no value re-encrypted")
 
 
+def cmd_keys_rotate(args) -> None:
+    from colcrypt.keys import rotate_key
+
+    with _connect(args) as conn:
+        info = rotate_key(conn, args.key_id, args.kek_file)
+        print(f"colcrypt: key {info['key_id']} version {info['version']} is active; version {info['retired']} is "
+              "retired (still decrypts). Sessions that load the key from now on encrypt with the new version.")
+        for table in args.reencrypt or []:
+            conn.execute("CALL colcrypt.reencrypt(%s)", (table,))
+            print(f"colcrypt: {table}: values re-encrypted under version {info['version']}")
+        if not args.reencrypt:
+            print("colcrypt: move existing values with CALL colcrypt.reencrypt('table') for each table using the key")
+
+
 def cmd_keys_list(args) -> None:
     from colcrypt.keys import list_keys
 
@@ -359,6 +373,11 @@ def parser() -> argparse.ArgumentParser:
     rewrap.add_argument("--kek", metavar="NEWREF", help="the new KEK: a PKCS#11 URI or a KMS key id, alias or ARN")
     rewrap.add_argument("--old-kek-file", type=Path, help="the current local KEK file, when the key is wrapped by one")
     rewrap.set_defaults(func=cmd_keys_rewrap)
+    rotate = keys.add_parser("rotate", parents=[dsn, kek], help="a new data-key version for new writes")
+    rotate.add_argument("key_id")
+    rotate.add_argument("--reencrypt", nargs="+", metavar="TABLE",
+                        help="then re-encrypt these migrated tables' values under the new version")
+    rotate.set_defaults(func=cmd_keys_rotate)
     lst = keys.add_parser("list", parents=[dsn], help="show the keyring")
     lst.add_argument("--format", choices=["table", "json"], default="table")
     lst.set_defaults(func=cmd_keys_list)

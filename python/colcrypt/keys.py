@@ -74,3 +74,27 @@ def rewrap_key(conn: psycopg.Connection, key_id: str, provider: str, kek: str | 
                          (key_id, version, provider, ref, wrapped, envelope.key_check_value(dek, key_id, version)))
             done.append({"key_id": key_id, "version": version, "provider": provider, "kek_ref": ref})
     return done
+
+
+ACTIVE_SQL = """
+SELECT version, provider, kek_ref FROM colcrypt.key_versions WHERE key_id = %s AND state = 'active'
+"""
+
+
+def rotate_key(conn: psycopg.Connection, key_id: str, kek_file: Path | None = None) -> dict:
+    """A new data-key version of key_id, wrapped by the same KEK as the active one, made active."""
+    active = conn.execute(ACTIVE_SQL, (key_id,)).fetchone()
+    if active is None:
+        raise ColcryptError("KC007", f"key {key_id} has no active version to rotate",
+                            "See colcrypt keys list; a destroyed key cannot be rotated.")
+    old, provider, ref = active
+    wrapper = providers.for_keyring(provider, ref, conn.info.dbname, kek_file)
+    if provider == "local" and wrapper.ref != ref:
+        raise ColcryptError("KC006", f"key {key_id} is wrapped with KEK {ref}, but the KEK file given holds "
+                                     f"{wrapper.ref}", "Point --kek-file at the KEK the key was created with "
+                            "(or rewrap the key first).")
+    version, dek = old + 1, os.urandom(envelope.DEK_LEN)
+    new_ref, wrapped = wrapper.wrap(key_id, version, dek)
+    conn.execute("SELECT colcrypt.rotate_key(%s, %s, %s, %s, %s, %s)",
+                 (key_id, version, provider, new_ref, wrapped, envelope.key_check_value(dek, key_id, version)))
+    return {"key_id": key_id, "version": version, "retired": old, "provider": provider, "kek_ref": new_ref}

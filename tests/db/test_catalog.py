@@ -16,7 +16,8 @@ HOT_PATH = {"colcrypt.encrypt_column(text,text,text)", "colcrypt.decrypt_column(
             "colcrypt.decrypt_column(bytea,text,anyelement)",
             "colcrypt.verify_column(bytea,text,text)", "colcrypt.blind_index(text,text,text)",
             "colcrypt.call_trigger(regprocedure,text,text[],text,text,anyelement,anyelement)"}
-COMMITS = {"colcrypt.backfill(text,integer,interval,interval,integer,integer,interval,interval)"}  # no SET allowed
+COMMITS = {"colcrypt.backfill(text,integer,interval,interval,integer,integer,interval,interval)",
+           "colcrypt.reencrypt(text,integer,interval)"}  # no SET allowed
 # These resolve p_table with the caller's search_path, then pin it themselves.
 CALLER_NAMES = {"colcrypt.prepare(text,text[],text,text[])", "colcrypt.pause(text,text)",
                 "colcrypt.schedule_backfill(text,integer,integer,interval)", "colcrypt.resume(text)",
@@ -71,6 +72,7 @@ def test_admin_functions_are_not_executable_by_public(conn):
     for fn in ("colcrypt.add_key(text,integer,text,text,bytea,bytea)", "colcrypt.grant_key(text,text)",
                "colcrypt.revoke_key(text,text)", "colcrypt._unwrap_key(text,integer,bytea)",
                "colcrypt.rewrap_key(text,integer,text,text,bytea,bytea)",
+               "colcrypt.rotate_key(text,integer,text,text,bytea,bytea)",
                "colcrypt.call_trigger(regprocedure,text,text[],text,text,anyelement,anyelement)"):
         assert scalar(conn, "SELECT has_function_privilege('public', %s, 'EXECUTE')", (fn,)) is False, fn
     assert scalar(conn, "SELECT has_function_privilege('public', 'colcrypt.decrypt_column(bytea,text)', 'EXECUTE')")

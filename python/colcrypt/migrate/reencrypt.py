@@ -1,0 +1,101 @@
+"""CALL colcrypt.reencrypt(table): after colcrypt keys rotate, the values of a migrated table that
+are under an older version of its key are decrypted and encrypted again under the active version
+(blind indexes recomputed), in key order, one committed batch at a time, online: each batch locks
+only its own rows, a row written meanwhile is re-checked (and skipped if it already has the new
+version), and the table's own triggers on the shadow do not fire (nothing but the ciphertext
+changes). Resumable: a run skips what is done. Works at any stage from dual_write to cleaned."""
+
+import time
+
+from colcrypt.migrate.sqlgen import BIDX_SUFFIX, SHADOW_SUFFIX, ident, literal
+from colcrypt.migrate.state import log_event
+from colcrypt.plpy_helpers import fail, interval_seconds, query
+
+MIGRATION_SQL = """
+SELECT m.migration_id, m.table_name, m.columns, m.key_columns, m.key_id, m.context_prefix, m.blind_index,
+       m.shadow::text AS shadow, m.shadow::oid AS shadow_oid
+FROM colcrypt.migrations m
+WHERE (m.source = $1 OR m.name_view = $1) AND m.state <> 'rolled_back'
+ORDER BY m.migration_id DESC LIMIT 1
+"""
+ACTIVE_SQL = "SELECT version FROM colcrypt.key_versions WHERE key_id = $1 AND state = 'active'"
+KEY_TYPES_SQL = """
+SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
+WHERE a.attrelid = $1 AND a.attname = ANY($2)
+"""
+SHADOW_TRIGGERS_SQL = "SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal"
+
+
+def _older(col: str) -> str:
+    """The value is under another version than $3 (the envelope's key version sits after its key id)."""
+    v = f"s.{ident(col + SHADOW_SUFFIX)}"
+    return f"({v} IS NOT NULL AND substring({v} FROM 4 + get_byte({v}, 2) FOR 4) <> int4send($3))"
+
+
+def batch_sql(m: dict, types: dict[str, str]) -> str:
+    keys = [ident(k) for k in m["key_columns"]]
+    after = ", ".join(f"($1[{i}])::{types[k]}" for i, k in enumerate(m["key_columns"], 1))
+    key_text = (f"(s.{keys[0]})::text" if len(keys) == 1 else "ROW(" + ", ".join(f"s.{k}" for k in keys) + ")::text")
+    sets = []
+    for c in m["columns"]:
+        ctx = f"{literal(m['context_prefix'] + '.' + c + '#')} || {key_text}"
+        plain = f"colcrypt.decrypt_column(s.{ident(c + SHADOW_SUFFIX)}, {ctx})"
+        sets.append(f"{ident(c + SHADOW_SUFFIX)} = CASE WHEN {_older(c)} THEN colcrypt.encrypt_column({plain}, "
+                    f"{literal(m['key_id'])}, {ctx}) ELSE s.{ident(c + SHADOW_SUFFIX)} END")
+        if c in m["blind_index"]:
+            sets.append(f"{ident(c + BIDX_SUFFIX)} = CASE WHEN {_older(c)} THEN colcrypt.blind_index({plain}, "
+                        f"{literal(m['key_id'])}, {literal(m['context_prefix'] + '.' + c)}) "
+                        f"ELSE s.{ident(c + BIDX_SUFFIX)} END")
+    match = " AND ".join(f"s.{k} = b.{k}" for k in keys)
+    order = ", ".join(f"s.{k}" for k in keys)
+    last = "ARRAY[" + ", ".join(f"(b.{k})::text" for k in keys) + "]"
+    return f"""
+WITH b AS (
+    SELECT {', '.join(f's.{k}' for k in keys)} FROM {m['shadow']} AS s
+    WHERE $1 IS NULL OR ({order}) > ({after}) ORDER BY {order} LIMIT $2
+), u AS (
+    UPDATE {m['shadow']} AS s SET {', '.join(sets)}
+    FROM b WHERE {match} AND ({' OR '.join(_older(c) for c in m['columns'])})
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM b)::int AS seen, (SELECT count(*) FROM u)::int AS done,
+       (SELECT {last} FROM b ORDER BY {', '.join(f'b.{k} DESC' for k in keys)} LIMIT 1) AS last
+"""
+
+
+def reencrypt(plpy, table: str, oid: int | None, batch_size: int, sleep) -> None:
+    if not batch_size or batch_size < 1:
+        fail(plpy, "KC008", f"p_batch_size must be positive, not {batch_size}", "1000 suits most tables.")
+    rows = query(plpy, MIGRATION_SQL, ["oid"], [oid]) if oid else []
+    if not rows:
+        fail(plpy, "KC017", f"{table} has no migration with encrypted values",
+             "See SELECT * FROM colcrypt.migrations.")
+    m = dict(rows[0])
+    active = query(plpy, ACTIVE_SQL, ["text"], [m["key_id"]])
+    if not active:
+        fail(plpy, "KC007", f"key {m['key_id']} of {table} has no active version to encrypt with",
+             "Rotate or create the key first (colcrypt keys rotate).")
+    version = active[0]["version"]
+    if query(plpy, SHADOW_TRIGGERS_SQL, ["oid"], [m["shadow_oid"]])[0]["n"] and not \
+            plpy.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[0]["rolsuper"]:
+        fail(plpy, "42501", f"the shadow of {table} has the table's triggers, which re-encryption must not fire",
+             "Run colcrypt.reencrypt as a superuser (it sets session_replication_role = replica per batch).")
+    types = {r["name"]: r["type"] for r in query(plpy, KEY_TYPES_SQL, ["oid", "text[]"],
+                                                   [m["shadow_oid"], list(m["key_columns"])])}
+    plan = plpy.prepare(batch_sql(m, types), ["text[]", "int4", "int4"])
+    pause = interval_seconds(plpy, sleep) or 0.0
+    last, seen, done, started = None, 0, 0, time.monotonic()
+    log_event(plpy, m["migration_id"], m["table_name"], "reencrypt start", {"version": version})
+    while True:
+        if query(plpy, SHADOW_TRIGGERS_SQL, ["oid"], [m["shadow_oid"]])[0]["n"]:
+            plpy.execute("SET LOCAL session_replication_role = replica")  # the table's triggers stay quiet
+        r = plpy.execute(plan, [last, batch_size, version])[0]
+        plpy.commit()
+        seen, done, last = seen + r["seen"], done + r["done"], r["last"]
+        if r["seen"] < batch_size:
+            break
+        if pause:
+            time.sleep(pause)
+    log_event(plpy, m["migration_id"], m["table_name"], "reencrypt",
+              {"version": version, "rows": seen, "reencrypted": done, "seconds": round(time.monotonic() - started, 2)})
+    plpy.notice(f"colcrypt: {table}: {done:,} of {seen:,} rows re-encrypted under {m['key_id']} version {version}")

@@ -1,0 +1,24 @@
+-- security: INVOKER. It runs as the key administrator or the pg_cron job's owner, who holds the key; a
+-- SECURITY DEFINER procedure could not COMMIT between batches.
+-- search_path: not SET, because a procedure with a SET clause cannot COMMIT; every name in its SQL
+-- is schema-qualified.
+CREATE PROCEDURE colcrypt.reencrypt(
+    p_table text,
+    p_batch_size integer DEFAULT 1000,
+    p_sleep interval DEFAULT '0'
+)
+LANGUAGE plpython3u SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.reencrypt import reencrypt
+from colcrypt.plpy_helpers import caller_table
+reencrypt(plpy, p_table, caller_table(plpy, p_table), p_batch_size, p_sleep)
+$$;
+
+COMMENT ON PROCEDURE colcrypt.reencrypt(text, integer, interval) IS -- noqa: LT01
+'After a key rotation: re-encrypts the values of p_table''s shadow that are under an older version of its key '
+'with the active version (blind indexes too), in key order, one committed batch of p_batch_size rows at a time '
+'(p_sleep between batches), online and resumable; the table''s triggers do not fire. Not in a transaction block.';
