@@ -59,6 +59,26 @@ def cmd_keys_rotate(args) -> None:
             print("colcrypt: move existing values with CALL colcrypt.reencrypt('table') for each table using the key")
 
 
+def cmd_keys_destroy(args) -> int:
+    from colcrypt.keys import destroy_key
+
+    what = f"version {args.version} of key {args.key_id}" if args.version else f"every version of key {args.key_id}"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"colcrypt: refusing to destroy {what} without --yes (no terminal to confirm on)", file=sys.stderr)
+            return 1
+        answer = input(f"Destroy {what}? Values encrypted with it become unreadable, for ever. "
+                       f"Type the key id to confirm: ")
+        if answer.strip() != args.key_id:
+            print("colcrypt: not confirmed; nothing destroyed", file=sys.stderr)
+            return 1
+    with _connect(args) as conn:
+        n = destroy_key(conn, args.key_id, args.version)
+    print(f"colcrypt: destroyed {n} version(s) of key {args.key_id}; values under them can no longer be decrypted. "
+          "Sessions holding the key keep it until they end or run DISCARD ALL; keyring backups still hold it.")
+    return 0
+
+
 def cmd_keys_list(args) -> None:
     from colcrypt.keys import list_keys
 
@@ -378,6 +398,11 @@ def parser() -> argparse.ArgumentParser:
     rotate.add_argument("--reencrypt", nargs="+", metavar="TABLE",
                         help="then re-encrypt these migrated tables' values under the new version")
     rotate.set_defaults(func=cmd_keys_rotate)
+    destroy = keys.add_parser("destroy", parents=[dsn], help="crypto-shredding: make a key's values unreadable")
+    destroy.add_argument("key_id")
+    destroy.add_argument("--version", type=int, help="only this version (default: every version)")
+    destroy.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    destroy.set_defaults(func=cmd_keys_destroy)
     lst = keys.add_parser("list", parents=[dsn], help="show the keyring")
     lst.add_argument("--format", choices=["table", "json"], default="table")
     lst.set_defaults(func=cmd_keys_list)

@@ -43,6 +43,9 @@ def unwrap_client_side(conn: psycopg.Connection, key_id: str, kek_file: Path | N
         "SELECT version, provider, kek_ref, wrapped_key FROM colcrypt.key_versions"
         " WHERE key_id = %s AND state <> 'destroyed' ORDER BY version", (key_id,)).fetchall()
     if not rows:
+        if conn.execute("SELECT 1 FROM colcrypt.key_versions WHERE key_id = %s", (key_id,)).fetchone():
+            raise ColcryptError("KC007", f"key {key_id} was destroyed",
+                                "Values encrypted with a destroyed key cannot be recovered.")
         raise ColcryptError("KC004", f"key {key_id} is not in colcrypt.keyring",
                             "List keys with: colcrypt keys list")
     out = []
@@ -98,3 +101,8 @@ def rotate_key(conn: psycopg.Connection, key_id: str, kek_file: Path | None = No
     conn.execute("SELECT colcrypt.rotate_key(%s, %s, %s, %s, %s, %s)",
                  (key_id, version, provider, new_ref, wrapped, envelope.key_check_value(dek, key_id, version)))
     return {"key_id": key_id, "version": version, "retired": old, "provider": provider, "kek_ref": new_ref}
+
+
+def destroy_key(conn: psycopg.Connection, key_id: str, version: int | None = None) -> int:
+    """Crypto-shredding (see colcrypt.destroy_key): the number of versions destroyed."""
+    return conn.execute("SELECT colcrypt.destroy_key(%s, %s)", (key_id, version)).fetchone()[0]

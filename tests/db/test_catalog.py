@@ -72,7 +72,7 @@ def test_admin_functions_are_not_executable_by_public(conn):
     for fn in ("colcrypt.add_key(text,integer,text,text,bytea,bytea)", "colcrypt.grant_key(text,text)",
                "colcrypt.revoke_key(text,text)", "colcrypt._unwrap_key(text,integer,bytea)",
                "colcrypt.rewrap_key(text,integer,text,text,bytea,bytea)",
-               "colcrypt.rotate_key(text,integer,text,text,bytea,bytea)",
+               "colcrypt.rotate_key(text,integer,text,text,bytea,bytea)", "colcrypt.destroy_key(text,integer)",
                "colcrypt.call_trigger(regprocedure,text,text[],text,text,anyelement,anyelement)"):
         assert scalar(conn, "SELECT has_function_privilege('public', %s, 'EXECUTE')", (fn,)) is False, fn
     assert scalar(conn, "SELECT has_function_privilege('public', 'colcrypt.decrypt_column(bytea,text)', 'EXECUTE')")

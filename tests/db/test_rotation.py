@@ -95,3 +95,32 @@ def test_rotation_refusals_change_nothing(db, shop, tmp_path):
         shop.execute("CALL colcrypt.reencrypt('shop.regions')")
     assert shop.execute("SELECT version, state FROM colcrypt.key_versions WHERE key_id = 'k'").fetchall() == [
         (1, "active")]
+
+
+def test_destroying_a_key_makes_its_values_unreadable(db, conn, capsys):
+    from colcrypt.keys import create_key, unwrap_client_side
+
+    create_key(conn, "gone", kek_file=db.kek_file)
+    conn.execute("SELECT colcrypt.grant_key('gone', 'postgres')")
+    conn.execute("CREATE TABLE secrets (id int PRIMARY KEY, v bytea);"
+                 " INSERT INTO secrets VALUES (1, colcrypt.encrypt_column('first', 'gone', '1'))")
+    rotate_key(conn, "gone", db.kek_file)
+    with db.connect() as c:
+        c.execute("INSERT INTO secrets VALUES (2, colcrypt.encrypt_column('second', 'gone', '2'))")
+    assert main(["keys", "destroy", "--dsn", db.dsn, "gone"]) == 1  # no terminal, no --yes: nothing happens
+    assert "without --yes" in capsys.readouterr().err
+    assert main(["keys", "destroy", "--dsn", db.dsn, "gone", "--version", "1", "--yes"]) == 0
+    with db.connect() as c:  # a new session: version 2 still opens, version 1 never again
+        assert c.execute("SELECT colcrypt.decrypt_column(v, '2') FROM secrets WHERE id = 2").fetchone() == ("second",)
+        with raises_sqlstate("KC007", 'key "gone" version 1 was destroyed'):
+            c.execute("SELECT colcrypt.decrypt_column(v, '1') FROM secrets WHERE id = 1")
+    assert main(["keys", "destroy", "--dsn", db.dsn, "gone", "--yes"]) == 0
+    assert "destroyed 1 version(s)" in capsys.readouterr().out
+    assert conn.execute("SELECT count(*) FROM colcrypt.key_versions WHERE key_id = 'gone' AND wrapped_key <> ''"
+                        ).fetchone() == (0,)  # nothing left to unwrap, whatever the KEK
+    with db.connect() as c:
+        with raises_sqlstate("KC007", "was destroyed"):
+            c.execute("SELECT colcrypt.decrypt_column(v, '2') FROM secrets WHERE id = 2")
+    from colcrypt.errors import ColcryptError
+    with pytest.raises(ColcryptError, match="key gone was destroyed"):
+        unwrap_client_side(conn, "gone", db.kek_file)
