@@ -32,6 +32,8 @@
 #define CC_KCV_LEN			16
 /* Must equal the INCREMENT BY of each key version's counter sequence. */
 #define CC_NONCE_BLOCK		256
+/* Random 96-bit nonces: NIST SP 800-38D allows 2^32 encryptions per key; warn at a quarter of it. */
+#define CC_COUNTER_WARN		(INT64CONST(1) << 30)
 
 typedef struct CachedKey
 {
@@ -43,6 +45,7 @@ typedef struct CachedKey
 	const char *source;			/* "server" or "session" */
 	Oid			counter_seq;
 	int64		nonces_left;
+	bool		warned;			/* the counter warning was given in this backend */
 	EVP_CIPHER_CTX *enc;
 	EVP_CIPHER_CTX *dec;
 	void	   *sodium_state;	/* crypto_aead_aes256gcm_state, or NULL without AES-NI */

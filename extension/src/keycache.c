@@ -437,8 +437,19 @@ keycache_count_encryption(CachedKey *key)
 {
 	if (key->nonces_left == 0)
 	{
-		(void) nextval_internal(key->counter_seq, false);
+		int64		used = nextval_internal(key->counter_seq, false);
+
 		key->nonces_left = CC_NONCE_BLOCK;
+		if (used >= CC_COUNTER_WARN && !key->warned)
+		{
+			key->warned = true;
+			ereport(WARNING,
+					(errcode(CC_ERR_KEY_STATE),
+					 errmsg("colcrypt: key \"%.*s\" version %u has encrypted about " INT64_FORMAT " values",
+							key->key_id_len, key->key_id, key->version, used),
+					 errhint("AES-GCM with random nonces is safe for 2^32 encryptions per key: rotate it soon "
+							 "(colcrypt keys rotate, then CALL colcrypt.reencrypt).")));
+		}
 	}
 	key->nonces_left--;
 }

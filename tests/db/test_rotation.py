@@ -124,3 +124,17 @@ def test_destroying_a_key_makes_its_values_unreadable(db, conn, capsys):
     from colcrypt.errors import ColcryptError
     with pytest.raises(ColcryptError, match="key gone was destroyed"):
         unwrap_client_side(conn, "gone", db.kek_file)
+
+
+def test_the_encryption_counter_warns_long_before_the_gcm_limit(db, conn):
+    counter = conn.execute("SELECT counter::text FROM colcrypt.key_versions WHERE key_id = 'k'").fetchone()[0]
+    with db.connect() as c:
+        warnings = []
+        c.add_notice_handler(lambda n: warnings.append((n.severity_nonlocalized, n.message_primary)))
+        c.execute("SELECT colcrypt.encrypt_column('x', 'k', 'c')")  # well below: nothing
+        assert warnings == []
+        conn.execute(f"SELECT setval('{counter}', {2**30})")  # another backend has used a quarter of 2^32
+        for _ in range(300):  # the next block of 256 nonces
+            c.execute("SELECT colcrypt.encrypt_column('x', 'k', 'c')")
+        assert len(warnings) == 1 and warnings[0][0] == "WARNING", warnings  # once per backend
+        assert 'key "k" version 1 has encrypted about 1073742080 values' in warnings[0][1]
