@@ -1,7 +1,8 @@
 """A real PostgreSQL 15 cluster for the whole test session, started by the suite itself.
 
 When the suite runs as root (CI does), the server runs as the 'postgres' account. The cluster logs
-every statement with its duration and parameters, so that the leak tests can read the log.
+every statement with its duration and parameters, and pgaudit logs every statement again (with its
+parameters), so that the leak tests can read the log.
 """
 
 import itertools
@@ -16,6 +17,9 @@ from colcrypt.install import install
 from colcrypt.keys import create_key
 
 SETTINGS = {
+    "shared_preload_libraries": "'pg_cron, pg_stat_statements, pgaudit'",
+    "pgaudit.log": "'all'",
+    "pgaudit.log_parameter": "on",
     "fsync": "off",
     "log_statement": "'all'",
     "log_min_duration_statement": "0",

@@ -8,7 +8,7 @@ packages=(
     "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" "postgresql-plpython3-$PG_MAJOR"
     "postgresql-$PG_MAJOR-cron" "postgresql-$PG_MAJOR-pgtap" "postgresql-contrib"
     libssl-dev libsodium-dev gcc make python3 python3-venv python3-pip
-    softhsm2
+    softhsm2 "postgresql-$PG_MAJOR-pgaudit"
 )
 missing=()
 for p in "${packages[@]}"; do

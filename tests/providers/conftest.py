@@ -15,6 +15,7 @@ import pytest
 from colcrypt.cluster import SERVER_ACCOUNT
 
 PIN = "4711-colcrypt"
+KMS_SECRET = "kms-secret-Qz8v1cLx"  # noqa: S105 - the emulator's credential, searched for by the leak test
 TOKEN = "colcrypt-test"  # noqa: S105 - a token label, not a secret
 
 
@@ -67,7 +68,7 @@ def kms():
     server.start()
     host, port = server.get_host_and_port()
     env = {"COLCRYPT_AWS_KMS_ENDPOINT": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "test",
-           "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "eu-central-1"}
+           "AWS_SECRET_ACCESS_KEY": KMS_SECRET, "AWS_REGION": "eu-central-1"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     client = boto3.client("kms", endpoint_url=env["COLCRYPT_AWS_KMS_ENDPOINT"], region_name="eu-central-1")
@@ -92,7 +93,7 @@ def server_providers(cluster, softhsm, kms):
         "pkcs11": {"module": "/usr/lib/softhsm/libsofthsm2.so", "pin_file": os.environ["COLCRYPT_PKCS11_PIN_FILE"],
                    "env": {"SOFTHSM2_CONF": os.environ["SOFTHSM2_CONF"]}},
         "aws-kms": {"endpoint_url": os.environ["COLCRYPT_AWS_KMS_ENDPOINT"], "region": "eu-central-1",
-                    "env": {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}}}))
+                    "env": {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": KMS_SECRET}}}))
     config.chmod(0o600)
     if _server_uid() is not None:
         for path in (home, config):
