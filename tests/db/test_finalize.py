@@ -4,6 +4,8 @@ plaintext table goes, and the name keeps working with its sequences, triggers an
 dump holds no plaintext of the migrated columns."""
 
 import subprocess
+import threading
+import time
 
 import psycopg
 import pytest
@@ -223,3 +225,31 @@ def test_a_partitioned_table_through_finalize_rollback_and_cleanup(conn):
             r for r in expected if attempt == "kept" or r[0] not in (5000, 10)]
     conn.execute("DELETE FROM events WHERE id = 2")
     assert conn.execute("SELECT count(*) FROM notes").fetchone() == (1,)
+
+
+def test_values_drawn_while_cleanup_waits_are_not_drawn_again(db, conn):
+    conn.execute("CREATE TABLE seqd (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ssn text);"
+                 " INSERT INTO seqd (ssn) SELECT 'p' || g FROM generate_series(1, 10) g")
+    conn.execute("SELECT colcrypt.prepare('seqd', ARRAY['ssn'], 'k')")
+    conn.execute("CALL colcrypt.backfill('seqd')")
+    conn.execute("SELECT colcrypt.validate('seqd')")
+    for step in ("cutover('seqd', 'reads')", "cutover('seqd', 'writes')", "finalize('seqd')"):
+        conn.execute(f"SELECT * FROM colcrypt.{step}")
+    seq = scalar(conn, "SELECT pg_get_serial_sequence('seqd_plaintext', 'id')")
+    with db.connect() as holder:
+        holder.execute("BEGIN; SELECT count(*) FROM seqd")  # holds the name: the switch waits
+        done = []
+
+        def clean():
+            with db.connect() as c:
+                done.append(c.execute("SELECT count(*) FROM colcrypt.cleanup('seqd', '0', p_lock_timeout => '10 s',"
+                                      " p_retries => 1)").fetchone())
+
+        cleaner = threading.Thread(target=clean)
+        cleaner.start()
+        time.sleep(0.5)
+        drawn = [scalar(conn, "SELECT nextval(%s)", (seq,)) for _ in range(5)]  # while it waits
+        holder.execute("COMMIT")
+        cleaner.join()
+    assert done and state(conn) == "cleaned"
+    assert scalar(conn, "INSERT INTO seqd (ssn) VALUES ('after') RETURNING id") > max(drawn)

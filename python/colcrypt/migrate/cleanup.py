@@ -24,8 +24,7 @@ WHERE NOT convalidated AND conparentid = 0 AND (conrelid = $1 OR (contype = 'f' 
 # Sequences the plaintext table's columns own: 'a' by OWNED BY (serial), 'i' as identity columns.
 SEQUENCES_SQL = """
 SELECT d.objid::regclass::text AS seq, a.attname::text AS col, d.deptype::text AS kind,
-       s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
-       pg_sequence_last_value(d.objid) AS last_value
+       s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle
 FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid
 JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1
@@ -112,8 +111,10 @@ def _drop(plpy, m: dict, plan, moves: dict, sequences: list[dict]) -> None:
                      f" ({options})")
         new = query(plpy, "SELECT pg_get_serial_sequence($1, $2) AS s", ["text", "text"],
                     [plan.shadow, s["col"]])[0]["s"]
-        if s["last_value"] is not None:
-            query(plpy, "SELECT setval($1::regclass, $2)", ["text", "int8"], [new, s["last_value"]])
+        # read under the switch's locks: applications draw from the old sequence until then
+        last = query(plpy, "SELECT pg_sequence_last_value($1::regclass) AS v", ["text"], [s["seq"]])[0]["v"]
+        if last is not None:
+            query(plpy, "SELECT setval($1::regclass, $2)", ["text", "int8"], [new, last])
         _repoint_defaults(plpy, m, plan, s["seq"], new)
         identity_seq = new if s["col"] == own_identity(plan) else identity_seq
     plpy.execute(f"DROP TABLE {plan.source}")
