@@ -40,7 +40,7 @@ def test_rewrap_and_rotate_during_a_backfill_under_a_write_load(db, conn, sofths
     def backfill():
         try:
             with db.connect() as c:
-                c.execute("CALL colcrypt.backfill('people', p_batch_size => 500, p_sleep => '20 ms')")
+                c.execute("CALL colcrypt.backfill('people', p_batch_size => 500, p_sleep => '100 ms')")
         except psycopg.Error as e:
             errors.append(f"backfill: {e}")
 
@@ -51,8 +51,10 @@ def test_rewrap_and_rotate_during_a_backfill_under_a_write_load(db, conn, sofths
         time.sleep(0.5)
         rewrap_key(conn, "online", "pkcs11", kek=softhsm + "kek-1", old_kek_file=db.kek_file)  # KEK to the HSM
         time.sleep(0.3)
-        assert rotate_key(conn, "online")["version"] == 2  # the backfill is still running
+        assert rotate_key(conn, "online")["version"] == 2
+        assert threads[1].is_alive()  # the backfill is still running
         threads[1].join()
+        time.sleep(0.5)  # and the application goes on writing
     finally:
         stop.set()
         for t in threads:

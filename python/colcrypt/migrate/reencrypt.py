@@ -76,6 +76,7 @@ def reencrypt(plpy, table: str, oid: int | None, batch_size: int, sleep) -> None
         fail(plpy, "KC007", f"key {m['key_id']} of {table} has no active version to encrypt with",
              "Rotate or create the key first (colcrypt keys rotate).")
     version = active[0]["version"]
+    _use_active(plpy, m["key_id"], version)
     if query(plpy, SHADOW_TRIGGERS_SQL, ["oid"], [m["shadow_oid"]])[0]["n"] and not \
             plpy.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[0]["rolsuper"]:
         fail(plpy, "42501", f"the shadow of {table} has the table's triggers, which re-encryption must not fire",
@@ -99,3 +100,19 @@ def reencrypt(plpy, table: str, oid: int | None, batch_size: int, sleep) -> None
     log_event(plpy, m["migration_id"], m["table_name"], "reencrypt",
               {"version": version, "rows": seen, "reencrypted": done, "seconds": round(time.monotonic() - started, 2)})
     plpy.notice(f"colcrypt: {table}: {done:,} of {seen:,} rows re-encrypted under {m['key_id']} version {version}")
+
+
+def _use_active(plpy, key_id: str, version: int) -> None:
+    """This session may hold an older version of the key as its active one (loaded before the
+    rotation); values would be encrypted under it again. Keys it got from the server are dropped to
+    be loaded afresh; keys the client loaded cannot be, so that is refused."""
+    stale = query(plpy, "SELECT version, source FROM colcrypt.loaded_keys() WHERE key_id = $1 AND active"
+                        " AND version <> $2", ["text", "int4"], [key_id, version])
+    if not stale:
+        return
+    if any(r["source"] != "server" for r in stale):
+        fail(plpy, "KC007", f"this session loaded version {stale[0]['version']} of key {key_id} as its active "
+                            f"version, but version {version} is active now",
+             "Load the key again (a new colcrypt.connect) so that the session has the active version, or run "
+             "colcrypt.reencrypt as a role granted the key.")
+    plpy.execute("SELECT colcrypt.forget_keys()")
