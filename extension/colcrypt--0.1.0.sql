@@ -717,6 +717,39 @@ COMMENT ON FUNCTION colcrypt.destroy_key(text, integer) IS
 'session forgets its keys at once. Irreversible: backups of the keyring taken before still hold the wrapped key. '
 'Returns the number of versions destroyed.';
 
+-- sql/functions/key_usage.sql
+-- security: INVOKER. Reads the shadow tables the caller may read.
+CREATE FUNCTION colcrypt.key_usage(p_key_id text)
+RETURNS TABLE (table_name text, column_name text, version integer, value_count bigint)
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m record;
+    c text;
+BEGIN
+    FOR m IN
+        SELECT g.table_name AS t, g.shadow, g.columns FROM colcrypt.migrations AS g
+        WHERE g.key_id = p_key_id AND g.state <> 'rolled_back' AND g.shadow IS NOT NULL
+        ORDER BY g.migration_id
+    LOOP
+        FOREACH c IN ARRAY m.columns LOOP
+            RETURN QUERY EXECUTE format(
+                'SELECT %1$L::text, %2$L::text, (get_byte(v, 0) << 24 | get_byte(v, 1) << 16 | get_byte(v, 2) << 8'
+                || ' | get_byte(v, 3))::integer, count(*) FROM (SELECT substring(%3$I FROM 4 + get_byte(%3$I, 2)'
+                || ' FOR 4) AS v FROM %4$s WHERE %3$I IS NOT NULL) AS x GROUP BY v ORDER BY 3',
+                m.t, c, c || '_encrypted', m.shadow::regclass
+            );
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.key_usage(text) IS
+'How many values of each migrated table and column are encrypted under each version of key p_key_id (a full '
+'scan of the shadow tables): after a rotation and CALL colcrypt.reencrypt, a version no value uses any more can '
+'be destroyed.';
+
 -- sql/functions/grant_key.sql
 -- security: INVOKER. Key administrators (EXECUTE is revoked from PUBLIC) grant as themselves.
 CREATE FUNCTION colcrypt.grant_key(p_key_id text, p_role text)
@@ -924,6 +957,34 @@ COMMENT ON FUNCTION colcrypt.schedule_backfill(text, integer, integer, interval)
 'Runs the backfill of p_table unattended with pg_cron: one job per worker, every minute, each run stopping '
 'after 50 seconds; the workers split the key space without overlap and the jobs are removed when the backfill '
 'is done. Needs pg_cron in this database (cron.database_name).';
+
+-- sql/functions/schedule_reencrypt.sql
+-- security: INVOKER. The job runs as the role that schedules it, which must hold the key.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.schedule_reencrypt(
+    p_table text,
+    p_batch_size integer DEFAULT 1000,
+    p_sleep interval DEFAULT '0'
+)
+RETURNS bigint
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.reencrypt import scheduled
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return scheduled(plpy, p_table, oid, p_batch_size, p_sleep)
+$$;
+
+COMMENT ON FUNCTION colcrypt.schedule_reencrypt(text, integer, interval) IS
+'After a key rotation: a pg_cron job (colcrypt-reencrypt-<id>) that runs CALL colcrypt.reencrypt(p_table) every '
+'minute for 50 seconds until a pass finds no value under an older key version, then retires itself. Returns '
+'the job id. Needs pg_cron in this database (KC010 says where it is).';
 
 -- sql/functions/pause.sql
 -- security: INVOKER. DBAs (EXECUTE is revoked from PUBLIC) pause migrations as themselves.
@@ -1209,7 +1270,8 @@ COMMENT ON PROCEDURE colcrypt.backfill(text, integer, interval, interval, intege
 CREATE PROCEDURE colcrypt.reencrypt(
     p_table text,
     p_batch_size integer DEFAULT 1000,
-    p_sleep interval DEFAULT '0'
+    p_sleep interval DEFAULT '0',
+    p_max_runtime interval DEFAULT NULL
 )
 LANGUAGE plpython3u SECURITY INVOKER
 AS $$
@@ -1219,13 +1281,15 @@ if path not in sys.path:
     sys.path.insert(0, path)
 from colcrypt.migrate.reencrypt import reencrypt
 from colcrypt.plpy_helpers import caller_table
-reencrypt(plpy, p_table, caller_table(plpy, p_table), p_batch_size, p_sleep)
+reencrypt(plpy, p_table, caller_table(plpy, p_table), p_batch_size, p_sleep, p_max_runtime)
 $$;
 
-COMMENT ON PROCEDURE colcrypt.reencrypt(text, integer, interval) IS -- noqa: LT01
+COMMENT ON PROCEDURE colcrypt.reencrypt(text, integer, interval, interval) IS -- noqa: LT01
 'After a key rotation: re-encrypts the values of p_table''s shadow that are under an older version of its key '
 'with the active version (blind indexes too), in key order, one committed batch of p_batch_size rows at a time '
-'(p_sleep between batches), online and resumable; the table''s triggers do not fire. Not in a transaction block.';
+'(p_sleep between batches, stopping after p_max_runtime), online and resumable; the table''s triggers do not '
+'fire. A pass that finds nothing left removes (or, run by it, retires) the job of colcrypt.schedule_reencrypt. '
+'Not in a transaction block.';
 
 -- sql/functions/guard_ddl.sql
 -- security: INVOKER. It only reads colcrypt.migrations (readable by the DDL's author, a table owner).

@@ -63,6 +63,11 @@ def cmd_keys_destroy(args) -> int:
     from colcrypt.keys import destroy_key
 
     what = f"version {args.version} of key {args.key_id}" if args.version else f"every version of key {args.key_id}"
+    with _connect(args) as conn:
+        used = conn.execute("SELECT coalesce(sum(value_count), 0) FROM colcrypt.key_usage(%s)"
+                            " WHERE %s::int IS NULL OR version = %s", (args.key_id, args.version, args.version)
+                            ).fetchone()[0]
+    print(f"colcrypt: {used:,} value(s) in migrated tables are encrypted under {what}", file=sys.stderr)
     if not args.yes:
         if not sys.stdin.isatty():
             print(f"colcrypt: refusing to destroy {what} without --yes (no terminal to confirm on)", file=sys.stderr)

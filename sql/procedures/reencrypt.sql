@@ -5,7 +5,8 @@
 CREATE PROCEDURE colcrypt.reencrypt(
     p_table text,
     p_batch_size integer DEFAULT 1000,
-    p_sleep interval DEFAULT '0'
+    p_sleep interval DEFAULT '0',
+    p_max_runtime interval DEFAULT NULL
 )
 LANGUAGE plpython3u SECURITY INVOKER
 AS $$
@@ -15,10 +16,12 @@ if path not in sys.path:
     sys.path.insert(0, path)
 from colcrypt.migrate.reencrypt import reencrypt
 from colcrypt.plpy_helpers import caller_table
-reencrypt(plpy, p_table, caller_table(plpy, p_table), p_batch_size, p_sleep)
+reencrypt(plpy, p_table, caller_table(plpy, p_table), p_batch_size, p_sleep, p_max_runtime)
 $$;
 
-COMMENT ON PROCEDURE colcrypt.reencrypt(text, integer, interval) IS -- noqa: LT01
+COMMENT ON PROCEDURE colcrypt.reencrypt(text, integer, interval, interval) IS -- noqa: LT01
 'After a key rotation: re-encrypts the values of p_table''s shadow that are under an older version of its key '
 'with the active version (blind indexes too), in key order, one committed batch of p_batch_size rows at a time '
-'(p_sleep between batches), online and resumable; the table''s triggers do not fire. Not in a transaction block.';
+'(p_sleep between batches, stopping after p_max_runtime), online and resumable; the table''s triggers do not '
+'fire. A pass that finds nothing left removes (or, run by it, retires) the job of colcrypt.schedule_reencrypt. '
+'Not in a transaction block.';

@@ -17,14 +17,15 @@ HOT_PATH = {"colcrypt.encrypt_column(text,text,text)", "colcrypt.decrypt_column(
             "colcrypt.verify_column(bytea,text,text)", "colcrypt.blind_index(text,text,text)",
             "colcrypt.call_trigger(regprocedure,text,text[],text,text,anyelement,anyelement)"}
 COMMITS = {"colcrypt.backfill(text,integer,interval,interval,integer,integer,interval,interval)",
-           "colcrypt.reencrypt(text,integer,interval)"}  # no SET allowed
+           "colcrypt.reencrypt(text,integer,interval,interval)"}  # no SET allowed
 # These resolve p_table with the caller's search_path, then pin it themselves.
 CALLER_NAMES = {"colcrypt.prepare(text,text[],text,text[])", "colcrypt.pause(text,text)",
                 "colcrypt.schedule_backfill(text,integer,integer,interval)", "colcrypt.resume(text)",
                 "colcrypt.validate(text,integer)", "colcrypt.cutover(text,text,boolean,interval,integer,interval)",
                 "colcrypt.rollback(text,interval,integer)", "colcrypt.preflight(text)",
                 "colcrypt.plaintext_residue(text)", "colcrypt.finalize(text,interval,integer)",
-                "colcrypt.cleanup(text,interval,interval,integer)"}
+                "colcrypt.cleanup(text,interval,interval,integer)",
+                "colcrypt.schedule_reencrypt(text,integer,interval)"}
 EVENT_TRIGGER = {"colcrypt._guard_ddl()"}  # runs on every ALTER TABLE: adds nothing it need not
 
 

@@ -62,6 +62,8 @@ def test_rotation_under_a_write_load_then_reencryption(db, shop):
     assert errors == [] and writes[0] > 0
     shop.execute("CALL colcrypt.reencrypt(%s, p_batch_size => 50)", (TABLE,))  # what sessions wrote meanwhile
     assert _versions(shop) == {2: 200}
+    assert shop.execute("SELECT * FROM colcrypt.key_usage('k') ORDER BY 2").fetchall() == [
+        ('shop."Customers"', "email", 2, 200), ('shop."Customers"', "ssn", 2, 200)]  # version 1 is unused now
     assert scalar(shop, "SELECT passed FROM colcrypt.validate(%s)", (TABLE,)) is True  # blind indexes too
     assert shop.execute("SELECT version, state FROM colcrypt.key_versions WHERE key_id = 'k' ORDER BY 1"
                         ).fetchall() == [(1, "retired"), (2, "active")]

@@ -40,7 +40,8 @@ def test_rewrap_and_rotate_during_a_backfill_under_a_write_load(db, conn, sofths
     def backfill():
         try:
             with db.connect() as c:
-                c.execute("CALL colcrypt.backfill('people', p_batch_size => 500, p_sleep => '100 ms')")
+                c.execute("CALL colcrypt.backfill('people', p_batch_size => 200, p_sleep => '100 ms',"
+                          " p_target_batch => '5 ms')")  # small batches: it runs for seconds
         except psycopg.Error as e:
             errors.append(f"backfill: {e}")
 
@@ -52,7 +53,7 @@ def test_rewrap_and_rotate_during_a_backfill_under_a_write_load(db, conn, sofths
         rewrap_key(conn, "online", "pkcs11", kek=softhsm + "kek-1", old_kek_file=db.kek_file)  # KEK to the HSM
         time.sleep(0.3)
         assert rotate_key(conn, "online")["version"] == 2
-        assert threads[1].is_alive()  # the backfill is still running
+        assert threads[1].is_alive(), errors  # the backfill is still running
         threads[1].join()
         time.sleep(0.5)  # and the application goes on writing
     finally:
@@ -86,3 +87,29 @@ def test_pg_cron_backfills_with_a_key_in_the_hsm(cluster, softhsm, server_provid
             time.sleep(1)
         assert scalar(conn, "SELECT passed FROM colcrypt.validate('hsmcron.t')") is True
         conn.execute("SELECT colcrypt.rollback('hsmcron.t'); DROP SCHEMA hsmcron CASCADE")
+
+
+def test_pg_cron_reencrypts_after_a_rotation_and_retires_its_job(cluster, softhsm, server_providers):
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:  # pg_cron lives in 'postgres'
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+        install(conn)
+        create_key(conn, "cron-rot", "pkcs11", kek=softhsm + "kek-1")
+        conn.execute("SELECT colcrypt.grant_key('cron-rot', 'postgres')")
+        conn.execute("CREATE SCHEMA rotcron; CREATE TABLE rotcron.t (id int PRIMARY KEY, ssn text);"
+                     " INSERT INTO rotcron.t SELECT g, 'ssn-' || g FROM generate_series(1, 3000) g;"
+                     " SELECT colcrypt.prepare('rotcron.t', ARRAY['ssn'], 'cron-rot')")
+        conn.execute("CALL colcrypt.backfill('rotcron.t')")
+        rotate_key(conn, "cron-rot")
+        conn.execute("SELECT colcrypt.schedule_reencrypt('rotcron.t', 500)")
+        deadline = time.monotonic() + 150
+        while conn.execute("SELECT count(*) FROM cron.job WHERE jobname LIKE 'colcrypt-reencrypt-%'"
+                           " AND schedule = '* * * * *'").fetchone()[0]:
+            assert time.monotonic() < deadline, conn.execute(
+                "SELECT status, return_message FROM cron.job_run_details ORDER BY runid DESC LIMIT 3").fetchall()
+            time.sleep(1)  # until a pass found nothing left and retired the job
+        assert conn.execute("SELECT version, sum(value_count) FROM colcrypt.key_usage('cron-rot') GROUP BY 1"
+                            ).fetchall() == [(2, 3000)]
+        assert scalar(conn, "SELECT passed FROM colcrypt.validate('rotcron.t')") is True
+        conn.execute("CALL colcrypt.reencrypt('rotcron.t')")  # a manual pass removes the retired job
+        assert scalar(conn, "SELECT count(*) FROM cron.job WHERE jobname LIKE 'colcrypt-reencrypt-%'") == 0
+        conn.execute("SELECT colcrypt.rollback('rotcron.t'); DROP SCHEMA rotcron CASCADE")

@@ -7,6 +7,7 @@ changes). Resumable: a run skips what is done. Works at any stage from dual_writ
 
 import time
 
+from colcrypt.migrate import schedule
 from colcrypt.migrate.sqlgen import BIDX_SUFFIX, SHADOW_SUFFIX, ident, literal
 from colcrypt.migrate.state import log_event
 from colcrypt.plpy_helpers import fail, interval_seconds, query
@@ -63,7 +64,7 @@ SELECT (SELECT count(*) FROM b)::int AS seen, (SELECT count(*) FROM u)::int AS d
 """
 
 
-def reencrypt(plpy, table: str, oid: int | None, batch_size: int, sleep) -> None:
+def reencrypt(plpy, table: str, oid: int | None, batch_size: int, sleep, max_runtime=None) -> None:
     if not batch_size or batch_size < 1:
         fail(plpy, "KC008", f"p_batch_size must be positive, not {batch_size}", "1000 suits most tables.")
     rows = query(plpy, MIGRATION_SQL, ["oid"], [oid]) if oid else []
@@ -85,21 +86,32 @@ def reencrypt(plpy, table: str, oid: int | None, batch_size: int, sleep) -> None
                                                    [m["shadow_oid"], list(m["key_columns"])])}
     plan = plpy.prepare(batch_sql(m, types), ["text[]", "int4", "int4"])
     pause = interval_seconds(plpy, sleep) or 0.0
-    last, seen, done, started = None, 0, 0, time.monotonic()
+    limit = interval_seconds(plpy, max_runtime)
+    started, seen, done, clean = time.monotonic(), 0, 0, False
     log_event(plpy, m["migration_id"], m["table_name"], "reencrypt start", {"version": version})
-    while True:
-        if query(plpy, SHADOW_TRIGGERS_SQL, ["oid"], [m["shadow_oid"]])[0]["n"]:
-            plpy.execute("SET LOCAL session_replication_role = replica")  # the table's triggers stay quiet
-        r = plpy.execute(plan, [last, batch_size, version])[0]
-        plpy.commit()
-        seen, done, last = seen + r["seen"], done + r["done"], r["last"]
-        if r["seen"] < batch_size:
+    while not clean:  # passes over the table until one finds nothing left (or the time is up)
+        last, moved = None, 0
+        while True:
+            if query(plpy, SHADOW_TRIGGERS_SQL, ["oid"], [m["shadow_oid"]])[0]["n"]:
+                plpy.execute("SET LOCAL session_replication_role = replica")  # the table's triggers stay quiet
+            r = plpy.execute(plan, [last, batch_size, version])[0]
+            plpy.commit()
+            seen, moved, last = seen + r["seen"], moved + r["done"], r["last"]
+            if r["seen"] < batch_size or (limit is not None and time.monotonic() - started >= limit):
+                break
+            if pause:
+                time.sleep(pause)
+        done += moved
+        clean = r["seen"] < batch_size and moved == 0
+        if limit is not None and time.monotonic() - started >= limit:
             break
-        if pause:
-            time.sleep(pause)
     log_event(plpy, m["migration_id"], m["table_name"], "reencrypt",
-              {"version": version, "rows": seen, "reencrypted": done, "seconds": round(time.monotonic() - started, 2)})
-    plpy.notice(f"colcrypt: {table}: {done:,} of {seen:,} rows re-encrypted under {m['key_id']} version {version}")
+              {"version": version, "rows": seen, "reencrypted": done, "clean": clean,
+               "seconds": round(time.monotonic() - started, 2)})
+    if clean:  # the job that runs it (colcrypt.schedule_reencrypt) is no longer needed
+        schedule.retire_reencrypt_job(plpy, m)
+    plpy.notice(f"colcrypt: {table}: {done:,} rows re-encrypted under {m['key_id']} version {version}; "
+                + ("no value left under an older version" if clean else "stopped at p_max_runtime: call it again"))
 
 
 def _use_active(plpy, key_id: str, version: int) -> None:
@@ -116,3 +128,14 @@ def _use_active(plpy, key_id: str, version: int) -> None:
              "Load the key again (a new colcrypt.connect) so that the session has the active version, or run "
              "colcrypt.reencrypt as a role granted the key.")
     plpy.execute("SELECT colcrypt.forget_keys()")
+
+
+def scheduled(plpy, table: str, oid: int | None, batch_size: int, sleep) -> int:
+    """colcrypt.schedule_reencrypt: the pg_cron job for table."""
+    if not batch_size or batch_size < 1:
+        fail(plpy, "KC008", f"p_batch_size must be positive, not {batch_size}", "1000 suits most tables.")
+    rows = query(plpy, MIGRATION_SQL, ["oid"], [oid]) if oid else []
+    if not rows:
+        fail(plpy, "KC017", f"{table} has no migration with encrypted values",
+             "See SELECT * FROM colcrypt.migrations.")
+    return schedule.schedule_reencrypt(plpy, table, dict(rows[0]), batch_size, interval_seconds(plpy, sleep) or 0.0)

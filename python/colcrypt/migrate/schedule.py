@@ -58,8 +58,8 @@ def unschedule_all(plpy, m: dict) -> int:
         return 0
     pattern = f"colcrypt-backfill-{int(m['migration_id'])}-%"
     rows = plpy.execute(plpy.prepare("SELECT cron.unschedule(jobid) AS ok FROM cron.job"
-                                     " WHERE jobname LIKE $1 OR jobname = $2", ["text", "text"]),
-                        [pattern, f"colcrypt-cleanup-{int(m['migration_id'])}"])
+                                     " WHERE jobname LIKE $1 OR jobname = ANY($2)", ["text", "text[]"]),
+                        [pattern, [f"colcrypt-cleanup-{int(m['migration_id'])}", reencrypt_job(m)]])
     if rows:
         log_event(plpy, m["migration_id"], m["table_name"], "unschedule jobs", {"jobs": len(rows)})
     return len(rows)
@@ -98,3 +98,35 @@ def remove_retired(plpy, m: dict, running_worker: int | None = None) -> int:
     if removed:
         log_event(plpy, m["migration_id"], m["table_name"], "unschedule backfill", {"jobs": removed})
     return removed
+
+
+def reencrypt_job(m: dict) -> str:
+    return f"colcrypt-reencrypt-{int(m['migration_id'])}"
+
+
+def schedule_reencrypt(plpy, table: str, m: dict, batch_size: int, sleep_s: float) -> int:
+    """A pg_cron job re-encrypting table every minute for 50 seconds, until a pass finds nothing left
+    (then it retires itself: a schedule that never fires, removed by the next manual pass)."""
+    if not cron_here(plpy):
+        here = plpy.execute("SELECT current_database() AS d")[0]["d"]
+        fail(plpy, "KC010", f"pg_cron is not installed in this database ({here})",
+             "Run CALL colcrypt.reencrypt(table) yourself, or install pg_cron here (cron.database_name).")
+    command = (f"CALL colcrypt.reencrypt({literal(table)}, p_batch_size => {int(batch_size)},"
+               f" p_sleep => '{float(sleep_s)} seconds', p_max_runtime => '{RUN_SECONDS} seconds')")
+    jobid = plpy.execute(plpy.prepare("SELECT cron.schedule($1, '* * * * *', $2) AS id", ["text", "text"]),
+                         [reencrypt_job(m), command])[0]["id"]
+    log_event(plpy, m["migration_id"], m["table_name"], "schedule reencrypt", {"job": reencrypt_job(m)})
+    return jobid
+
+
+def retire_reencrypt_job(plpy, m: dict) -> None:
+    """Retire the job when this pass runs inside it (pg_cron would cancel a removed job's run), remove
+    it otherwise."""
+    if not cron_here(plpy):
+        return
+    mine = plpy.execute(plpy.prepare(
+        "SELECT EXISTS (SELECT FROM cron.job j JOIN cron.job_run_details r ON r.jobid = j.jobid WHERE j.jobname = $1"
+        " AND r.status = 'running' AND r.job_pid = pg_backend_pid()) AS m", ["text"]), [reencrypt_job(m)])[0]["m"]
+    sql = ("SELECT cron.alter_job(jobid, schedule => $2) FROM cron.job WHERE jobname = $1" if mine else
+           "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = $1 AND $2 <> ''")
+    plpy.execute(plpy.prepare(sql, ["text", "text"]), [reencrypt_job(m), NEVER])
