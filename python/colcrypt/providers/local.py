@@ -72,13 +72,13 @@ def kek_ref(kek: bytes) -> str:
     return "local:" + hmac_new(kek, b"colcrypt-kek-id-v1", sha256).digest()[:8].hex()
 
 
-def _aad(key_id: str, version: int) -> bytes:
+def dek_aad(key_id: str, version: int) -> bytes:
     return b"colcrypt-dek-v1\x00" + key_id.encode() + b"\x00" + struct.pack(">I", version)
 
 
 def wrap(kek: bytes, key_id: str, version: int, dek: bytes) -> bytes:
     nonce = os.urandom(12)
-    return nonce + AESGCM(kek).encrypt(nonce, dek, _aad(key_id, version))
+    return nonce + AESGCM(kek).encrypt(nonce, dek, dek_aad(key_id, version))
 
 
 def unwrap(kek: bytes, ref: str, key_id: str, version: int, wrapped: bytes) -> bytes:
@@ -88,7 +88,7 @@ def unwrap(kek: bytes, ref: str, key_id: str, version: int, wrapped: bytes) -> b
                             f"but the KEK file given holds {kek_ref(kek)}",
                             "Point the KEK file setting at the KEK this key was created with.")
     try:
-        return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], _aad(key_id, version))
+        return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], dek_aad(key_id, version))
     except InvalidTag:
         raise ColcryptError("KC005", f"wrapped key {key_id} version {version} did not unwrap",
                             "The keyring entry was altered; "

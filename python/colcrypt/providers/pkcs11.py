@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from colcrypt.errors import ColcryptError
-from colcrypt.providers.local import _aad
+from colcrypt.providers.local import dek_aad
 
 NAME = "pkcs11"
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -44,8 +44,9 @@ def _pin(config: dict) -> str:
         try:
             return Path(path).read_text().strip()
         except OSError as e:
-            raise ColcryptError("KC006", f"pkcs11: the PIN file {path} is not readable ({e.strerror})",
-                                "Make it readable by this process's account only.") from None
+            raise ColcryptError("KC006", f"pkcs11: the PIN file is not readable ({e.strerror})",
+                                "Check COLCRYPT_PKCS11_PIN_FILE (or pin_file in colcrypt.provider_config): it must "
+                                "be readable by this process's account alone.") from None
     if os.environ.get("COLCRYPT_PKCS11_PIN"):
         return os.environ["COLCRYPT_PKCS11_PIN"]
     raise ColcryptError("KC006", "pkcs11: no user PIN is configured",
@@ -102,7 +103,7 @@ class Provider:
         nonce = os.urandom(12)
         with self._session() as session:
             sealed = self._key(session).encrypt(dek, mechanism=pkcs11.Mechanism.AES_GCM,
-                                                mechanism_param=pkcs11.GCMParams(nonce, _aad(key_id, version), 128))
+                                                mechanism_param=pkcs11.GCMParams(nonce, dek_aad(key_id, version), 128))
         return self.ref, nonce + bytes(sealed)
 
     def unwrap(self, key_id: str, version: int, wrapped: bytes) -> bytes:
@@ -112,7 +113,7 @@ class Provider:
             key = self._key(session)
             try:
                 return bytes(key.decrypt(wrapped[12:], mechanism=pkcs11.Mechanism.AES_GCM,
-                                         mechanism_param=pkcs11.GCMParams(wrapped[:12], _aad(key_id, version), 128)))
+                                         mechanism_param=pkcs11.GCMParams(wrapped[:12], dek_aad(key_id, version), 128)))
             except pkcs11.PKCS11Error:
                 raise ColcryptError("KC005", f"pkcs11: wrapped key {key_id} version {version} did not unwrap with "
                                              f"{self.ref}",
