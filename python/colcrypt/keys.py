@@ -9,16 +9,21 @@ from colcrypt import envelope, providers
 from colcrypt.errors import ColcryptError
 
 
-def create_key(conn: psycopg.Connection, key_id: str, provider: str = "local",
-               kek_file: Path | None = None, kek: str | None = None) -> dict:
-    """A new data key, wrapped by the provider's KEK (local: kek_file, made on first use; pkcs11: the
-    URI kek; aws-kms: the KMS key id, alias or ARN kek); only the wrapped form reaches the server."""
+def _new_kek(conn: psycopg.Connection, provider: str, kek: str | None, kek_file: Path | None):
+    """The provider that wraps under a KEK named on the command line (local: made on first use)."""
     if provider not in providers.NAMES:
         raise ColcryptError("KC008", f"unknown key provider {provider!r}", f"Use one of: {', '.join(providers.NAMES)}.")
     if provider != "local" and not kek:
         raise ColcryptError("KC008", f"provider {provider} needs --kek", "pkcs11: a PKCS#11 URI "
                             "(pkcs11:token=...;object=...); aws-kms: a key id, alias/... or ARN.")
-    wrapper = providers.for_kek(provider, kek, conn.info.dbname, kek_file, create=True)
+    return providers.for_kek(provider, kek, conn.info.dbname, kek_file, create=True)
+
+
+def create_key(conn: psycopg.Connection, key_id: str, provider: str = "local",
+               kek_file: Path | None = None, kek: str | None = None) -> dict:
+    """A new data key, wrapped by the provider's KEK (local: kek_file, made on first use; pkcs11: the
+    URI kek; aws-kms: the KMS key id, alias or ARN kek); only the wrapped form reaches the server."""
+    wrapper = _new_kek(conn, provider, kek, kek_file)
     dek = os.urandom(envelope.DEK_LEN)
     version = 1
     ref, wrapped = wrapper.wrap(key_id, version, dek)
@@ -60,12 +65,7 @@ def rewrap_key(conn: psycopg.Connection, key_id: str, provider: str, kek: str | 
     """KEK rotation: every usable version of key_id unwrapped with its current KEK (old_kek_file for
     a local one) and wrapped with the new one (provider, kek / kek_file), checked to unwrap to the
     same data key, and switched in one transaction; values are not touched."""
-    if provider not in providers.NAMES:
-        raise ColcryptError("KC008", f"unknown key provider {provider!r}", f"Use one of: {', '.join(providers.NAMES)}.")
-    if provider != "local" and not kek:
-        raise ColcryptError("KC008", f"provider {provider} needs --kek", "pkcs11: a PKCS#11 URI "
-                            "(pkcs11:token=...;object=...); aws-kms: a key id, alias/... or ARN.")
-    wrapper = providers.for_kek(provider, kek, conn.info.dbname, kek_file, create=True)
+    wrapper = _new_kek(conn, provider, kek, kek_file)
     done = []
     with conn.transaction():
         for version, dek in unwrap_client_side(conn, key_id, old_kek_file):

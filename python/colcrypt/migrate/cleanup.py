@@ -10,7 +10,7 @@ from colcrypt.migrate.residue import residue_of
 from colcrypt.migrate.schedule import NEVER, cron_here
 from colcrypt.migrate.sqlgen import generated_function, ident, literal
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
-from colcrypt.migrate.switch import lock_name, run_switch
+from colcrypt.migrate.switch import lock_name, run_switch, switch_timeout
 from colcrypt.plpy_helpers import fail, interval_seconds, query
 
 DUE_SQL = """
@@ -47,11 +47,10 @@ def job_name(migration_id: int) -> str:
 
 def cleanup(plpy, table: str, oid: int | None, retain, lock_timeout, retries: int) -> list[dict]:
     retain_s = interval_seconds(plpy, retain)
-    timeout_s = interval_seconds(plpy, lock_timeout)
-    if retain_s is None or retain_s < 0 or not timeout_s or timeout_s <= 0 or not retries or not 1 <= retries <= 100:
-        fail(plpy, "KC008", f"p_retain must be zero or more, p_lock_timeout positive and p_retries 1-100, not "
-                            f"{retain}, {lock_timeout} and {retries}",
+    if retain_s is None or retain_s < 0:
+        fail(plpy, "KC008", f"p_retain must be zero or more, not {retain}",
              "p_retain is how long the plaintext table is kept after finalize, e.g. '90 days'; '0' drops it now.")
+    timeout_s = switch_timeout(plpy, lock_timeout, retries)
     m = live_migration(plpy, table, oid, lock=True)
     require_state(plpy, m, ("finalized",), "cleanup")
     plan = plan_of(plpy, m)

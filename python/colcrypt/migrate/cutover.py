@@ -19,7 +19,7 @@ from colcrypt.migrate.preflight import READERS_WITHOUT_KEY_SQL, preflight
 from colcrypt.migrate.privileges import GRANTS_SQL, set_privileges
 from colcrypt.migrate.sqlgen import generated_function, ident, literal, truncate_function
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
-from colcrypt.migrate.switch import lock_name, run_switch
+from colcrypt.migrate.switch import lock_name, run_switch, switch_timeout
 from colcrypt.migrate.writes_sql import mirror_function, writes_function
 from colcrypt.plpy_helpers import fail, interval_seconds, query
 
@@ -80,10 +80,7 @@ def cutover(plpy, table: str, oid: int | None, stage: str, force: bool, lock_tim
     if stage not in STAGES:
         fail(plpy, "KC008", f"p_stage must be one of {', '.join(STAGES)}, not {stage!r}",
              "Cut over reads first, then writes: colcrypt.cutover(table, 'reads'), then 'writes'.")
-    timeout_s, age_s = interval_seconds(plpy, lock_timeout), interval_seconds(plpy, max_validation_age)
-    if not timeout_s or timeout_s <= 0 or not retries or not 1 <= retries <= 100:
-        fail(plpy, "KC008", f"p_lock_timeout must be positive and p_retries 1-100, not {lock_timeout} and {retries}",
-             "The defaults, '200 ms' and 20, bound each application stall to 200 ms.")
+    timeout_s, age_s = switch_timeout(plpy, lock_timeout, retries), interval_seconds(plpy, max_validation_age)
     m = live_migration(plpy, table, oid, lock=True)
     if stage == "writes":
         return _cutover_writes(plpy, m, table, timeout_s, retries)

@@ -10,9 +10,9 @@ from colcrypt.migrate.cutover import COLCRYPT_TRIGGERS_SQL, called_triggers, ide
 from colcrypt.migrate.privileges import set_privileges
 from colcrypt.migrate.sqlgen import ident
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
-from colcrypt.migrate.switch import lock_name, lock_names_of, run_switch
+from colcrypt.migrate.switch import lock_name, lock_names_of, run_switch, switch_timeout
 from colcrypt.migrate.writes_sql import writes_function
-from colcrypt.plpy_helpers import fail, interval_seconds, query
+from colcrypt.plpy_helpers import fail, query
 
 # Constraints of the plaintext table and those that reference it (not the clones on partitions),
 # with the columns they use and the names they render with (search_path is pinned to pg_catalog).
@@ -38,10 +38,7 @@ WHERE i.indrelid = $1 AND i.indisunique AND a.attname = ANY($2)
 
 
 def finalize(plpy, table: str, oid: int | None, lock_timeout, retries: int) -> dict:
-    timeout_s = interval_seconds(plpy, lock_timeout)
-    if not timeout_s or timeout_s <= 0 or not retries or not 1 <= retries <= 100:
-        fail(plpy, "KC008", f"p_lock_timeout must be positive and p_retries 1-100, not {lock_timeout} and {retries}",
-             "The defaults, '200 ms' and 20, bound each application stall to 200 ms.")
+    timeout_s = switch_timeout(plpy, lock_timeout, retries)
     m = live_migration(plpy, table, oid, lock=True)
     require_state(plpy, m, ("cutover_writes",), "finalize")
     plan = plan_of(plpy, m)

@@ -33,6 +33,16 @@ def _older(col: str) -> str:
     return f"({v} IS NOT NULL AND substring({v} FROM 4 + get_byte({v}, 2) FOR 4) <> int4send($3))"
 
 
+def _migration(plpy, table: str, oid: int | None, batch_size: int) -> dict:
+    if not batch_size or batch_size < 1:
+        fail(plpy, "KC008", f"p_batch_size must be positive, not {batch_size}", "1000 suits most tables.")
+    rows = query(plpy, MIGRATION_SQL, ["oid"], [oid]) if oid else []
+    if not rows:
+        fail(plpy, "KC017", f"{table} has no migration with encrypted values",
+             "See SELECT * FROM colcrypt.migrations.")
+    return dict(rows[0])
+
+
 def batch_sql(m: dict, types: dict[str, str]) -> str:
     keys = [ident(k) for k in m["key_columns"]]
     after = ", ".join(f"($1[{i}])::{types[k]}" for i, k in enumerate(m["key_columns"], 1))
@@ -65,13 +75,7 @@ SELECT (SELECT count(*) FROM b)::int AS seen, (SELECT count(*) FROM u)::int AS d
 
 
 def reencrypt(plpy, table: str, oid: int | None, batch_size: int, sleep, max_runtime=None) -> None:
-    if not batch_size or batch_size < 1:
-        fail(plpy, "KC008", f"p_batch_size must be positive, not {batch_size}", "1000 suits most tables.")
-    rows = query(plpy, MIGRATION_SQL, ["oid"], [oid]) if oid else []
-    if not rows:
-        fail(plpy, "KC017", f"{table} has no migration with encrypted values",
-             "See SELECT * FROM colcrypt.migrations.")
-    m = dict(rows[0])
+    m = _migration(plpy, table, oid, batch_size)
     active = query(plpy, ACTIVE_SQL, ["text"], [m["key_id"]])
     if not active:
         fail(plpy, "KC007", f"key {m['key_id']} of {table} has no active version to encrypt with",
@@ -132,10 +136,5 @@ def _use_active(plpy, key_id: str, version: int) -> None:
 
 def scheduled(plpy, table: str, oid: int | None, batch_size: int, sleep) -> int:
     """colcrypt.schedule_reencrypt: the pg_cron job for table."""
-    if not batch_size or batch_size < 1:
-        fail(plpy, "KC008", f"p_batch_size must be positive, not {batch_size}", "1000 suits most tables.")
-    rows = query(plpy, MIGRATION_SQL, ["oid"], [oid]) if oid else []
-    if not rows:
-        fail(plpy, "KC017", f"{table} has no migration with encrypted values",
-             "See SELECT * FROM colcrypt.migrations.")
-    return schedule.schedule_reencrypt(plpy, table, dict(rows[0]), batch_size, interval_seconds(plpy, sleep) or 0.0)
+    m = _migration(plpy, table, oid, batch_size)
+    return schedule.schedule_reencrypt(plpy, table, m, batch_size, interval_seconds(plpy, sleep) or 0.0)

@@ -11,8 +11,8 @@ from colcrypt.migrate.privileges import set_privileges
 from colcrypt.migrate.schedule import unschedule_all
 from colcrypt.migrate.sqlgen import generated_function, ident
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
-from colcrypt.migrate.switch import lock_names_of, run_switch
-from colcrypt.plpy_helpers import fail, interval_seconds, query
+from colcrypt.migrate.switch import lock_names_of, run_switch, switch_timeout
+from colcrypt.plpy_helpers import query
 
 BEFORE_CLEANUP = ("dual_write", "backfilling", "backfilled", "validated", "cutover_reads", "cutover_writes",
                   "finalized")
@@ -29,10 +29,7 @@ WHERE (t.tgrelid = $1 OR t.tgrelid IN (SELECT relid FROM pg_partition_tree($1)))
 
 
 def rollback(plpy, table: str, oid: int | None, lock_timeout, retries: int) -> dict:
-    timeout_s = interval_seconds(plpy, lock_timeout)
-    if not timeout_s or timeout_s <= 0 or not retries or not 1 <= retries <= 100:
-        fail(plpy, "KC008", f"p_lock_timeout must be positive and p_retries 1-100, not {lock_timeout} and {retries}",
-             "The defaults, '200 ms' and 20, bound each application stall to 200 ms.")
+    timeout_s = switch_timeout(plpy, lock_timeout, retries)
     m = live_migration(plpy, table, oid, lock=True)
     require_state(plpy, m, BEFORE_CLEANUP, "rollback")
     jobs = unschedule_all(plpy, m)

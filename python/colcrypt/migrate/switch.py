@@ -5,7 +5,7 @@ free at once, so that applications queue behind it for at most the lock timeout 
 import random
 import time
 
-from colcrypt.plpy_helpers import fail, query
+from colcrypt.plpy_helpers import fail, interval_seconds, query
 
 RETRYABLE = {"55P03", "40P01"}  # lock_not_available, deadlock_detected
 
@@ -18,6 +18,15 @@ WHERE l.locktype = 'relation' AND l.relation = ANY($1) AND l.pid <> pg_backend_p
   AND a.xact_start < clock_timestamp() - make_interval(secs => $2)
 ORDER BY age_s DESC
 """
+
+
+def switch_timeout(plpy, lock_timeout, retries: int) -> float:
+    """p_lock_timeout in seconds, after checking it and p_retries (KC008)."""
+    timeout_s = interval_seconds(plpy, lock_timeout)
+    if not timeout_s or timeout_s <= 0 or not retries or not 1 <= retries <= 100:
+        fail(plpy, "KC008", f"p_lock_timeout must be positive and p_retries 1-100, not {lock_timeout} and {retries}",
+             "The defaults, '200 ms' and 20, bound each application stall to 200 ms.")
+    return timeout_s
 
 
 def long_holders(plpy, oids: list[int], older_than_s: float) -> list[dict]:
