@@ -334,6 +334,19 @@ def cmd_rollback(args) -> int:
     return 0
 
 
+def cmd_audit_verify(args) -> int:
+    with _connect(args) as conn:
+        events, head, head_hash, problem = conn.execute("SELECT * FROM colcrypt.verify_audit()").fetchone()
+    if args.format == "json":
+        print(json.dumps({"events": events, "head_event": head, "head_hash": head_hash, "problem": problem}))
+    elif problem:
+        print(f"colcrypt: audit log BROKEN after {events} intact event(s): {problem}", file=sys.stderr)
+    else:
+        print(f"colcrypt: audit log intact: {events} event(s), head event {head}, hash {head_hash} "
+              "(record it elsewhere: a later check that ends in the same hash proves nothing before it changed)")
+    return 3 if problem else 0
+
+
 def cmd_status(args) -> None:
     import time
 
@@ -501,6 +514,12 @@ def parser() -> argparse.ArgumentParser:
     rb.add_argument("--lock-timeout", type=int, default=200, metavar="MS",
                     help="the longest an application statement waits for the switch, per attempt (default 200)")
     rb.set_defaults(func=cmd_rollback)
+
+    audit = sub.add_parser("audit", help="the tamper-evident event log").add_subparsers(
+        dest="audit_command", required=True)
+    verify = audit.add_parser("verify", parents=[dsn], help="check the event log's hash chain (exit 3 if broken)")
+    verify.add_argument("--format", choices=["table", "json"], default="table")
+    verify.set_defaults(func=cmd_audit_verify)
 
     stat = sub.add_parser("status", parents=[dsn], help="the migration dashboard")
     stat.add_argument("--watch", action="store_true", help="refresh until interrupted")

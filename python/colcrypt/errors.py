@@ -37,6 +37,7 @@ CATALOGUE = (
     ErrorCode("KC023", "reader_without_key", "a role that reads the table holds no grant of its key"),
     ErrorCode("KC024", "trigger_uses_encrypted_column", "a trigger of the table cannot move to the shadow"),
     ErrorCode("KC025", "plaintext_in_use", "cleanup while other objects still depend on the plaintext table"),
+    ErrorCode("KC026", "audit_log_append_only", "UPDATE, DELETE or TRUNCATE of the event log"),
     ErrorCode("42501", "insufficient_privilege", "the role has no access to the key"),
 )
 

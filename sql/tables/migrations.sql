@@ -56,7 +56,10 @@ CREATE TABLE colcrypt.migration_events (
     by_role name NOT NULL DEFAULT session_user,
     event text NOT NULL,
     outcome text NOT NULL DEFAULT 'ok',
-    detail jsonb NOT NULL DEFAULT '{}'
+    detail jsonb NOT NULL DEFAULT '{}',
+    prev_event_id bigint,
+    prev_hash bytea,
+    row_hash bytea
 );
 
 SELECT pg_catalog.pg_extension_config_dump('colcrypt.migrations', '');
@@ -73,7 +76,9 @@ COMMENT ON TABLE colcrypt.backfill_ranges IS
 'The backfill''s key ranges, one per worker: bounds (exclusive lower, inclusive upper), checkpoint (last key '
 'copied, committed with its batch), progress, current batch size, throttling and the last error.';
 COMMENT ON TABLE colcrypt.migration_events IS
-'Append-only log of migration steps: who, when, what, outcome and details.';
+'Append-only log of migration steps: who, when, what, outcome and details; a hash chain (each row''s hash '
+'covers its content and the previous row''s hash) that colcrypt.verify_audit() checks, so that an edited, '
+'removed or inserted row shows.';
 COMMENT ON SEQUENCE colcrypt.migrations_migration_id_seq IS 'Numbers colcrypt.migrations.';
 COMMENT ON SEQUENCE colcrypt.migration_events_event_id_seq IS 'Numbers colcrypt.migration_events.';
 

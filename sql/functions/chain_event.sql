@@ -1,0 +1,21 @@
+-- security: INVOKER. Runs as whoever logs a migration step.
+CREATE FUNCTION colcrypt._chain_event()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- one writer at a time, so that each row links to the one committed before it
+    PERFORM pg_advisory_xact_lock(hashtextextended('colcrypt.migration_events', 0));
+    SELECT e.event_id, e.row_hash INTO NEW.prev_event_id, NEW.prev_hash
+    FROM colcrypt.migration_events AS e ORDER BY e.event_id DESC LIMIT 1;
+    NEW.row_hash := colcrypt._event_hash(NEW);
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt._chain_event() IS
+'Internal: links each new row of colcrypt.migration_events to the previous one by its hash.';
+
+CREATE TRIGGER colcrypt_chain BEFORE INSERT ON colcrypt.migration_events
+FOR EACH ROW EXECUTE FUNCTION colcrypt._chain_event();
