@@ -250,6 +250,14 @@ def cmd_backfill(args) -> None:
     print(f"colcrypt: {args.table}: {row[0]}, {row[1]:,} rows copied; next: colcrypt validate {args.table}")
 
 
+def cmd_migrate(args) -> int:
+    from colcrypt.migrate.run import migrate, parse_target
+
+    targets = [parse_target(t) for t in args.target]
+    return migrate(resolve(args.dsn), targets, args.key, args.workers, args.batch_size, args.cutover,
+                   show=sys.stderr.isatty() or args.progress)
+
+
 def cmd_validate(args) -> int:
     with _connect(args) as conn:
         cur = conn.execute("SELECT * FROM colcrypt.validate(%s, %s)", (args.table, args.sample_size))
@@ -479,6 +487,15 @@ def parser() -> argparse.ArgumentParser:
     val.add_argument("--workload", type=Path, help="SQL file to replay during the window")
     val.add_argument("--clients", type=int, default=2, help="connections replaying the workload (default 2)")
     val.set_defaults(func=cmd_validate)
+
+    mig = sub.add_parser("migrate", parents=[dsn], help="prepare, backfill and validate tables in one resumable run")
+    mig.add_argument("target", nargs="+", metavar="TABLE:COLUMNS", help="e.g. crm.customers:ssn,email")
+    mig.add_argument("--key", required=True, help="the data key to encrypt with")
+    mig.add_argument("--workers", type=int, default=1, help="backfill workers per table (default 1)")
+    mig.add_argument("--batch-size", type=int, default=1000, help="backfill batch size (default 1000)")
+    mig.add_argument("--cutover", action="store_true", help="then cut each validated table over for reads")
+    mig.add_argument("--progress", action="store_true", help="show progress bars even without a terminal")
+    mig.set_defaults(func=cmd_migrate)
 
     pre = sub.add_parser("preflight", parents=[dsn], help="what the cutover will change for applications")
     pre.add_argument("table")

@@ -119,3 +119,24 @@ def test_gradual_rollback_stops_when_unstable(db, conn, capsys, tmp_path):
     assert main(["rollback", *common, "crm.customers", "crm.notes", "--gradual", "--baseline", "usual"]) == 0
     assert "no metric beyond its threshold" in capsys.readouterr().out  # the check between them passed
     assert conn.execute("SELECT count(*) FROM colcrypt.migrations WHERE state <> 'rolled_back'").fetchone() == (0,)
+
+
+def test_migrate_runs_every_step_and_resumes(db, conn, capsys):
+    conn.execute(TABLE)
+    conn.execute("CREATE TABLE crm.notes (id int PRIMARY KEY, body text);"
+                 " INSERT INTO crm.notes SELECT g, 'note ' || g FROM generate_series(1, 500) g")
+    assert main(["migrate", "--dsn", db.dsn, "crm.customers:nope", "--key", "k"]) == 1  # a column it lacks
+    assert conn.execute("SELECT count(*) FROM colcrypt.migrations").fetchone() == (0,)
+    conn.execute("SELECT colcrypt.prepare('crm.notes', ARRAY['body'], 'k')")  # an interrupted earlier run
+    capsys.readouterr()
+    assert main(["migrate", "--dsn", db.dsn, "crm.customers:ssn", "crm.notes:body", "--key", "k", "--workers", "2",
+                 "--cutover"]) == 0
+    out = capsys.readouterr().out
+    assert "crm.customers: prepared" in out and "crm.notes: prepared" not in out  # resumed, not prepared again
+    assert f"{ROWS:,} of {ROWS:,} rows valid" in out and "500 of 500 rows valid" in out
+    assert dict(conn.execute("SELECT table_name, state FROM colcrypt.migrations").fetchall()) == {
+        "crm.customers": "cutover_reads", "crm.notes": "cutover_reads"}
+    assert main(["migrate", "--dsn", db.dsn, "crm.customers:ssn", "--key", "k", "--cutover"]) == 0  # nothing left
+    assert "crm.customers: cutover_reads" in capsys.readouterr().out
+    assert main(["migrate", "--dsn", db.dsn, "crm.customers", "--key", "k"]) == 1
+    assert "does not name a table and its columns" in capsys.readouterr().err
