@@ -7,7 +7,7 @@ and the name keeps serving the shadow. Returns what it did and where plaintext m
 from colcrypt.migrate.cutover_sql import own_identity
 from colcrypt.migrate.finalize import constraint_moves, final_function
 from colcrypt.migrate.residue import residue_of
-from colcrypt.migrate.schedule import NEVER, cron_here
+from colcrypt.migrate.schedule import cron_here, remove_or_retire
 from colcrypt.migrate.sqlgen import generated_function, ident, literal
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import lock_name, run_switch, switch_timeout
@@ -74,7 +74,7 @@ def cleanup(plpy, table: str, oid: int | None, retain, lock_timeout, retries: in
     sequences = [dict(r) for r in query(plpy, SEQUENCES_SQL, ["oid"], [m["source_oid"]])]
     result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"], m["view_oid"]],
                         lambda: _drop(plpy, m, plan, moves, sequences), timeout_s, retries)
-    _unschedule(plpy, m)
+    remove_or_retire(plpy, job_name(m["migration_id"]))
     set_state(plpy, m, "cleaned")
     log_event(plpy, m["migration_id"], m["table_name"], "cleanup",
               {**result, "dropped": names["p"], "sequences": [s["seq"] for s in sequences], "validated": validated})
@@ -141,15 +141,3 @@ def _schedule(plpy, m: dict, table: str, retain: str) -> str | None:
     if not plpy.execute(plpy.prepare("SELECT FROM cron.job WHERE jobname = $1", ["text"]), [name]):
         plpy.execute(plpy.prepare("SELECT cron.schedule($1, '17 3 * * *', $2)", ["text", "text"]), [name, command])
     return name
-
-
-def _unschedule(plpy, m: dict) -> None:
-    """Remove the cleanup job; from inside its own run only retire it (pg_cron would cancel the run)."""
-    if not cron_here(plpy):
-        return
-    mine = plpy.execute(plpy.prepare(
-        "SELECT EXISTS (SELECT FROM cron.job j JOIN cron.job_run_details r ON r.jobid = j.jobid WHERE j.jobname = $1"
-        " AND r.status = 'running' AND r.job_pid = pg_backend_pid()) AS m", ["text"]), [job_name(m["migration_id"])])
-    sql = ("SELECT cron.alter_job(jobid, schedule => $2) FROM cron.job WHERE jobname = $1" if mine[0]["m"] else
-           "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = $1 AND $2 <> ''")
-    plpy.execute(plpy.prepare(sql, ["text", "text"]), [job_name(m["migration_id"]), NEVER])

@@ -6,8 +6,6 @@ colcrypt.cutover(table, 'writes'): writes through the name go to the shadow firs
 reverse, to the plaintext table; the table's own triggers fire on the shadow; writes that reach the
 plaintext table otherwise (cascades) go on to the shadow through its mirror trigger."""
 
-import json
-
 from colcrypt.migrate import row_triggers
 from colcrypt.migrate.cutover_sql import (
     create_view,
@@ -18,7 +16,7 @@ from colcrypt.migrate.cutover_sql import (
 from colcrypt.migrate.preflight import READERS_WITHOUT_KEY_SQL, preflight
 from colcrypt.migrate.privileges import GRANTS_SQL, set_privileges
 from colcrypt.migrate.sqlgen import generated_function, ident, literal, truncate_function
-from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
+from colcrypt.migrate.state import event_detail, live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import lock_name, run_switch, switch_timeout
 from colcrypt.migrate.writes_sql import mirror_function, writes_function
 from colcrypt.plpy_helpers import fail, interval_seconds, query
@@ -249,9 +247,7 @@ def _switch_writes(plpy, m: dict, plan, moved: list[dict], called: list[dict]) -
 
 def called_triggers(plpy, m: dict) -> list[dict]:
     """The table's triggers on encrypted columns that the name's trigger calls since the write cutover."""
-    rows = query(plpy, "SELECT detail -> 'called' AS c FROM colcrypt.migration_events WHERE migration_id = $1"
-                       " AND event = 'cutover writes' ORDER BY event_id DESC LIMIT 1", ["int8"], [m["migration_id"]])
-    return json.loads(rows[0]["c"]) if rows and rows[0]["c"] else []
+    return event_detail(plpy, m, "cutover writes").get("called", [])
 
 
 def identity_sequence(plpy, plan) -> str | None:

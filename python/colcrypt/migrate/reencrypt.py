@@ -82,7 +82,8 @@ def reencrypt(plpy, table: str, oid: int | None, batch_size: int, sleep, max_run
              "Rotate or create the key first (colcrypt keys rotate).")
     version = active[0]["version"]
     _use_active(plpy, m["key_id"], version)
-    if query(plpy, SHADOW_TRIGGERS_SQL, ["oid"], [m["shadow_oid"]])[0]["n"] and not \
+    quiet = query(plpy, SHADOW_TRIGGERS_SQL, ["oid"], [m["shadow_oid"]])[0]["n"] > 0  # (DDL on it is refused)
+    if quiet and not \
             plpy.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[0]["rolsuper"]:
         fail(plpy, "42501", f"the shadow of {table} has the table's triggers, which re-encryption must not fire",
              "Run colcrypt.reencrypt as a superuser (it sets session_replication_role = replica per batch).")
@@ -96,7 +97,7 @@ def reencrypt(plpy, table: str, oid: int | None, batch_size: int, sleep, max_run
     while not clean:  # passes over the table until one finds nothing left (or the time is up)
         last, moved = None, 0
         while True:
-            if query(plpy, SHADOW_TRIGGERS_SQL, ["oid"], [m["shadow_oid"]])[0]["n"]:
+            if quiet:
                 plpy.execute("SET LOCAL session_replication_role = replica")  # the table's triggers stay quiet
             r = plpy.execute(plan, [last, batch_size, version])[0]
             plpy.commit()

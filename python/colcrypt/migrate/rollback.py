@@ -3,24 +3,18 @@ before cleanup, in one short switch. The plaintext table has taken every write a
 the view's INSTEAD OF trigger after the read cutover), so nothing written is lost; the pg_cron jobs,
 the triggers, the view and the shadow go."""
 
-import json
 
 from colcrypt.migrate.cutover import DEPENDENT_VIEWS_SQL, instead_function_name
 from colcrypt.migrate.cutover_sql import view_decrypt
 from colcrypt.migrate.privileges import set_privileges
 from colcrypt.migrate.schedule import unschedule_all
 from colcrypt.migrate.sqlgen import generated_function, ident
-from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
+from colcrypt.migrate.state import event_detail, live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import lock_names_of, run_switch, switch_timeout
 from colcrypt.plpy_helpers import query
 
 BEFORE_CLEANUP = ("dual_write", "backfilling", "backfilled", "validated", "cutover_reads", "cutover_writes",
                   "finalized")
-EVENT_SQL = """
-SELECT detail::text AS d FROM colcrypt.migration_events
-WHERE migration_id = $1 AND event = $2 ORDER BY event_id DESC LIMIT 1
-"""
-
 TRIGGERS_SQL = """
 SELECT t.tgrelid::regclass::text AS rel, t.tgname FROM pg_trigger t
 WHERE (t.tgrelid = $1 OR t.tgrelid IN (SELECT relid FROM pg_partition_tree($1))) AND NOT t.tgisinternal
@@ -35,7 +29,7 @@ def rollback(plpy, table: str, oid: int | None, lock_timeout, retries: int) -> d
     jobs = unschedule_all(plpy, m)
     plan = plan_of(plpy, m)
     oids = [m["source_oid"], m["shadow_oid"]] + ([m["view_oid"]] if m["view_oid"] else [])
-    finalized = _event(plpy, m, "finalize") if m["state"] == "finalized" else None
+    finalized = event_detail(plpy, m, "finalize") if m["state"] == "finalized" else None
     oids += [fk["rel_oid"] for fk in finalized["foreign_keys_in"]] if finalized else []
     result = run_switch(plpy, table, oids, lambda: _undo(plpy, m, plan, finalized), timeout_s, retries)
     from_state = m["state"]
@@ -44,11 +38,6 @@ def rollback(plpy, table: str, oid: int | None, lock_timeout, retries: int) -> d
     set_state(plpy, m, "rolled_back")
     log_event(plpy, m["migration_id"], m["table_name"], "rollback", {"from": from_state, "cron_jobs": jobs, **result})
     return {"from_state": from_state, **result}
-
-
-def _event(plpy, m: dict, event: str) -> dict:
-    rows = query(plpy, EVENT_SQL, ["int8", "text"], [m["migration_id"], event])
-    return json.loads(rows[0]["d"]) if rows else {}
 
 
 def _undo(plpy, m: dict, plan, finalized: dict | None) -> None:
@@ -67,7 +56,7 @@ def _undo(plpy, m: dict, plan, finalized: dict | None) -> None:
     if finalized is not None:
         _catch_up(plpy, m, plan, finalized)
     if m["state"] in ("cutover_writes", "finalized"):  # the plaintext table is in step; its triggers fire there again
-        for name in _event(plpy, m, "cutover writes").get("triggers", []):
+        for name in event_detail(plpy, m, "cutover writes").get("triggers", []):
             plpy.execute(f"ALTER TABLE {plan.source} ENABLE TRIGGER {ident(name)}")
         set_privileges(plpy, m["source_oid"], m["view_oid"], "GRANT", writes_only=m["state"] == "cutover_writes")
     if m["view_oid"]:

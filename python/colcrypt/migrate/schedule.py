@@ -120,13 +120,17 @@ def schedule_reencrypt(plpy, table: str, m: dict, batch_size: int, sleep_s: floa
 
 
 def retire_reencrypt_job(plpy, m: dict) -> None:
-    """Retire the job when this pass runs inside it (pg_cron would cancel a removed job's run), remove
-    it otherwise."""
+    remove_or_retire(plpy, reencrypt_job(m))
+
+
+def remove_or_retire(plpy, job: str) -> None:
+    """Remove the job, or only retire it (a schedule that never fires) when this backend is running it:
+    pg_cron would cancel a removed job's run."""
     if not cron_here(plpy):
         return
     mine = plpy.execute(plpy.prepare(
         "SELECT EXISTS (SELECT FROM cron.job j JOIN cron.job_run_details r ON r.jobid = j.jobid WHERE j.jobname = $1"
-        " AND r.status = 'running' AND r.job_pid = pg_backend_pid()) AS m", ["text"]), [reencrypt_job(m)])[0]["m"]
+        " AND r.status = 'running' AND r.job_pid = pg_backend_pid()) AS m", ["text"]), [job])[0]["m"]
     sql = ("SELECT cron.alter_job(jobid, schedule => $2) FROM cron.job WHERE jobname = $1" if mine else
            "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = $1 AND $2 <> ''")
-    plpy.execute(plpy.prepare(sql, ["text", "text"]), [reencrypt_job(m), NEVER])
+    plpy.execute(plpy.prepare(sql, ["text", "text"]), [job, NEVER])

@@ -77,3 +77,10 @@ def set_state(plpy, m: dict, state: str) -> None:
                 " WHERE migration_id = $1", ["int8", "text"], [m["migration_id"], state])
     log_event(plpy, m["migration_id"], m["table_name"], f"state {state}", {"from": m["state"]})
     m["state"] = state
+
+
+def event_detail(plpy, m: dict, event: str) -> dict:
+    """The detail of the migration's latest event of this kind ({} when there is none)."""
+    rows = query(plpy, "SELECT detail::text AS d FROM colcrypt.migration_events WHERE migration_id = $1"
+                       " AND event = $2 ORDER BY event_id DESC LIMIT 1", ["int8", "text"], [m["migration_id"], event])
+    return json.loads(rows[0]["d"]) if rows else {}
