@@ -5,9 +5,7 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 SERVER_PYTHON ?= /usr/bin/python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-VERSION := 0.1.0
-EXT_SQL := extension/colcrypt--$(VERSION).sql
-SQL_SOURCES := $(shell grep -v '^\#' sql/load_order | sed 's|^|sql/|')
+VERSION := 0.2.0
 PYTEST_ARGS ?=
 
 .PHONY: all setup venv build install server-python lint test unit dbtest demo bench clean
@@ -25,9 +23,9 @@ $(VENV)/.done: pyproject.toml
 
 venv: setup $(VENV)/.done
 
-# The extension script is built from sql/ in the order of sql/load_order.
-build: $(EXT_SQL)
-$(EXT_SQL): tools/build_sql.py sql/load_order $(SQL_SOURCES)
+# The extension's scripts are built from sql/: the install script in the order of sql/load_order, each
+# upgrade script from sql/upgrades/FROM--TO.order (only files whose text changed are rewritten).
+build:
 	@$(SERVER_PYTHON) tools/build_sql.py --version $(VERSION)
 
 install: setup build server-python

@@ -1,35 +1,54 @@
 #!/usr/bin/env python3
-"""Build extension/colcrypt--VERSION.sql from sql/ in the order of sql/load_order.
+"""Build the extension's scripts from sql/.
 
---check: exit 1 (and say so) when the committed script differs from what sql/ builds.
+extension/colcrypt--VERSION.sql comes from the files listed in sql/load_order; each upgrade script
+extension/colcrypt--FROM--TO.sql from those listed in sql/upgrades/FROM--TO.order. The install scripts of
+released versions older than VERSION are kept as released and not built.
+
+--check: exit 1 (and say so) when a committed script differs from what sql/ builds.
 """
 
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEADER = ('-- Built by `make build` from sql/ (see sql/load_order). Do not edit.\n'
-          '\\echo Use "CREATE EXTENSION colcrypt CASCADE" to load this file. \\quit\n')
+HEADER = ('-- Built by `make build` from sql/ (see {manifest}). Do not edit.\n'
+          '\\echo Use "{use}" to load this file. \\quit\n')
 
 
-def sources() -> list[Path]:
-    lines = (ROOT / "sql/load_order").read_text().splitlines()
+def sources(manifest: Path) -> list[Path]:
+    lines = manifest.read_text().splitlines()
     return [ROOT / "sql" / line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-def build() -> str:
-    return HEADER + "".join(f"\n-- sql/{p.relative_to(ROOT / 'sql')}\n{p.read_text()}" for p in sources())
+def build(manifest: Path, use: str) -> str:
+    header = HEADER.format(manifest=manifest.relative_to(ROOT), use=use)
+    return header + "".join(f"\n-- sql/{p.relative_to(ROOT / 'sql')}\n{p.read_text()}" for p in sources(manifest))
+
+
+def scripts(version: str) -> dict[Path, str]:
+    """Every script sql/ builds, by its path in extension/."""
+    built = {ROOT / f"extension/colcrypt--{version}.sql":
+             build(ROOT / "sql/load_order", "CREATE EXTENSION colcrypt CASCADE")}
+    for manifest in sorted((ROOT / "sql/upgrades").glob("*.order")):
+        steps = manifest.name.removesuffix(".order")
+        target = steps.split("--")[1]
+        built[ROOT / f"extension/colcrypt--{steps}.sql"] = build(
+            manifest, f"ALTER EXTENSION colcrypt UPDATE TO '{target}'")
+    return built
 
 
 def main() -> int:
     version = sys.argv[sys.argv.index("--version") + 1]
-    target = ROOT / f"extension/colcrypt--{version}.sql"
+    built = scripts(version)
     if "--check" in sys.argv:
-        if not target.exists() or target.read_text() != build():
-            print(f"{target.relative_to(ROOT)} is out of date: run make build", file=sys.stderr)
-            return 1
-        return 0
-    target.write_text(build())
+        stale = [p for p, text in built.items() if not p.exists() or p.read_text() != text]
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} is out of date: run make build", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in built.items():
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
     return 0
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 
+from colcrypt import __version__
 from colcrypt.cli import main
 
 
@@ -20,12 +21,12 @@ def _fresh(cluster, name):
 def test_install_creates_then_does_nothing(cluster, capsys):
     dsn = _fresh(cluster, "inst1")
     assert main(["install", "--dsn", dsn]) == 0
-    assert "created extension colcrypt 0.1.0 (with pgcrypto and plpython3u)" in capsys.readouterr().out
+    assert f"created extension colcrypt {__version__} (with pgcrypto and plpython3u)" in capsys.readouterr().out
     assert main(["install", "--dsn", dsn]) == 0
     assert "already installed; nothing to do" in capsys.readouterr().out
     with psycopg.connect(dsn) as conn:
         exts = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
-    assert exts["colcrypt"] == "0.1.0" and "pgcrypto" in exts and "plpython3u" in exts
+    assert exts["colcrypt"] == __version__ and "pgcrypto" in exts and "plpython3u" in exts
 
 
 def test_install_needs_a_superuser_and_says_so(cluster, capsys):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import colcrypt
+
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_FILES = sorted((ROOT / "sql/functions").glob("*.sql"))
 PROCEDURE_FILES = sorted((ROOT / "sql/procedures").glob("*.sql"))
@@ -61,6 +63,6 @@ def test_c_errors_for_users_have_codes_and_hints():
 
 
 def test_extension_script_is_built_from_sql():
-    result = subprocess.run([sys.executable, str(ROOT / "tools/build_sql.py"), "--version", "0.1.0", "--check"],
+    result = subprocess.run([sys.executable, str(ROOT / "tools/build_sql.py"), "--version", colcrypt.__version__, "--check"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

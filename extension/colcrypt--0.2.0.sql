@@ -1,0 +1,1501 @@
+-- Built by `make build` from sql/ (see sql/load_order). Do not edit.
+\echo Use "CREATE EXTENSION colcrypt CASCADE" to load this file. \quit
+
+-- sql/schema.sql
+-- colcrypt: online migration of plaintext columns to AES-256-GCM column encryption.
+-- Built from sql/ by `make build`; do not edit extension/colcrypt--*.sql by hand.
+
+COMMENT ON SCHEMA colcrypt IS
+'colcrypt: AES-256-GCM column encryption with envelope keys held in a KMS or HSM, '
+'and the online migration of plaintext columns to it. See docs/ in the colcrypt sources.';
+
+-- sql/tables/key_versions.sql
+CREATE TABLE colcrypt.key_versions (
+    key_id text NOT NULL,
+    version integer NOT NULL,
+    provider text NOT NULL,
+    kek_ref text NOT NULL,
+    wrapped_key bytea NOT NULL,
+    kcv bytea NOT NULL,
+    state text NOT NULL DEFAULT 'active',
+    counter regclass NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by name NOT NULL DEFAULT current_user,
+    state_changed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (key_id, version),
+    CONSTRAINT key_versions_key_id_format
+    CHECK (key_id ~ '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$'),
+    CONSTRAINT key_versions_version_positive CHECK (version >= 1),
+    CONSTRAINT key_versions_provider_known
+    CHECK (provider IN ('local', 'pkcs11', 'aws-kms')),
+    CONSTRAINT key_versions_kcv_length CHECK (octet_length(kcv) = 16),
+    CONSTRAINT key_versions_state_known
+    CHECK (state IN ('active', 'retired', 'destroyed'))
+);
+
+CREATE UNIQUE INDEX key_versions_one_active
+ON colcrypt.key_versions (key_id) WHERE state = 'active';
+
+-- The keyring must travel with pg_dump: without it no value can be decrypted.
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.key_versions', '');
+
+COMMENT ON TABLE colcrypt.key_versions IS
+'Storage of the keyring: one row per data-key version, holding only the wrapped data key. '
+'Read it through the view colcrypt.keyring; write it with colcrypt keys create (colcrypt.add_key).';
+COMMENT ON COLUMN colcrypt.key_versions.kcv IS
+'Key check value: first 16 bytes of HMAC-SHA256(data key, ''colcrypt-kcv-v1'' || 0x00 || key_id || 0x00 || version). '
+'Detects unwrapping with the wrong KEK; see docs/format.md.';
+COMMENT ON COLUMN colcrypt.key_versions.counter IS
+'Sequence advanced by 256 before each block of 256 encryptions: an upper bound of the nonces drawn under this key.';
+
+-- sql/tables/key_grants.sql
+CREATE TABLE colcrypt.key_grants (
+    key_id text NOT NULL,
+    grantee regrole NOT NULL,
+    granted_by name NOT NULL DEFAULT current_user,
+    granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (key_id, grantee)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.key_grants', '');
+
+COMMENT ON TABLE colcrypt.key_grants IS
+'Roles whose sessions may have a key unwrapped server-side on first use. '
+'Managed with colcrypt.grant_key() and colcrypt.revoke_key(); membership counts (pg_has_role MEMBER).';
+
+-- sql/tables/discovery.sql
+CREATE TABLE colcrypt.discovery_runs (
+    run_id bigserial PRIMARY KEY,
+    schemas text[],
+    sample_size integer NOT NULL,
+    run_by name NOT NULL DEFAULT current_user,
+    started_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    finished_at timestamptz,
+    skipped jsonb NOT NULL DEFAULT '[]'
+);
+
+CREATE TABLE colcrypt.discovery_findings (
+    run_id bigint NOT NULL REFERENCES colcrypt.discovery_runs ON DELETE CASCADE,
+    schema_name name NOT NULL,
+    table_name name NOT NULL,
+    column_name name NOT NULL,
+    data_type text NOT NULL,
+    classification text NOT NULL,
+    confidence double precision NOT NULL,
+    match_ratio double precision NOT NULL,
+    sample_size integer NOT NULL,
+    estimated_rows bigint NOT NULL,
+    match_kind text NOT NULL,
+    reason jsonb NOT NULL,
+    PRIMARY KEY (run_id, schema_name, table_name, column_name)
+);
+
+COMMENT ON TABLE colcrypt.discovery_runs IS
+'One row per colcrypt.discover() run: scope, sample size, who, when, and tables skipped with why.';
+COMMENT ON TABLE colcrypt.discovery_findings IS
+'Columns a discovery run judged sensitive: classification, confidence (0-1), match ratio, sample size, '
+'estimated rows, whether matches are whole values, embedded or by name only, and the reason (masked examples).';
+COMMENT ON SEQUENCE colcrypt.discovery_runs_run_id_seq IS 'Numbers colcrypt.discovery_runs.';
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.discovery_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.discovery_findings', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.discovery_runs_run_id_seq', '');
+
+-- sql/tables/baselines.sql
+CREATE TABLE colcrypt.baselines (
+    label text PRIMARY KEY CHECK (label <> ''),
+    captured_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    captured_by name NOT NULL DEFAULT current_user,
+    window_s double precision NOT NULL,
+    metrics jsonb NOT NULL,
+    thresholds jsonb NOT NULL,
+    notes text[] NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE colcrypt.baseline_comparisons (
+    comparison_id bigserial PRIMARY KEY,
+    label text NOT NULL REFERENCES colcrypt.baselines ON UPDATE CASCADE ON DELETE CASCADE,
+    compared_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    compared_by name NOT NULL DEFAULT current_user,
+    current_metrics jsonb NOT NULL,
+    thresholds jsonb NOT NULL,
+    results jsonb NOT NULL,
+    notes text[] NOT NULL DEFAULT '{}'
+);
+
+COMMENT ON TABLE colcrypt.baselines IS
+'Performance baselines by label: latency (mean, p50, p95, p99 in ms), transactions/s, server CPU time, '
+'IO rates over a measured window, with the thresholds later comparisons use. See docs/baseline.md.';
+COMMENT ON TABLE colcrypt.baseline_comparisons IS
+'Every colcrypt.compare_baseline() run: the metrics measured, the thresholds applied and the per-metric '
+'results (change in percent, pass or fail, recommendation).';
+COMMENT ON SEQUENCE colcrypt.baseline_comparisons_comparison_id_seq IS 'Numbers colcrypt.baseline_comparisons.';
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.baselines', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.baseline_comparisons', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.baseline_comparisons_comparison_id_seq', '');
+
+-- sql/tables/migrations.sql
+CREATE TABLE colcrypt.migrations (
+    migration_id bigserial PRIMARY KEY,
+    table_name text NOT NULL,
+    source regclass NOT NULL,
+    shadow regclass NOT NULL,
+    name_view regclass,
+    columns text[] NOT NULL,
+    blind_index text[] NOT NULL DEFAULT '{}',
+    key_columns text[] NOT NULL,
+    key_types text[] NOT NULL,
+    key_id text NOT NULL,
+    context_prefix text NOT NULL,
+    upper_key text[],
+    rows_total bigint,
+    state text NOT NULL DEFAULT 'dual_write',
+    paused boolean NOT NULL DEFAULT FALSE,
+    pause_reason text,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    created_by name NOT NULL DEFAULT current_user,
+    state_changed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    CONSTRAINT migrations_state_known CHECK (state IN (
+        'planned', 'dual_write', 'backfilling', 'backfilled', 'validated', 'cutover_reads',
+        'cutover_writes', 'finalized', 'cleaned', 'rolled_back'
+    ))
+);
+
+-- One live migration per table; finished (cleaned) and rolled-back ones stay as history.
+CREATE UNIQUE INDEX migrations_one_live
+ON colcrypt.migrations (source) WHERE state NOT IN ('cleaned', 'rolled_back');
+
+CREATE TABLE colcrypt.backfill_ranges (
+    migration_id bigint NOT NULL REFERENCES colcrypt.migrations ON DELETE CASCADE,
+    worker integer NOT NULL CHECK (worker >= 1),
+    lower_key text[],
+    upper_key text[],
+    checkpoint text[],
+    rows_done bigint NOT NULL DEFAULT 0,
+    batches bigint NOT NULL DEFAULT 0,
+    batch_size integer NOT NULL DEFAULT 1000,
+    done boolean NOT NULL DEFAULT FALSE,
+    started_at timestamptz,
+    last_batch_at timestamptz,
+    last_batch_ms double precision,
+    busy_ms double precision NOT NULL DEFAULT 0,
+    retries bigint NOT NULL DEFAULT 0,
+    throttled text,
+    last_error text,
+    PRIMARY KEY (migration_id, worker)
+);
+
+CREATE TABLE colcrypt.migration_events (
+    event_id bigserial PRIMARY KEY,
+    migration_id bigint REFERENCES colcrypt.migrations ON DELETE SET NULL,
+    table_name text NOT NULL,
+    at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    by_role name NOT NULL DEFAULT session_user,
+    event text NOT NULL,
+    outcome text NOT NULL DEFAULT 'ok',
+    detail jsonb NOT NULL DEFAULT '{}',
+    prev_event_id bigint,
+    prev_hash bytea,
+    row_hash bytea
+);
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.migrations', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.migrations_migration_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.backfill_ranges', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.migration_events', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.migration_events_event_id_seq', '');
+
+COMMENT ON TABLE colcrypt.migrations IS
+'One row per table migration: the table by the name applications know, its plaintext source and encrypted '
+'shadow, the view that holds the table''s name after cutover, the columns, key and key columns, the backfill''s upper key bound and row count, and the state (dual_write, backfilling, backfilled, validated, '
+'cutover_reads, cutover_writes, finalized, cleaned, rolled_back).';
+COMMENT ON TABLE colcrypt.backfill_ranges IS
+'The backfill''s key ranges, one per worker: bounds (exclusive lower, inclusive upper), checkpoint (last key '
+'copied, committed with its batch), progress, current batch size, throttling and the last error.';
+COMMENT ON TABLE colcrypt.migration_events IS
+'Append-only log of migration steps: who, when, what, outcome and details; a hash chain (each row''s hash '
+'covers its content and the previous row''s hash) that colcrypt.verify_audit() checks, so that an edited, '
+'removed or inserted row shows.';
+COMMENT ON SEQUENCE colcrypt.migrations_migration_id_seq IS 'Numbers colcrypt.migrations.';
+COMMENT ON SEQUENCE colcrypt.migration_events_event_id_seq IS 'Numbers colcrypt.migration_events.';
+
+CREATE TABLE colcrypt.validations (
+    validation_id bigserial PRIMARY KEY,
+    migration_id bigint REFERENCES colcrypt.migrations ON DELETE CASCADE,
+    table_name text NOT NULL,
+    validated_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    validated_by name NOT NULL DEFAULT current_user,
+    sample_size integer,
+    total bigint NOT NULL,
+    valid bigint NOT NULL,
+    mismatched bigint NOT NULL,
+    missing bigint NOT NULL,
+    orphaned bigint NOT NULL,
+    examples jsonb NOT NULL,
+    seconds double precision NOT NULL,
+    passed boolean NOT NULL
+);
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.validations', '');
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.validations_validation_id_seq', '');
+
+COMMENT ON TABLE colcrypt.validations IS
+'Every colcrypt.validate() run: rows compared (all, or a sample), valid, mismatched, missing (in the table, '
+'not the shadow) and orphaned (in the shadow, not the table), up to five example keys of each, and the time.';
+COMMENT ON SEQUENCE colcrypt.validations_validation_id_seq IS 'Numbers colcrypt.validations.';
+
+-- sql/views/keyring.sql
+CREATE VIEW colcrypt.keyring AS
+SELECT
+    k.key_id,
+    k.version,
+    k.provider,
+    k.kek_ref,
+    k.wrapped_key,
+    k.state,
+    k.created_at,
+    k.created_by,
+    k.state_changed_at,
+    pg_catalog.encode(k.kcv, 'hex') AS key_check_value,
+    coalesce(pg_catalog.pg_sequence_last_value(k.counter), 0) AS encryptions
+FROM colcrypt.key_versions AS k;
+
+COMMENT ON VIEW colcrypt.keyring IS
+'The keyring: key id, version, provider, KEK reference, wrapped data key, key check value, state, '
+'timestamps and encryption counter (an upper bound, counted in blocks of 256). Never holds an unwrapped key.';
+
+-- sql/views/progress.sql
+CREATE VIEW colcrypt.progress AS
+SELECT
+    m.migration_id,
+    m.table_name,
+    m.state AS phase,
+    m.rows_total,
+    coalesce(r.rows_done, 0) AS rows_done,
+    CASE
+        WHEN r.workers > 0 AND r.workers = r.workers_done THEN 100.0
+        WHEN m.rows_total > 0 THEN round(100.0 * least(r.rows_done, m.rows_total) / m.rows_total, 1)
+    END AS percent,
+    round(r.rows_per_s::numeric, 1) AS rows_per_s,
+    CASE
+        WHEN r.rows_per_s > 0 AND m.rows_total > r.rows_done AND r.workers_done < r.workers
+            THEN pg_catalog.make_interval(secs => (m.rows_total - r.rows_done) / r.rows_per_s)
+    END AS eta,
+    coalesce(r.batches, 0) AS batches,
+    coalesce(r.workers, 0) AS workers,
+    coalesce(r.workers_active, 0) AS workers_active,
+    coalesce(r.retries, 0) AS retries,
+    m.paused,
+    m.pause_reason,
+    r.throttled,
+    r.last_error,
+    r.last_batch_at
+FROM colcrypt.migrations AS m
+LEFT JOIN LATERAL (
+    SELECT
+        sum(b.rows_done) AS rows_done,
+        sum(b.batches) AS batches,
+        count(*) AS workers,
+        count(*) FILTER (WHERE b.done) AS workers_done,
+        count(*) FILTER (
+            WHERE NOT b.done AND b.last_batch_at > pg_catalog.now() - interval '1 minute'
+        ) AS workers_active,
+        sum(b.retries) AS retries,
+        sum(b.rows_done * 1000.0 / nullif(b.busy_ms, 0)) AS rows_per_s,
+        string_agg(DISTINCT b.throttled, '; ') AS throttled,
+        string_agg(DISTINCT b.last_error, '; ') AS last_error,
+        max(b.last_batch_at) AS last_batch_at
+    FROM colcrypt.backfill_ranges AS b
+    WHERE b.migration_id = m.migration_id
+) AS r ON TRUE;
+
+COMMENT ON VIEW colcrypt.progress IS
+'Where each migration stands: phase, rows total (up to the upper bound taken when the backfill started) and '
+'done, percent, rows/s while working, ETA, batches, workers (active: a batch in the last minute), lock-conflict '
+'retries, paused and why, throttling and why, the last error.';
+
+-- sql/functions/encrypt_column.sql
+-- security: INVOKER. The key cache is per role; running as the caller is what makes grants count.
+-- search_path: not SET here, because a SET clause costs about 0.6 us per call on the hottest path.
+-- The C code resolves no names on that path; its slow path (key loading) pins search_path itself.
+CREATE FUNCTION colcrypt.encrypt_column(p_value text, p_key_id text, p_context text)
+RETURNS bytea
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'colcrypt_encrypt_column';
+
+COMMENT ON FUNCTION colcrypt.encrypt_column(text, text, text) IS
+'Encrypts p_value with the active version of key p_key_id (AES-256-GCM, random 96-bit nonce) into the '
+'colcrypt envelope, binding p_context (the column''s stable identity, optionally the row key) as associated data. '
+'NULL gives NULL. VOLATILE and PARALLEL UNSAFE: each call draws a nonce and counts it against the key.';
+
+-- sql/functions/decrypt_column.sql
+-- security: INVOKER. Decryption must use the caller's own key grants.
+-- search_path: not SET here, because a SET clause costs about 0.6 us per call on the hottest path.
+-- The C code resolves no names on that path; its slow path (key loading) pins search_path itself.
+CREATE FUNCTION colcrypt.decrypt_column(p_ciphertext bytea, p_context text)
+RETURNS text
+LANGUAGE c STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'colcrypt_decrypt_column';
+
+COMMENT ON FUNCTION colcrypt.decrypt_column(bytea, text) IS
+'Decrypts a colcrypt envelope made with context p_context. NULL gives NULL. Raises KC001 when the context or '
+'value does not authenticate, KC002 for a malformed value, KC003 for an unknown envelope version, KC004 for a key '
+'missing from the keyring and 42501 when the caller has no access to the key; never returns wrong plaintext. '
+'PARALLEL UNSAFE: keys are cached per backend and loading one needs a normal transaction.';
+
+-- sql/functions/decrypt_column_keyed.sql
+-- security: INVOKER. Decryption must use the caller's own key grants.
+-- search_path: not SET here, because a SET clause costs about 0.6 us per call on the hottest path.
+-- The C code resolves no names on that path; its slow path (key loading) pins search_path itself.
+CREATE FUNCTION colcrypt.decrypt_column(p_ciphertext bytea, p_context_prefix text, p_row_key anyelement)
+RETURNS text
+LANGUAGE c STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'colcrypt_decrypt_column_keyed';
+
+COMMENT ON FUNCTION colcrypt.decrypt_column(bytea, text, anyelement) IS
+'decrypt_column(p_ciphertext, p_context_prefix || p_row_key::text), with the context built in C: what the views '
+'of a cut-over table call for each encrypted column of a row with a one-column key.';
+
+-- sql/functions/call_trigger.sql
+-- security: INVOKER. EXECUTE is revoked from PUBLIC (security.sql) and the C code requires a
+-- superuser, as the generated SECURITY DEFINER functions that call it are (a trigger function called
+-- with a forged row could write what its table's trigger would).
+-- search_path: not SET: it is on the write path of a migrated table's name and resolves no names.
+CREATE FUNCTION colcrypt.call_trigger(
+    p_function regprocedure,
+    p_name text,
+    p_args text[],
+    p_timing text,
+    p_op text,
+    p_new anyelement,
+    p_old anyelement
+)
+RETURNS anyelement
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'colcrypt_call_trigger';
+
+COMMENT ON FUNCTION colcrypt.call_trigger(regprocedure, text, text[], text, text, anyelement, anyelement) IS
+'Runs a row trigger function of a migrated table (one that reads or writes its encrypted columns) on a row '
+'written through the table''s name after the write cutover, with the trigger data PostgreSQL would give it: '
+'BEFORE returns the row to write (NULL: skip it). Called by the generated functions only.';
+
+-- sql/functions/verify_column.sql
+-- security: INVOKER. The key cache is per role: only roles with the key can verify values.
+-- search_path: not SET, like decrypt_column: it runs once per value in a validation.
+CREATE FUNCTION colcrypt.verify_column(p_value bytea, p_context text, p_expected text)
+RETURNS boolean
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'colcrypt_verify_column';
+
+COMMENT ON FUNCTION colcrypt.verify_column(bytea, text, text) IS
+'True when p_value decrypts under p_context to exactly p_expected (NULL matches only NULL). A malformed, '
+'altered or moved value is false rather than an error, so validation counts it; missing key access still raises.';
+
+-- sql/functions/blind_index.sql
+-- security: INVOKER. The key cache is per role: only roles with the key can compute tokens.
+-- search_path: not SET, like encrypt_column: it runs once per value in triggers and lookups.
+CREATE FUNCTION colcrypt.blind_index(p_value text, p_key_id text, p_context text)
+RETURNS bytea
+LANGUAGE c STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS 'MODULE_PATHNAME', 'colcrypt_blind_index';
+
+COMMENT ON FUNCTION colcrypt.blind_index(text, text, text) IS
+'A 16-byte deterministic token of p_value for equality lookups on an encrypted column: HMAC-SHA256 under a key '
+'derived from the active version of p_key_id, bound to p_context (the column''s identity, not the row). Equal '
+'values give equal tokens within one column and key version. NULL gives NULL.';
+
+-- sql/functions/encrypt_value.sql
+-- security: INVOKER. It encrypts with the caller's own key grants, through encrypt_column.
+-- The settings below make the text form canonical, whatever the session's DateStyle or TimeZone.
+CREATE FUNCTION colcrypt.encrypt_value(p_value anyelement, p_key_id text, p_context text)
+RETURNS bytea
+LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+SET timezone = 'UTC'
+SET extra_float_digits = 3
+SET bytea_output = 'hex'
+AS $$
+    -- format('%s') uses the type's output function, keeping char(n) padding that ::text drops.
+    SELECT colcrypt.encrypt_column(
+        CASE WHEN p_value IS NOT NULL THEN format('%s', p_value) END, p_key_id, p_context
+    )
+$$;
+
+COMMENT ON FUNCTION colcrypt.encrypt_value(anyelement, text, text) IS
+'Encrypts a value of any type from its canonical text form (ISO dates, UTC timestamps, exact floats, hex bytea), '
+'so that colcrypt.decrypt_value restores it exactly. NULL gives NULL.';
+
+-- sql/functions/decrypt_value.sql
+-- security: INVOKER. It decrypts with the caller's own key grants, through decrypt_column.
+-- The settings match encrypt_value's, so the canonical text form parses back to the same value.
+CREATE FUNCTION colcrypt.decrypt_value(p_ciphertext bytea, p_context text, p_type anyelement)
+RETURNS anyelement
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+SET timezone = 'UTC'
+SET extra_float_digits = 3
+SET bytea_output = 'hex'
+AS $$
+BEGIN
+    -- PL/pgSQL converts the text to the polymorphic result type through its input function.
+    RETURN colcrypt.decrypt_column(p_ciphertext, p_context);
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.decrypt_value(bytea, text, anyelement) IS
+'Decrypts a value made by colcrypt.encrypt_value and returns it as the type of p_type, e.g. '
+'colcrypt.decrypt_value(c, ctx, NULL::date). For a type modifier cast the result: ...::numeric(10,2).';
+
+-- sql/functions/session_public_key.sql
+-- security: INVOKER. It only makes a key pair in the caller's own backend.
+CREATE FUNCTION colcrypt.session_public_key()
+RETURNS bytea
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_session_public_key';
+
+COMMENT ON FUNCTION colcrypt.session_public_key() IS
+'Makes a new X25519 key pair held only in this backend and returns its public key. '
+'Clients seal data keys to it for colcrypt.load_key, so key bytes never travel in SQL text or logs.';
+
+-- sql/functions/load_key.sql
+-- security: INVOKER. The key is cached for the calling role only.
+CREATE FUNCTION colcrypt.load_key(p_key_id text, p_version integer, p_sealed_key bytea)
+RETURNS void
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_load_key';
+
+COMMENT ON FUNCTION colcrypt.load_key(text, integer, bytea) IS
+'Loads a data key that the client unwrapped and sealed to colcrypt.session_public_key() into this backend, '
+'for the current role, after checking it against the keyring''s key check value. '
+'Dropped by colcrypt.forget_keys(), RESET ALL, DISCARD ALL and the end of the session.';
+
+-- sql/functions/forget_keys.sql
+-- security: INVOKER. It clears the caller's own backend.
+CREATE FUNCTION colcrypt.forget_keys()
+RETURNS integer
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_forget_keys';
+
+COMMENT ON FUNCTION colcrypt.forget_keys() IS
+'Drops every data key cached in this backend (for all roles) and the session key pair; returns how many keys were dropped.';
+
+-- sql/functions/loaded_keys.sql
+-- security: INVOKER. It lists only the calling role's entries.
+CREATE FUNCTION colcrypt.loaded_keys()
+RETURNS TABLE (key_id text, version integer, source text, active boolean)
+LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_loaded_keys';
+
+COMMENT ON FUNCTION colcrypt.loaded_keys() IS
+'Data keys cached in this backend for the current role: key id, version, source (server or session) '
+'and whether new values are encrypted with it. Never shows key bytes.';
+
+-- sql/functions/provider_context.sql
+-- security: INVOKER. It reveals settings only to the key provider call in progress, by its one-time token.
+CREATE FUNCTION colcrypt._provider_context(p_call_token bytea)
+RETURNS text
+LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_provider_context';
+
+COMMENT ON FUNCTION colcrypt._provider_context(bytea) IS
+'Internal: gives colcrypt._unwrap_key the KEK file and the provider configuration file (colcrypt.kek_file, '
+'colcrypt.provider_config, hidden from non-superusers), one a line, '
+'during a call made by the C key cache with token p_call_token; raises 42501 otherwise.';
+
+-- sql/functions/python_path.sql
+-- security: INVOKER. It only tells where make install put colcrypt's server-side Python code.
+CREATE FUNCTION colcrypt._python_path()
+RETURNS text
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_python_path';
+
+COMMENT ON FUNCTION colcrypt._python_path() IS
+'Internal: the directory holding the Python code that colcrypt''s PL/Python functions import.';
+
+-- sql/functions/unwrap_key.sql
+-- security: INVOKER. The grant check must see the real caller. It trusts no argument: the KEK file
+-- comes from colcrypt._provider_context(token), which answers only during the C key cache's own call.
+CREATE FUNCTION colcrypt._unwrap_key(p_key_id text, p_version integer, p_call_token bytea)
+RETURNS bytea
+LANGUAGE plpython3u VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+import sys
+context = plpy.execute(
+    plpy.prepare("SELECT colcrypt._provider_context($1) AS c", ["bytea"]), [p_call_token])[0]["c"]
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.server import unwrap_key
+return unwrap_key(plpy, p_key_id, p_version, context)
+$$;
+
+COMMENT ON FUNCTION colcrypt._unwrap_key(text, integer, bytea) IS
+'Internal: unwraps a data key server-side for a role granted it (version 0 = the active one) and returns '
+'it to the C key cache, which calls it with a one-time token. Not callable by PUBLIC, and useless to call directly.';
+
+-- sql/functions/add_key.sql
+-- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) add keys, as themselves.
+CREATE FUNCTION colcrypt.add_key(
+    p_key_id text,
+    p_version integer,
+    p_provider text,
+    p_kek_ref text,
+    p_wrapped_key bytea,
+    p_kcv bytea
+)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_counter text := format('key_counter_%s_v%s', left(md5(p_key_id), 16), p_version);
+BEGIN
+    IF p_key_id IS NULL OR p_key_id !~ '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC008',
+            MESSAGE = format('colcrypt: %L is not a valid key id', p_key_id),
+            HINT = 'A key id is 1 to 128 characters: letters, digits and . _ : / -, starting with a letter or digit.';
+    END IF;
+    IF EXISTS (
+        SELECT 1 FROM colcrypt.key_versions AS k
+        WHERE k.key_id = p_key_id AND k.version = p_version
+    ) THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC011',
+            MESSAGE = format('colcrypt: key %s version %s already exists', p_key_id, p_version),
+            HINT = 'Choose another key id, or rotate the key to make a new version.';
+    END IF;
+    EXECUTE format('CREATE SEQUENCE colcrypt.%I INCREMENT BY 256 MINVALUE 0 START WITH 256', v_counter);
+    EXECUTE format('GRANT SELECT ON SEQUENCE colcrypt.%I TO PUBLIC', v_counter);
+    INSERT INTO colcrypt.key_versions (key_id, version, provider, kek_ref, wrapped_key, kcv, counter)
+    VALUES (
+        p_key_id, p_version, p_provider, p_kek_ref, p_wrapped_key, p_kcv,
+        format('colcrypt.%I', v_counter)::regclass
+    );
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.add_key(text, integer, text, text, bytea, bytea) IS
+'Adds a wrapped data-key version to the keyring, with its encryption-counter sequence. '
+'Called by colcrypt keys create, which generates and wraps the key outside the database.';
+
+-- sql/functions/rewrap_key.sql
+-- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) rewrap keys, as themselves.
+CREATE FUNCTION colcrypt.rewrap_key(
+    p_key_id text,
+    p_version integer,
+    p_provider text,
+    p_kek_ref text,
+    p_wrapped_key bytea,
+    p_kcv bytea
+)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_row colcrypt.key_versions%ROWTYPE;
+BEGIN
+    SELECT * INTO v_row FROM colcrypt.key_versions AS k
+    WHERE k.key_id = p_key_id AND k.version = p_version
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC004',
+            MESSAGE = format('colcrypt: key %s version %s is not in colcrypt.keyring', p_key_id, p_version),
+            HINT = 'See SELECT key_id, version FROM colcrypt.keyring.';
+    END IF;
+    IF v_row.state = 'destroyed' THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC007',
+            MESSAGE = format('colcrypt: key %s version %s was destroyed', p_key_id, p_version),
+            HINT = 'A destroyed key cannot be rewrapped.';
+    END IF;
+    IF p_kcv IS DISTINCT FROM v_row.kcv THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC005',
+            MESSAGE = format('colcrypt: the new wrapping of key %s version %s holds another data key', p_key_id,
+                             p_version),
+            HINT = 'Rewrapping changes only the KEK; unwrap the key with its current KEK and wrap that same key.';
+    END IF;
+    IF p_provider IS NULL OR p_kek_ref IS NULL OR p_wrapped_key IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC008',
+            MESSAGE = format('colcrypt: rewrap of key %s needs a provider, a KEK reference and the wrapped key',
+                             p_key_id),
+            HINT = 'Use colcrypt keys rewrap, which supplies them.';
+    END IF;
+    UPDATE colcrypt.key_versions AS k
+    SET provider = p_provider, kek_ref = p_kek_ref, wrapped_key = p_wrapped_key
+    WHERE k.key_id = p_key_id AND k.version = p_version;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.rewrap_key(text, integer, text, text, bytea, bytea) IS
+'KEK rotation of one data-key version: replaces its provider, KEK reference and wrapped form, after checking '
+'that the new wrapping holds the same data key (its key check value). No value is re-encrypted. Called by '
+'colcrypt keys rewrap, which unwraps with the old KEK and wraps with the new one outside the database.';
+
+-- sql/functions/rotate_key.sql
+-- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) rotate keys, as themselves.
+CREATE FUNCTION colcrypt.rotate_key(
+    p_key_id text,
+    p_version integer,
+    p_provider text,
+    p_kek_ref text,
+    p_wrapped_key bytea,
+    p_kcv bytea
+)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_last integer;
+BEGIN
+    PERFORM FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id FOR UPDATE;
+    SELECT max(k.version) INTO v_last FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id;
+    IF v_last IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC004',
+            MESSAGE = format('colcrypt: key %s is not in colcrypt.keyring', p_key_id),
+            HINT = 'Create it first: colcrypt keys create.';
+    END IF;
+    IF p_version IS DISTINCT FROM v_last + 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC011',
+            MESSAGE = format('colcrypt: key %s is at version %s, so its next version is %s, not %s', p_key_id,
+                             v_last, v_last + 1, p_version),
+            HINT = 'Another rotation ran meanwhile; run colcrypt keys rotate again.';
+    END IF;
+    UPDATE colcrypt.key_versions AS k SET state = 'retired', state_changed_at = pg_catalog.now()
+    WHERE k.key_id = p_key_id AND k.state = 'active';
+    PERFORM colcrypt.add_key(p_key_id, p_version, p_provider, p_kek_ref, p_wrapped_key, p_kcv);
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.rotate_key(text, integer, text, text, bytea, bytea) IS
+'Data-key rotation: adds version p_version (the next one) of p_key_id, wrapped outside the database, as the '
+'active version; the previous active version becomes retired (values under it still decrypt). Sessions that '
+'load the key from then on encrypt with the new version; CALL colcrypt.reencrypt(table) moves existing values. '
+'Called by colcrypt keys rotate.';
+
+-- sql/functions/destroy_key.sql
+-- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) destroy keys, as themselves.
+CREATE FUNCTION colcrypt.destroy_key(p_key_id text, p_version integer DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    IF NOT EXISTS (SELECT FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC004',
+            MESSAGE = format('colcrypt: key %s is not in colcrypt.keyring', p_key_id),
+            HINT = 'See SELECT key_id, version, state FROM colcrypt.keyring.';
+    END IF;
+    IF p_version IS NOT NULL AND NOT EXISTS (
+        SELECT FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id AND k.version = p_version
+    ) THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC004',
+            MESSAGE = format('colcrypt: key %s has no version %s', p_key_id, p_version),
+            HINT = 'See SELECT key_id, version, state FROM colcrypt.keyring.';
+    END IF;
+    UPDATE colcrypt.key_versions AS k
+    SET state = 'destroyed', state_changed_at = pg_catalog.now(), wrapped_key = '\x'::bytea
+    WHERE k.key_id = p_key_id AND (p_version IS NULL OR k.version = p_version) AND k.state <> 'destroyed';
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    PERFORM colcrypt.forget_keys();
+    RETURN v_count;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.destroy_key(text, integer) IS
+'Crypto-shredding: destroys every version of p_key_id (or only p_version) — the wrapped data key is erased '
+'from the keyring, so no KEK can recover it, and values encrypted under it can never be decrypted again (KC007). '
+'Backends that already hold the key keep it until they end or run DISCARD ALL / colcrypt.forget_keys(); this '
+'session forgets its keys at once. Irreversible: backups of the keyring taken before still hold the wrapped key. '
+'Returns the number of versions destroyed.';
+
+-- sql/functions/key_usage.sql
+-- security: INVOKER. Reads the shadow tables the caller may read.
+CREATE FUNCTION colcrypt.key_usage(p_key_id text)
+RETURNS TABLE (table_name text, column_name text, version integer, value_count bigint)
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m record;
+    c text;
+BEGIN
+    FOR m IN
+        SELECT g.table_name AS t, g.shadow, g.columns FROM colcrypt.migrations AS g
+        WHERE g.key_id = p_key_id AND g.state <> 'rolled_back' AND g.shadow IS NOT NULL
+        ORDER BY g.migration_id
+    LOOP
+        FOREACH c IN ARRAY m.columns LOOP
+            RETURN QUERY EXECUTE format(
+                'SELECT %1$L::text, %2$L::text, (get_byte(v, 0) << 24 | get_byte(v, 1) << 16 | get_byte(v, 2) << 8'
+                || ' | get_byte(v, 3))::integer, count(*) FROM (SELECT substring(%3$I FROM 4 + get_byte(%3$I, 2)'
+                || ' FOR 4) AS v FROM %4$s WHERE %3$I IS NOT NULL) AS x GROUP BY v ORDER BY 3',
+                m.t, c, c || '_encrypted', m.shadow::regclass
+            );
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.key_usage(text) IS
+'How many values of each migrated table and column are encrypted under each version of key p_key_id (a full '
+'scan of the shadow tables): after a rotation and CALL colcrypt.reencrypt, a version no value uses any more can '
+'be destroyed.';
+
+-- sql/functions/grant_key.sql
+-- security: INVOKER. Key administrators (EXECUTE is revoked from PUBLIC) grant as themselves.
+CREATE FUNCTION colcrypt.grant_key(p_key_id text, p_role text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_role regrole := pg_catalog.to_regrole(p_role);
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC004',
+            MESSAGE = format('colcrypt: key %L is not in colcrypt.keyring', p_key_id),
+            HINT = 'Create it first: colcrypt keys create KEY_ID. List keys with SELECT key_id FROM colcrypt.keyring.';
+    END IF;
+    IF v_role IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42704',
+            MESSAGE = format('colcrypt: role %L does not exist', p_role),
+            HINT = 'Create the role first, or check the spelling (role names are case-sensitive when quoted).';
+    END IF;
+    INSERT INTO colcrypt.key_grants (key_id, grantee) VALUES (p_key_id, v_role)
+    ON CONFLICT (key_id, grantee) DO NOTHING;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.grant_key(text, text) IS
+'Lets sessions of p_role (and of its members) have key p_key_id unwrapped server-side on first use. '
+'Needs colcrypt.kek_file (or another provider) configured by a superuser. Idempotent.';
+
+-- sql/functions/revoke_key.sql
+-- security: INVOKER. Key administrators (EXECUTE is revoked from PUBLIC) revoke as themselves.
+CREATE FUNCTION colcrypt.revoke_key(p_key_id text, p_role text)
+RETURNS boolean
+LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH revoked AS (
+        DELETE FROM colcrypt.key_grants AS g
+        WHERE g.key_id = p_key_id AND g.grantee = pg_catalog.to_regrole(p_role)
+        RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM revoked)
+$$;
+
+COMMENT ON FUNCTION colcrypt.revoke_key(text, text) IS
+'Removes the grant of key p_key_id to p_role; returns whether there was one. '
+'Sessions that already hold the key keep it until they disconnect or run DISCARD ALL.';
+
+-- sql/functions/discover.sql
+-- security: INVOKER. It samples only the tables the caller may read, with the caller's rights.
+CREATE FUNCTION colcrypt.discover(
+    p_schemas text[] DEFAULT NULL,
+    p_sample_size integer DEFAULT 2000,
+    p_table_budget interval DEFAULT '30 seconds'
+)
+RETURNS SETOF colcrypt.discovery_findings
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.discovery.scan import discover
+return discover(plpy, p_schemas, p_sample_size, p_table_budget)
+$$;
+
+COMMENT ON FUNCTION colcrypt.discover(text[], integer, interval) IS
+'Finds columns holding sensitive data (ssn, credit_card, email, phone, iban, ip_address, date_of_birth, '
+'passport, driver_license, bank_account) in the given schemas (NULL: all user schemas), sampling about p_sample_size values '
+'per column; a table past p_table_budget is not sampled again for sparse columns. Stores and returns the '
+'findings with confidence and masked reasons. See docs/discovery.md.';
+
+-- sql/functions/baseline_snapshot.sql
+-- security: INVOKER. It reads statistics views the caller may read and the server's /proc entries.
+CREATE FUNCTION colcrypt.baseline_snapshot()
+RETURNS jsonb
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+import json
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.baseline.server import snapshot
+return json.dumps(snapshot(plpy))
+$$;
+
+COMMENT ON FUNCTION colcrypt.baseline_snapshot() IS
+'The counters a baseline is computed from (pg_stat_database, pg_stat_bgwriter, pg_stat_statements when '
+'installed, server CPU ticks from /proc), read now. Pass it as p_start to capture_baseline or '
+'compare_baseline to measure a window you drive yourself, e.g. while replaying a workload.';
+
+-- sql/functions/capture_baseline.sql
+-- security: INVOKER. Baselines are taken by DBAs (EXECUTE is revoked from PUBLIC) as themselves.
+CREATE FUNCTION colcrypt.capture_baseline(
+    p_label text,
+    p_duration interval DEFAULT '1 minute',
+    p_thresholds jsonb DEFAULT NULL,
+    p_start jsonb DEFAULT NULL,
+    p_workload jsonb DEFAULT NULL,
+    p_replace boolean DEFAULT FALSE
+)
+RETURNS colcrypt.baselines
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.baseline.server import capture
+return capture(plpy, p_label, p_duration, p_thresholds, p_start, p_workload, p_replace)
+$$;
+
+COMMENT ON FUNCTION colcrypt.capture_baseline(text, interval, jsonb, jsonb, jsonb, boolean) IS
+'Measures the database for p_duration (or since the snapshot p_start) and stores the baseline p_label: '
+'latency percentiles (pg_stat_statements, else active time per transaction, or a replayed workload''s '
+'client timings in p_workload), transactions/s, server CPU time, IO. p_thresholds overrides the defaults '
+'{"latency": 10, "throughput": -10, "cpu": 15} (percent). See docs/baseline.md.';
+
+-- sql/functions/compare_baseline.sql
+-- security: INVOKER. Comparisons are run by DBAs (EXECUTE is revoked from PUBLIC) as themselves.
+CREATE FUNCTION colcrypt.compare_baseline(
+    p_label text,
+    p_duration interval DEFAULT '1 minute',
+    p_thresholds jsonb DEFAULT NULL,
+    p_start jsonb DEFAULT NULL,
+    p_workload jsonb DEFAULT NULL
+)
+RETURNS TABLE (
+    metric text, baseline double precision, current double precision, change_pct double precision,
+    limit_pct double precision, passed boolean, recommendation text, comparison_id bigint
+)
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.baseline.server import compare_now
+return compare_now(plpy, p_label, p_duration, p_thresholds, p_start, p_workload)
+$$;
+
+COMMENT ON FUNCTION colcrypt.compare_baseline(text, interval, jsonb, jsonb, jsonb) IS
+'Measures now as capture_baseline does and compares with baseline p_label: each metric with its change in '
+'percent, the threshold, pass or fail (NULL: informational or too little load to judge) and a '
+'recommendation. Records the comparison in colcrypt.baseline_comparisons.';
+
+-- sql/functions/prepare.sql
+-- security: INVOKER. The caller (a DBA holding the key) owns the shadow table and the SECURITY
+-- DEFINER trigger functions it creates, so applications need no key and no grant on the shadow.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.prepare(
+    p_table text, p_columns text[], p_key_id text, p_blind_index text[] DEFAULT '{}'
+)
+RETURNS TABLE (migration_id bigint, shadow text, key_columns text[])
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET lock_timeout = '5s'
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.prepare import prepare
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return [prepare(plpy, p_table, oid, p_columns, p_key_id, p_blind_index)]
+$$;
+
+COMMENT ON FUNCTION colcrypt.prepare(text, text[], text, text[]) IS
+'Starts the migration of table p_table (the name applications use): checks it (a key, the columns exist, '
+'round-trip through text, nothing depends on them that ciphertext would break, key p_key_id usable), then in '
+'this transaction creates the shadow table <table>_encrypted (with a blind index <col>_bidx for the columns in '
+'p_blind_index) and the dual-write triggers (INSERT, UPDATE '
+'including key changes, DELETE, TRUNCATE; ENABLE ALWAYS) and records the migration. See docs/migration.md.';
+
+-- sql/functions/schedule_backfill.sql
+-- security: INVOKER. The pg_cron jobs run as the role that schedules them, which must hold the key.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.schedule_backfill(
+    p_table text, p_workers integer DEFAULT 1, p_batch_size integer DEFAULT 1000, p_sleep interval DEFAULT '0'
+)
+RETURNS TABLE (worker integer, jobid bigint, job_name text)
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.schedule import schedule
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return schedule(plpy, p_table, oid, p_workers, p_batch_size, p_sleep)
+$$;
+
+COMMENT ON FUNCTION colcrypt.schedule_backfill(text, integer, integer, interval) IS
+'Runs the backfill of p_table unattended with pg_cron: one job per worker, every minute, each run stopping '
+'after 50 seconds; the workers split the key space without overlap and the jobs are removed when the backfill '
+'is done. Needs pg_cron in this database (cron.database_name).';
+
+-- sql/functions/schedule_reencrypt.sql
+-- security: INVOKER. The job runs as the role that schedules it, which must hold the key.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.schedule_reencrypt(
+    p_table text,
+    p_batch_size integer DEFAULT 1000,
+    p_sleep interval DEFAULT '0'
+)
+RETURNS bigint
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.reencrypt import scheduled
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return scheduled(plpy, p_table, oid, p_batch_size, p_sleep)
+$$;
+
+COMMENT ON FUNCTION colcrypt.schedule_reencrypt(text, integer, interval) IS
+'After a key rotation: a pg_cron job (colcrypt-reencrypt-<id>) that runs CALL colcrypt.reencrypt(p_table) every '
+'minute for 50 seconds until a pass finds no value under an older key version, then retires itself. Returns '
+'the job id. Needs pg_cron in this database (KC010 says where it is).';
+
+-- sql/functions/pause.sql
+-- security: INVOKER. DBAs (EXECUTE is revoked from PUBLIC) pause migrations as themselves.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.pause(p_table text, p_reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.state import set_paused
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    set_paused(plpy, p_table, oid, True, p_reason)
+$$;
+
+COMMENT ON FUNCTION colcrypt.pause(text, text) IS
+'Pauses the backfill of p_table: every worker stops after its current batch (pg_cron runs end at once) '
+'until colcrypt.resume(p_table). The triggers keep capturing writes.';
+
+-- sql/functions/resume.sql
+-- security: INVOKER. DBAs (EXECUTE is revoked from PUBLIC) resume migrations as themselves.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.resume(p_table text)
+RETURNS void
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.state import set_paused
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    set_paused(plpy, p_table, oid, False, None)
+$$;
+
+COMMENT ON FUNCTION colcrypt.resume(text) IS
+'Lets the backfill of p_table continue after colcrypt.pause(): the next CALL colcrypt.backfill (or pg_cron run) '
+'goes on from its checkpoints.';
+
+-- sql/functions/validate.sql
+-- security: INVOKER. Only a role holding the key can decrypt what it compares.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.validate(p_table text, p_sample_size integer DEFAULT NULL)
+RETURNS colcrypt.validations
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.validate import validate
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return validate(plpy, p_table, oid, p_sample_size)
+$$;
+
+COMMENT ON FUNCTION colcrypt.validate(text, integer) IS
+'Decrypts the shadow table''s values and compares them with the table, in one snapshot: every row '
+'(p_sample_size NULL) or a sample. Stores and returns total, valid, mismatched, missing, orphaned and example '
+'keys; a clean full validation moves the migration from backfilled to validated.';
+
+-- sql/functions/cutover.sql
+-- security: INVOKER. The table's owner (or a superuser) switches its name, as themselves.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.cutover(
+    p_table text,
+    p_stage text,
+    p_force boolean DEFAULT FALSE,
+    p_lock_timeout interval DEFAULT '200 ms',
+    p_retries integer DEFAULT 20,
+    p_max_validation_age interval DEFAULT '1 day'
+)
+RETURNS TABLE (stage text, attempts integer, waited_ms bigint, switch_ms double precision)
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.cutover import cutover
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return [cutover(plpy, p_table, oid, p_stage, p_force, p_lock_timeout, p_retries, p_max_validation_age)]
+$$;
+
+COMMENT ON FUNCTION colcrypt.cutover(text, text, boolean, interval, integer, interval) IS
+'Switches p_table''s name to the encrypted data. Stage reads: the name becomes a view that decrypts the shadow '
+'(columns, defaults, grants and comments as the table had them; dependent views re-pointed), writes through it '
+'go on to the plaintext table, renamed <table>_plaintext. Stage writes: writes through the name go to the shadow '
+'first and then, in reverse, to the plaintext table; the table''s triggers move to the shadow. Reads needs a clean '
+'full validation younger than '
+'p_max_validation_age and the key granted to every role that reads the table (p_force skips both). One short '
+'switch under p_lock_timeout, retried up to p_retries times; returns the attempts and the time taken.';
+
+-- sql/functions/rollback.sql
+-- security: INVOKER. The table's owner (or a superuser) rolls back, as themselves.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.rollback(
+    p_table text,
+    p_lock_timeout interval DEFAULT '200 ms',
+    p_retries integer DEFAULT 20
+)
+RETURNS TABLE (from_state text, attempts integer, waited_ms bigint, switch_ms double precision)
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.rollback import rollback
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return [rollback(plpy, p_table, oid, p_lock_timeout, p_retries)]
+$$;
+
+COMMENT ON FUNCTION colcrypt.rollback(text, interval, integer) IS
+'Undoes the migration of p_table from any stage before cleanup: removes its pg_cron jobs, gives the name back to '
+'the plaintext table (which has taken every write throughout), drops the view, triggers and shadow table, and '
+'records the event. One short switch under p_lock_timeout, retried up to p_retries times.';
+
+-- sql/functions/finalize.sql
+-- security: INVOKER. The table's owner (or a superuser) finalizes, as themselves.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.finalize(
+    p_table text,
+    p_lock_timeout interval DEFAULT '200 ms',
+    p_retries integer DEFAULT 20
+)
+RETURNS TABLE (stage text, attempts integer, waited_ms bigint, switch_ms double precision)
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.finalize import finalize
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return [finalize(plpy, p_table, oid, p_lock_timeout, p_retries)]
+$$;
+
+COMMENT ON FUNCTION colcrypt.finalize(text, interval, integer) IS
+'After the write cutover: the shadow becomes the table of record. Foreign keys out of and into p_table move to '
+'the shadow (NOT VALID; cleanup validates them), CHECKs on unencrypted columns too; the name''s trigger stops '
+'writing the plaintext table and checks the CHECKs and NOT NULLs of encrypted columns itself. The plaintext '
+'table loses its grants and is kept for cleanup; rollback is still possible. One short switch under '
+'p_lock_timeout, retried up to p_retries times.';
+
+-- sql/functions/cleanup.sql
+-- security: INVOKER. The table's owner (or a superuser) cleans up, as themselves; pg_cron runs it
+-- as the role that scheduled it.
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.cleanup(
+    p_table text,
+    p_retain interval DEFAULT '90 days',
+    p_lock_timeout interval DEFAULT '200 ms',
+    p_retries integer DEFAULT 20
+)
+RETURNS TABLE (place text, detail text, action text)
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.cleanup import cleanup
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return cleanup(plpy, p_table, oid, p_retain, p_lock_timeout, p_retries)
+$$;
+
+COMMENT ON FUNCTION colcrypt.cleanup(text, interval, interval, integer) IS
+'After finalize: validates the constraints finalize moved; then, until p_retain has passed since finalize, keeps '
+'the plaintext table without grants (a daily pg_cron job, colcrypt-cleanup-<id>, calls cleanup again); once '
+'it has, drops it in one short switch, moving the sequences its columns own and its identity columns to the '
+'shadow and dropping colcrypt''s triggers and functions. Returns what it did and where plaintext of the '
+'columns may still live (WAL, backups, standbys, logs, pg_stat_statements), with what to do about each.';
+
+-- sql/functions/preflight.sql
+-- security: INVOKER. Reads pg_stat_statements and the catalog as the caller (a DBA).
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.preflight(p_table text)
+RETURNS TABLE (kind text, detail text, calls bigint, remedy text)
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.preflight import preflight
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return preflight(plpy, p_table, oid)
+$$;
+
+COMMENT ON FUNCTION colcrypt.preflight(text) IS
+'What the cutover of p_table will change for applications, each with its remedy: statements seen by '
+'pg_stat_statements that use an encrypted column for equality, ranges, LIKE or ORDER BY, or use ON CONFLICT, '
+'TRUNCATE or ALTER on the table; roles that read it without the key; row-level security, materialized views, '
+'statement-level and column triggers, rules. colcrypt.cutover runs it and logs the findings.';
+
+-- sql/functions/plaintext_residue.sql
+-- security: INVOKER. Reads statistics and server settings as the caller (a DBA, pg_monitor for WAL).
+-- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
+-- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
+CREATE FUNCTION colcrypt.plaintext_residue(p_table text)
+RETURNS TABLE (place text, detail text, action text)
+LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.residue import residue
+from colcrypt.plpy_helpers import caller_table, pinned_search_path
+oid = caller_table(plpy, p_table)
+with pinned_search_path(plpy):
+    return residue(plpy, p_table, oid)
+$$;
+
+COMMENT ON FUNCTION colcrypt.plaintext_residue(text) IS
+'Where plaintext of p_table''s migrated columns may still live, measured on this server where it can be (the '
+'plaintext table, planner statistics, WAL and replication slots, WAL archive and backups, standbys, the server '
+'log, pg_stat_statements), each with what to do about it.';
+
+-- sql/procedures/backfill.sql
+-- security: INVOKER. It runs as the DBA or the pg_cron job's owner, who holds the key; a SECURITY
+-- DEFINER procedure could not COMMIT between batches.
+-- search_path: not SET, because a procedure with a SET clause cannot COMMIT; every name in its SQL
+-- is schema-qualified or resolved through pg_catalog first (the PL/Python code sets it per batch).
+CREATE PROCEDURE colcrypt.backfill(
+    p_table text,
+    p_batch_size integer DEFAULT 1000,
+    p_max_runtime interval DEFAULT NULL,
+    p_sleep interval DEFAULT '0',
+    p_worker integer DEFAULT 1,
+    p_workers integer DEFAULT 1,
+    p_target_batch interval DEFAULT '200 milliseconds',
+    p_max_lag interval DEFAULT '30 seconds'
+)
+LANGUAGE plpython3u SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.backfill import backfill
+backfill(plpy, p_table, p_batch_size, p_max_runtime, p_sleep, p_worker, p_workers, p_target_batch, p_max_lag)
+$$;
+
+COMMENT ON PROCEDURE colcrypt.backfill(text, integer, interval, interval, integer, integer, interval, interval) IS -- noqa: LT01
+'Copies the rows of p_table that predate its dual-write triggers into the shadow table, encrypted, in key '
+'order: one transaction per batch with its checkpoint, resumable, rows locked FOR KEY SHARE, never overwriting '
+'a trigger''s write, giving way on lock conflicts, adapting the batch size toward p_target_batch, pausing on '
+'replication lag over p_max_lag, stopping after p_max_runtime or on colcrypt.pause(). p_worker of p_workers '
+'takes one share of the key space. Not in a transaction block (it commits).';
+
+-- sql/procedures/reencrypt.sql
+-- security: INVOKER. It runs as the key administrator or the pg_cron job's owner, who holds the key; a
+-- SECURITY DEFINER procedure could not COMMIT between batches.
+-- search_path: not SET, because a procedure with a SET clause cannot COMMIT; every name in its SQL
+-- is schema-qualified.
+CREATE PROCEDURE colcrypt.reencrypt(
+    p_table text,
+    p_batch_size integer DEFAULT 1000,
+    p_sleep interval DEFAULT '0',
+    p_max_runtime interval DEFAULT NULL
+)
+LANGUAGE plpython3u SECURITY INVOKER
+AS $$
+import sys
+path = plpy.execute("SELECT colcrypt._python_path() AS p")[0]["p"]
+if path not in sys.path:
+    sys.path.insert(0, path)
+from colcrypt.migrate.reencrypt import reencrypt
+from colcrypt.plpy_helpers import caller_table
+reencrypt(plpy, p_table, caller_table(plpy, p_table), p_batch_size, p_sleep, p_max_runtime)
+$$;
+
+COMMENT ON PROCEDURE colcrypt.reencrypt(text, integer, interval, interval) IS -- noqa: LT01
+'After a key rotation: re-encrypts the values of p_table''s shadow that are under an older version of its key '
+'with the active version (blind indexes too), in key order, one committed batch of p_batch_size rows at a time '
+'(p_sleep between batches, stopping after p_max_runtime), online and resumable; the table''s triggers do not '
+'fire. A pass that finds nothing left removes (or, run by it, retires) the job of colcrypt.schedule_reencrypt. '
+'Not in a transaction block.';
+
+-- sql/functions/event_hash.sql
+-- security: INVOKER. Runs as whoever logs a migration step (they insert the event) or verifies the log.
+CREATE FUNCTION colcrypt._event_hash(p_event colcrypt.migration_events)
+RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT sha256(coalesce(p_event.prev_hash, '\x'::bytea) || convert_to(concat_ws(
+        E'\x1f', p_event.event_id, p_event.migration_id, p_event.table_name,
+        extract(EPOCH FROM p_event.at), p_event.by_role, p_event.event, p_event.outcome,
+        p_event.detail::text, p_event.prev_event_id
+    ), 'UTF8'))
+$$;
+
+COMMENT ON FUNCTION colcrypt._event_hash(colcrypt.migration_events) IS
+'Internal: the hash of an event-log row: SHA-256 of the previous row''s hash and the row''s content (its time '
+'as epoch seconds, so that no session setting changes it).';
+
+-- sql/functions/chain_event.sql
+-- security: INVOKER. Runs as whoever logs a migration step.
+CREATE FUNCTION colcrypt._chain_event()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- one writer at a time, so that each row links to the one committed before it
+    PERFORM pg_advisory_xact_lock(hashtextextended('colcrypt.migration_events', 0));
+    SELECT e.event_id, e.row_hash INTO NEW.prev_event_id, NEW.prev_hash
+    FROM colcrypt.migration_events AS e ORDER BY e.event_id DESC LIMIT 1;
+    NEW.row_hash := colcrypt._event_hash(NEW);
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt._chain_event() IS
+'Internal: links each new row of colcrypt.migration_events to the previous one by its hash.';
+
+CREATE TRIGGER colcrypt_chain BEFORE INSERT ON colcrypt.migration_events
+FOR EACH ROW EXECUTE FUNCTION colcrypt._chain_event();
+
+-- sql/functions/refuse_event_change.sql
+-- security: INVOKER. Runs as whoever logs a migration step.
+CREATE FUNCTION colcrypt._refuse_event_change()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'KC026',
+        MESSAGE = 'colcrypt: colcrypt.migration_events is append-only',
+        HINT = 'The event log is evidence: rows are added, never changed or removed (colcrypt.verify_audit checks it).';
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt._refuse_event_change() IS
+'Internal: refuses UPDATE, DELETE and TRUNCATE of colcrypt.migration_events.';
+
+CREATE TRIGGER colcrypt_append_only BEFORE UPDATE OR DELETE ON colcrypt.migration_events
+FOR EACH ROW EXECUTE FUNCTION colcrypt._refuse_event_change();
+CREATE TRIGGER colcrypt_no_truncate BEFORE TRUNCATE ON colcrypt.migration_events
+FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._refuse_event_change();
+
+-- sql/functions/verify_audit.sql
+-- security: INVOKER. Reads the event log as the caller.
+CREATE FUNCTION colcrypt.verify_audit()
+RETURNS TABLE (events bigint, head_event bigint, head_hash text, problem text)
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e colcrypt.migration_events;
+    v_prev bigint;
+    v_prev_hash bytea;
+    v_seen bigint := 0;
+    v_total bigint;
+BEGIN
+    SELECT count(*) INTO v_total FROM colcrypt.migration_events;
+    LOOP  -- follow the chain from its first row
+        SELECT * INTO e FROM colcrypt.migration_events AS x
+        WHERE x.prev_event_id IS NOT DISTINCT FROM v_prev ORDER BY x.event_id LIMIT 1;
+        EXIT WHEN NOT FOUND;
+        IF e.prev_hash IS DISTINCT FROM v_prev_hash THEN
+            RETURN QUERY SELECT v_seen, e.event_id, encode(v_prev_hash, 'hex'),
+                format('event %s does not carry the hash of the event before it (%s)', e.event_id,
+                       coalesce(v_prev::text, 'none'));
+            RETURN;
+        END IF;
+        IF e.row_hash IS DISTINCT FROM colcrypt._event_hash(e) THEN
+            RETURN QUERY SELECT v_seen, e.event_id, encode(v_prev_hash, 'hex'),
+                format('event %s was changed after it was logged (its hash does not match its content)', e.event_id);
+            RETURN;
+        END IF;
+        v_seen := v_seen + 1;
+        v_prev := e.event_id;
+        v_prev_hash := e.row_hash;
+    END LOOP;
+    IF v_seen <> v_total THEN  -- the first row the walk did not reach
+        SELECT * INTO e FROM colcrypt.migration_events AS x
+        WHERE x.event_id > coalesce(v_prev, 0) OR x.prev_event_id IS NOT DISTINCT FROM v_prev
+        ORDER BY x.event_id LIMIT 1;
+        RETURN QUERY SELECT v_seen, v_prev, encode(v_prev_hash, 'hex'),
+            format('event %s is not on the chain (it names event %s before it; %s of %s events are off the '
+                   'chain: rows were removed or inserted)', e.event_id, coalesce(e.prev_event_id::text, 'none'),
+                   v_total - v_seen, v_total);
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT v_seen, v_prev, encode(v_prev_hash, 'hex'), NULL::text;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.verify_audit() IS
+'Checks the hash chain of colcrypt.migration_events from its first row: every row carries the hash of the row '
+'before it and a hash that matches its own content, and every row is on the chain. Returns the number of events '
+'checked, the last one and its hash (record it elsewhere to anchor the log) and the first problem (NULL: intact).';
+
+-- sql/functions/guard_ddl.sql
+-- security: INVOKER. It only reads colcrypt.migrations (readable by the DDL's author, a table owner).
+-- search_path: not SET, so that it adds nothing to every DDL statement of the database; every name
+-- is schema-qualified.
+CREATE FUNCTION colcrypt._guard_ddl()
+RETURNS event_trigger
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+AS $$
+DECLARE
+    v_table text;
+BEGIN
+    IF pg_catalog.current_setting('colcrypt.allow_ddl', TRUE) = 'on' THEN
+        RETURN;
+    END IF;
+    IF TG_EVENT = 'sql_drop' THEN
+        SELECT m.table_name INTO v_table
+        FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+        JOIN colcrypt.migrations AS m ON d.objid IN (m.source, m.shadow, m.name_view)
+        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
+          AND m.state NOT IN ('cleaned', 'rolled_back')
+        LIMIT 1;
+    ELSE
+        SELECT m.table_name INTO v_table
+        FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
+        JOIN colcrypt.migrations AS m ON c.objid IN (m.source, m.shadow, m.name_view)
+        WHERE c.command_tag IN ('ALTER TABLE', 'ALTER VIEW') AND m.state NOT IN ('cleaned', 'rolled_back')
+        LIMIT 1;
+    END IF;
+    IF v_table IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC020',
+            MESSAGE = pg_catalog.format('colcrypt: %s is being migrated, so %s of it or of its shadow table is refused',
+                                        v_table, TG_TAG),
+            HINT = 'A changed shape would break the dual-write triggers and with them the application''s writes. '
+                   'Finish or roll back the migration first (colcrypt.rollback), or SET LOCAL colcrypt.allow_ddl = on '
+                   'if you know what the triggers need.';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt._guard_ddl() IS
+'Event trigger function: refuses ALTER TABLE (or VIEW) and DROP of a table being migrated, of its shadow table '
+'and of the view that holds its name after cutover, '
+'unless colcrypt.allow_ddl is on for the transaction.';
+
+-- sql/event_triggers.sql
+-- DDL on a table being migrated would break its triggers: refused while the migration is live.
+-- (sqlfluff's postgres dialect cannot parse CREATE EVENT TRIGGER, hence the noqa.)
+CREATE EVENT TRIGGER colcrypt_guard_alter ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'ALTER VIEW') EXECUTE FUNCTION colcrypt._guard_ddl(); -- noqa: PRS
+
+CREATE EVENT TRIGGER colcrypt_guard_drop ON sql_drop WHEN TAG IN ('DROP TABLE', 'DROP VIEW', 'DROP SCHEMA', 'DROP OWNED') EXECUTE FUNCTION colcrypt._guard_ddl(); -- noqa: PRS
+
+COMMENT ON EVENT TRIGGER colcrypt_guard_alter IS
+'colcrypt: refuses ALTER TABLE on a table being migrated and on its shadow table (see colcrypt._guard_ddl).';
+COMMENT ON EVENT TRIGGER colcrypt_guard_drop IS
+'colcrypt: refuses dropping a table being migrated or its shadow table (see colcrypt._guard_ddl).';
+
+-- sql/security.sql
+-- Security first: nothing is open by default; grant what the roles need.
+REVOKE ALL ON ALL TABLES IN SCHEMA colcrypt FROM public;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA colcrypt FROM public;
+GRANT USAGE ON SCHEMA colcrypt TO public;
+
+-- The keyring holds only wrapped keys and check values; the C key cache reads it as the caller.
+GRANT SELECT ON colcrypt.key_versions, colcrypt.key_grants, colcrypt.keyring TO public;
+
+-- Anyone may use keys they were granted or loaded; key administration stays with the owner.
+GRANT EXECUTE ON FUNCTION
+colcrypt.encrypt_column(text, text, text),
+colcrypt.decrypt_column(bytea, text),
+colcrypt.decrypt_column(bytea, text, anyelement),
+colcrypt.verify_column(bytea, text, text),
+colcrypt.blind_index(text, text, text),
+colcrypt.encrypt_value(anyelement, text, text),
+colcrypt.decrypt_value(bytea, text, anyelement),
+colcrypt.session_public_key(),
+colcrypt.load_key(text, integer, bytea),
+colcrypt.forget_keys(),
+colcrypt.loaded_keys(),
+colcrypt._provider_context(bytea),
+colcrypt._python_path(),
+colcrypt.discover(text[], integer, interval)
+TO public;
+
+-- discover() runs as its caller and records its runs and findings.
+GRANT SELECT, INSERT, UPDATE ON colcrypt.discovery_runs TO public;
+GRANT SELECT, INSERT ON colcrypt.discovery_findings TO public;
+GRANT USAGE ON SEQUENCE colcrypt.discovery_runs_run_id_seq TO public;

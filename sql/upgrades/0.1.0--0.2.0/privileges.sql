@@ -1,0 +1,7 @@
+-- As sql/security.sql leaves them in a fresh install: the new functions are the owner's alone.
+REVOKE ALL ON FUNCTION
+colcrypt._event_hash(colcrypt.migration_events),
+colcrypt._chain_event(),
+colcrypt._refuse_event_change(),
+colcrypt.verify_audit()
+FROM public;
