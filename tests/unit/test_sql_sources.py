@@ -63,6 +63,7 @@ def test_c_errors_for_users_have_codes_and_hints():
 
 
 def test_extension_script_is_built_from_sql():
-    result = subprocess.run([sys.executable, str(ROOT / "tools/build_sql.py"), "--version", colcrypt.__version__, "--check"],
+    result = subprocess.run([sys.executable, str(ROOT / "tools/build_sql.py"), "--version", colcrypt.__version__,
+                             "--check"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
