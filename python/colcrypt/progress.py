@@ -12,7 +12,7 @@ class Progress:
         self._last_line = 0.0
 
     def update(self, done: float, extra: str = "") -> None:
-        now = time.monotonic()
+        now, done = time.monotonic(), float(done)  # counts from SQL sums arrive as Decimal
         fraction = min(1.0, done / self.total) if self.total else 1.0
         elapsed = now - self.started
         eta = elapsed * (1 - fraction) / fraction if fraction > 0 else float("nan")
