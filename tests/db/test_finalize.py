@@ -227,6 +227,44 @@ def test_a_partitioned_table_through_finalize_rollback_and_cleanup(conn):
     assert conn.execute("SELECT count(*) FROM notes").fetchone() == (1,)
 
 
+def _through_finalize(conn, table, columns):
+    conn.execute("SELECT colcrypt.prepare(%s, %s, 'k')", (table, columns))
+    conn.execute("CALL colcrypt.backfill(%s)", (table,))
+    conn.execute("SELECT colcrypt.validate(%s)", (table,))
+    for stage in ("reads", "writes"):
+        conn.execute("SELECT colcrypt.cutover(%s, %s)", (table, stage))
+    conn.execute("SELECT colcrypt.finalize(%s)", (table,))
+
+
+def test_foreign_keys_of_partitioned_tables_move_validated(conn):
+    """PostgreSQL cannot add a foreign key NOT VALID to a partitioned table (42809): finalize and rollback
+    add those validated, a scan of the partitioned table inside the switch, and a violation still fails."""
+    conn.execute("CREATE TABLE parent (id int PRIMARY KEY, email text);"
+                 " CREATE TABLE child (id int, day date, parent_id int REFERENCES parent ON DELETE CASCADE,"
+                 "  phone text, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);"
+                 " CREATE TABLE child_all PARTITION OF child FOR VALUES FROM (MINVALUE) TO (MAXVALUE);"
+                 " INSERT INTO parent SELECT g, 'p' || g || '@example.org' FROM generate_series(1, 50) g;"
+                 " INSERT INTO child SELECT g, DATE '2026-01-01' + g, g % 50 + 1, '+1 415-555-01' || g % 100"
+                 " FROM generate_series(1, 200) g")
+    _through_finalize(conn, "parent", ["email"])  # the partitioned child's key now references the shadow
+    fk = "SELECT convalidated, confrelid::regclass::text FROM pg_constraint WHERE conrelid = 'child'::regclass" \
+         " AND contype = 'f'"
+    assert conn.execute(fk).fetchall() == [(True, "parent_encrypted")]
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        conn.execute("INSERT INTO child VALUES (999, '2026-06-01', 999, NULL)")
+    _through_finalize(conn, "child", ["phone"])
+    conn.execute("SELECT colcrypt.rollback('child')")  # the partitioned table gets its key back
+    assert conn.execute(fk).fetchall() == [(True, "parent_encrypted")]
+    assert scalar(conn, "SELECT relkind::text FROM pg_class WHERE oid = 'child'::regclass") == "p"
+    conn.execute("DELETE FROM parent WHERE id = 1")
+    assert scalar(conn, "SELECT count(*) FROM child WHERE parent_id = 1") == 0
+    assert scalar(conn, "SELECT count(*) FROM child") == 196
+    conn.execute("SELECT colcrypt.rollback('parent')")
+    assert conn.execute(fk).fetchall() == [(True, "parent")]
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        conn.execute("INSERT INTO child VALUES (999, '2026-06-01', 999, NULL)")
+
+
 def test_values_drawn_while_cleanup_waits_are_not_drawn_again(db, conn):
     conn.execute("CREATE TABLE seqd (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ssn text);"
                  " INSERT INTO seqd (ssn) SELECT 'p' || g FROM generate_series(1, 10) g")

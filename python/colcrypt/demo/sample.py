@@ -30,17 +30,13 @@ from psycopg import sql
 
 APP_ROLE = "demo_app"
 
-# Children first: finalize must handle rx.orders before shop.customers. Finalizing shop.customers first
-# fails: colcrypt re-points the foreign key of the partitioned rx.orders NOT VALID, which PostgreSQL
-# refuses on partitioned tables (42809); once rx.orders is finalized, that key lives on its plain shadow.
-# For the same reason a rollback of rx.orders from `finalized` fails (42809): roll it back before finalize.
+# rx.orders first: the largest table, the one the demo backfills with pg_cron.
 TARGETS: list[tuple[str, list[str]]] = [
     ("rx.orders", ["contact_phone", "delivery"]),
     ("rx.prescriptions", ["driver_license", "pharmacist_notes"]),
     ("shop.payment_methods", ["card_number", "iban"]),
     ("shop.customers", ["email", "phone", "date_of_birth", "ssn"]),
 ]
-FINALIZE_ORDER = TARGETS
 
 # The partitions of rx.orders, each with a range of dates that lands in it.
 ORDER_PARTITIONS: list[tuple[str, date, date]] = [

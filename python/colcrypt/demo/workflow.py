@@ -175,11 +175,11 @@ def run_workflow(cluster, options: Options, out: Outcome, loads: list) -> None:
                 _switch(conn, out, table, stage, "SELECT * FROM colcrypt.cutover(%s, %s)", (table, stage))
 
         with phase("finalize: constraints move to the shadows, the plaintext tables are no longer written"):
-            for table, _ in sample.FINALIZE_ORDER:
+            for table, _ in sample.TARGETS:
                 _switch(conn, out, table, "finalize", "SELECT * FROM colcrypt.finalize(%s)", (table,))
 
         with phase("cleanup: the plaintext tables are dropped"):
-            for table, _ in sample.FINALIZE_ORDER:
+            for table, _ in sample.TARGETS:
                 residue = conn.execute("SELECT place FROM colcrypt.cleanup(%s, '0')", (table,)).fetchall()
                 say(f"{table}: plaintext table dropped; {len(residue)} places where plaintext may remain "
                     "are listed in the report")

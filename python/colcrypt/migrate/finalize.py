@@ -1,12 +1,14 @@
 """colcrypt.finalize(table): the shadow becomes the table. In one short switch its constraints move
 onto the shadow: foreign keys out of the table and into it (re-pointed to the shadow's key, NOT
 VALID: the rows were checked by the same constraints on the plaintext table, and cleanup validates
-them) and CHECKs on columns stored as they are; the name's trigger stops writing the plaintext
-table and evaluates the CHECKs and NOT NULLs of the encrypted columns itself. The plaintext table
-loses its grants and triggers and is kept, untouched, for cleanup (or a rollback, which first
-brings it up to date from the shadow)."""
+them; validated on a partitioned table, where PostgreSQL has no NOT VALID foreign keys) and CHECKs
+on columns stored as they are; the name's trigger stops writing the plaintext table and evaluates
+the CHECKs and NOT NULLs of the encrypted columns itself. The plaintext table loses its grants and
+triggers and is kept, untouched, for cleanup (or a rollback, which first brings it up to date from
+the shadow)."""
 
 from colcrypt.migrate.cutover import COLCRYPT_TRIGGERS_SQL, called_triggers, identity_sequence, instead_function_name
+from colcrypt.migrate.foreign_keys import add_foreign_key
 from colcrypt.migrate.privileges import set_privileges
 from colcrypt.migrate.sqlgen import ident
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
@@ -85,13 +87,11 @@ def _switch(plpy, m: dict, plan, moves: dict) -> None:
         plpy.execute(f"LOCK TABLE {', '.join(children)} IN ACCESS EXCLUSIVE MODE")
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     for fk in moves["fks_out"]:  # a self-reference points at the shadow too
-        plpy.execute(f"ALTER TABLE {plan.shadow} ADD CONSTRAINT {ident(fk['name'])} "
-                     f"{_repoint(fk['def'], rendered, plan.shadow)} NOT VALID")
+        add_foreign_key(plpy, plan.shadow, fk["name"], _repoint(fk["def"], rendered, plan.shadow))
         plpy.execute(f"ALTER TABLE {plan.source} DROP CONSTRAINT {ident(fk['name'])}")
     for fk in moves["fks_in"]:
         plpy.execute(f"ALTER TABLE {fk['rel']} DROP CONSTRAINT {ident(fk['name'])}")
-        plpy.execute(f"ALTER TABLE {fk['rel']} ADD CONSTRAINT {ident(fk['name'])} "
-                     f"{_repoint(fk['def'], rendered, plan.shadow)} NOT VALID")
+        add_foreign_key(plpy, fk["rel"], fk["name"], _repoint(fk["def"], rendered, plan.shadow))
     for c in moves["checks_shadow"]:
         plpy.execute(f"ALTER TABLE {plan.shadow} ADD CONSTRAINT {ident(c['name'])} {c['def']} NOT VALID")
     for t in query(plpy, COLCRYPT_TRIGGERS_SQL, ["oid"], [m["source_oid"]]):  # nothing writes it any more

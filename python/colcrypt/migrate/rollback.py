@@ -6,6 +6,7 @@ the triggers, the view and the shadow go."""
 
 from colcrypt.migrate.cutover import DEPENDENT_VIEWS_SQL, instead_function_name
 from colcrypt.migrate.cutover_sql import view_decrypt
+from colcrypt.migrate.foreign_keys import add_foreign_key
 from colcrypt.migrate.privileges import set_privileges
 from colcrypt.migrate.schedule import unschedule_all
 from colcrypt.migrate.sqlgen import generated_function, ident
@@ -96,9 +97,9 @@ def _catch_up(plpy, m: dict, plan, finalized: dict) -> None:
         definition = fk["def"].replace(f" REFERENCES {fk['ref']}(", f" REFERENCES {ref}(", 1)
         if "rel_oid" in fk:
             plpy.execute(f"ALTER TABLE {rel} DROP CONSTRAINT {ident(fk['name'])}")
-        plpy.execute(f"ALTER TABLE {rel} ADD CONSTRAINT {ident(fk['name'])} {definition} NOT VALID")
-        restored.append(f"ALTER TABLE {rel if 'rel_oid' in fk else ident(plan.schema) + '.' + ident(m['view_name'])}"
-                        f" VALIDATE CONSTRAINT {ident(fk['name'])}")
+        if add_foreign_key(plpy, rel, fk["name"], definition):
+            owner = rel if "rel_oid" in fk else f"{ident(plan.schema)}.{ident(m['view_name'])}"
+            restored.append(f"ALTER TABLE {owner} VALIDATE CONSTRAINT {ident(fk['name'])}")
     if restored:
         plpy.notice("colcrypt: foreign keys restored NOT VALID (every row satisfies them); validate them at a quiet "
                     "moment, without blocking writes: " + "; ".join(restored))
