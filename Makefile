@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 VERSION := 0.2.0
 PYTEST_ARGS ?=
 
-.PHONY: all setup venv build install server-python lint test unit dbtest demo bench clean
+.PHONY: all setup venv build install server-python lint test unit dbtest demo bench reference clean
 
 all: build
 
@@ -51,6 +51,10 @@ demo: venv install
 
 bench: venv install
 	@$(PY) -m bench.run
+
+# docs/reference.md from the installed extension's COMMENT ONs (a test fails when it is stale).
+reference: venv install
+	@$(PY) tools/gen_reference.py
 
 clean:
 	@$(MAKE) --no-print-directory -C extension PG_CONFIG=$(PG_CONFIG) clean >/dev/null 2>&1 || true

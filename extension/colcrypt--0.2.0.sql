@@ -1472,6 +1472,7 @@ COMMENT ON EVENT TRIGGER colcrypt_guard_drop IS
 -- Security first: nothing is open by default; grant what the roles need.
 REVOKE ALL ON ALL TABLES IN SCHEMA colcrypt FROM public;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA colcrypt FROM public;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA colcrypt FROM public;
 GRANT USAGE ON SCHEMA colcrypt TO public;
 
 -- The keyring holds only wrapped keys and check values; the C key cache reads it as the caller.

@@ -80,6 +80,14 @@ def test_admin_functions_are_not_executable_by_public(conn):
     assert scalar(conn, "SELECT has_table_privilege('public', 'colcrypt.key_versions', 'UPDATE')") is False
 
 
+def test_procedures_are_not_executable_by_public(conn):
+    procedures = [r[0] for r in conn.execute("SELECT oid::regprocedure::text FROM pg_proc"
+                                             " WHERE pronamespace = 'colcrypt'::regnamespace AND prokind = 'p'")]
+    assert len(procedures) >= 2
+    for proc in procedures:
+        assert scalar(conn, "SELECT has_function_privilege('public', %s, 'EXECUTE')", (proc,)) is False, proc
+
+
 def test_state_tables_travel_with_pg_dump(conn):
     assert scalar(conn, "SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM pg_extension,"
                         " unnest(extconfig) c WHERE extname = 'colcrypt'") == [

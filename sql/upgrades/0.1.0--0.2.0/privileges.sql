@@ -5,3 +5,9 @@ colcrypt._chain_event(),
 colcrypt._refuse_event_change(),
 colcrypt.verify_audit()
 FROM public;
+
+-- 0.1.0 left its procedures executable by public (REVOKE ... ON ALL FUNCTIONS does not cover them).
+REVOKE ALL ON PROCEDURE
+colcrypt.backfill(text, integer, interval, interval, integer, integer, interval, interval),
+colcrypt.reencrypt(text, integer, interval, interval)
+FROM public;
