@@ -105,7 +105,9 @@ def test_the_json_report_holds_every_section(db, migrated):
 
     residue = {r["table"]: r for r in report["residue"]}
     cleaned, live = residue["crm.customers"], residue[ODD]
-    assert not cleaned["measured"] and "crm.customers_plaintext dropped" in cleaned["places"][0]["detail"]
+    assert cleaned["measured"] and cleaned["measured_at"]
+    assert "crm.customers_plaintext dropped" in cleaned["places"][0]["detail"]
+    assert {"WAL", "pg_stat_statements and client-side logs"} <= {p["place"] for p in cleaned["places"]}
     assert live["measured"] and live["error"] is None
     assert live["places"][0]["place"] == "plaintext table" and {"WAL", "server log"} <= {
         p["place"] for p in live["places"]}  # the test cluster logs every statement

@@ -76,11 +76,13 @@ def cleanup(plpy, table: str, oid: int | None, retain, lock_timeout, retries: in
                         lambda: _drop(plpy, m, plan, moves, sequences), timeout_s, retries)
     remove_or_retire(plpy, job_name(m["migration_id"]))
     set_state(plpy, m, "cleaned")
-    log_event(plpy, m["migration_id"], m["table_name"], "cleanup",
-              {**result, "dropped": names["p"], "sequences": [s["seq"] for s in sequences], "validated": validated})
-    return [{"place": "plaintext table", "detail": f"{names['p']} dropped",
-             "action": f"{names['s']} holds the rows, encrypted; the name serves them"}] + \
+    residue = [{"place": "plaintext table", "detail": f"{names['p']} dropped",
+                "action": f"{names['s']} holds the rows, encrypted; the name serves them"}] + \
         residue_of(plpy, m, plan, dropped=True)
+    log_event(plpy, m["migration_id"], m["table_name"], "cleanup",
+              {**result, "dropped": names["p"], "sequences": [s["seq"] for s in sequences], "validated": validated,
+               "residue": residue})  # what the report shows: plaintext_residue() needs the plaintext table
+    return residue
 
 
 def _validate_moved(plpy, m: dict) -> list[str]:

@@ -226,22 +226,23 @@ def _timings(conn, migrations: list[dict]) -> list[dict]:
 
 
 def _residue(conn, migrations: list[dict]) -> list[dict]:
-    """colcrypt.plaintext_residue() for each table under a live migration; it refuses (KC017) a
-    cleaned table, whose plaintext table is gone: the cleanup event says when."""
+    """colcrypt.plaintext_residue() for each table under a live migration; for a cleaned table (whose plaintext
+    table is gone, so that plaintext_residue() refuses it with KC017) what cleanup measured."""
     return [_measured_residue(conn, m) if m["state"] not in ENDED else _cleaned_residue(conn, m)
             for m in migrations if m["state"] != "rolled_back"]
 
 
 def _cleaned_residue(conn, m: dict) -> dict:
+    """What cleanup measured and logged when it dropped the plaintext table (its event's residue)."""
     cleanup = _rows(conn, q.CLEANUP_EVENT_SQL, (m["migration_id"],))
-    dropped = "dropped by cleanup"
-    if cleanup:
-        at = datetime.datetime.fromisoformat(cleanup[0]["at"]).isoformat(sep=" ", timespec="seconds")
-        dropped = f"{cleanup[0]['dropped']} {dropped} at {at}"
-    return {"table": m["table_name"], "state": m["state"], "measured": False, "error": None, "places": [
-        {"place": "plaintext table", "detail": dropped, "action": "none: the shadow table holds the rows, encrypted"},
+    entry = {"table": m["table_name"], "state": m["state"], "measured": False, "measured_at": None, "error": None}
+    if cleanup and cleanup[0]["residue"]:
+        return entry | {"measured": True, "measured_at": cleanup[0]["at"], "places": cleanup[0]["residue"]}
+    return entry | {"places": [  # a cleanup logged before colcrypt kept its residue
+        {"place": "plaintext table", "detail": f"{cleanup[0]['dropped'] if cleanup else 'it'} dropped by cleanup",
+         "action": "none: the shadow table holds the rows, encrypted"},
         {"place": "WAL, WAL archive, base backups and dumps, standbys, server log, pg_stat_statements",
-         "detail": "not measured here: colcrypt.plaintext_residue() measures a table only before cleanup",
+         "detail": "not measured: this cleanup did not record them",
          "action": "whatever was taken or written before the cutover holds plaintext: expire it per the "
                    "retention policy (docs/security.md, operational advice 5)"}]}
 

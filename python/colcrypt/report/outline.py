@@ -190,7 +190,8 @@ def _residue(residue: list[dict]) -> Section:
         return Section("Where plaintext may remain", [Text("No table under migration or migrated.", "note")])
     blocks = []
     for r in residue:
-        blocks.append(Subheading(f"{r['table']} ({r['state']})"))
+        measured = f", measured by cleanup at {r['measured_at']}" if r.get("measured_at") else ""
+        blocks.append(Subheading(f"{r['table']} ({r['state']}{measured})"))
         if r["error"]:
             blocks.append(Text(f"colcrypt.plaintext_residue() failed: {r['error']}", "bad"))
         blocks.append(Table(["place", "detail", "what to do"], [[p["place"], p["detail"], p["action"]]

@@ -71,7 +71,7 @@ SELECT event_id, migration_id, table_name, at, by_role, outcome, detail ->> 'fro
 FROM colcrypt.migration_events WHERE event = 'rollback' ORDER BY event_id
 """
 CLEANUP_EVENT_SQL = """
-SELECT at, detail ->> 'dropped' AS dropped FROM colcrypt.migration_events
+SELECT at, detail ->> 'dropped' AS dropped, detail -> 'residue' AS residue FROM colcrypt.migration_events
 WHERE migration_id = %s AND event = 'cleanup' ORDER BY event_id DESC LIMIT 1
 """
 PHASE_EVENTS_SQL = """
