@@ -58,3 +58,39 @@ def test_an_edited_removed_or_inserted_row_shows(db, logged, capsys, tamper, fin
 def test_the_chain_does_not_depend_on_session_settings(logged):
     logged.execute("SET TimeZone = 'Pacific/Chatham'; SET DateStyle = 'SQL, DMY'; SET extra_float_digits = -3")
     assert logged.execute("SELECT problem FROM colcrypt.verify_audit()").fetchone() == (None,)
+
+
+def test_every_change_of_the_keyring_is_logged_without_key_material(db, conn, tmp_path):
+    from colcrypt.keys import create_key, destroy_key, rewrap_key, rotate_key
+    from colcrypt.providers.local import create_kek_file
+
+    def events():
+        return [(e, d) for e, d in conn.execute(
+            "SELECT event, detail FROM colcrypt.migration_events WHERE table_name = 'colcrypt.keyring'"
+            " AND detail ->> 'key_id' = 'life' ORDER BY event_id")]
+
+    create_key(conn, "life", kek_file=db.kek_file)
+    conn.execute("CREATE ROLE key_user_a")
+    try:
+        conn.execute("SELECT colcrypt.grant_key('life', 'key_user_a')")
+        conn.execute("SELECT colcrypt.grant_key('life', 'key_user_a')")  # already granted: nothing happens
+        conn.execute("SELECT colcrypt.revoke_key('life', 'key_user_a')")
+    finally:
+        conn.execute("DROP ROLE key_user_a")
+    new_kek = tmp_path / "kek2"
+    create_kek_file(new_kek)
+    rewrap_key(conn, "life", "local", kek_file=new_kek, old_kek_file=db.kek_file)
+    rotate_key(conn, "life", new_kek)
+    destroy_key(conn, "life", 1)
+    logged = events()
+    assert [(e, d.get("version"), d.get("role")) for e, d in logged] == [
+        ("key version created", 1, None), ("key granted", None, "key_user_a"),
+        ("key grant revoked", None, "key_user_a"), ("key version rewrapped", 1, None),
+        ("key version retired", 1, None), ("key version created", 2, None),
+        ("key version destroyed", 1, None)]
+    rewrapped = logged[3][1]
+    assert rewrapped["previous_kek_ref"] != rewrapped["kek_ref"] and rewrapped["provider"] == "local"
+    wrapped = [bytes(w) for (w,) in conn.execute("SELECT wrapped_key FROM colcrypt.key_versions WHERE key_id = 'life'")]
+    text = json.dumps([d for _, d in logged])
+    assert all(w.hex() not in text for w in wrapped if w) and "wrapped" not in text
+    assert conn.execute("SELECT problem FROM colcrypt.verify_audit()").fetchone() == (None,)

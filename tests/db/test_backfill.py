@@ -42,7 +42,8 @@ def test_backfill_copies_every_row_encrypted(crm):
     assert scalar(crm, "SELECT count(*) FROM crm.customers_encrypted"
                        " WHERE position(convert_to('-45-6789', 'UTF8') IN ssn_encrypted) > 0") == 0
     assert scalar(crm, "SELECT count(DISTINCT migration_status) FROM crm.customers_encrypted") == 1
-    events = [r[0] for r in crm.execute("SELECT event FROM colcrypt.migration_events ORDER BY event_id")]
+    events = [r[0] for r in crm.execute("SELECT event FROM colcrypt.migration_events WHERE migration_id IS NOT NULL"
+                                        " ORDER BY event_id")]
     assert events == ["prepare", "backfill ranges", "state backfilling", "state backfilled"]
     call(crm)  # again: nothing to do, nothing changes
     assert scalar(crm, "SELECT sum(rows_done) FROM colcrypt.backfill_ranges") == ROWS

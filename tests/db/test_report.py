@@ -53,8 +53,8 @@ def migrated(conn):
 
 def test_the_json_report_holds_every_section(db, migrated):
     report = collect.collect(migrated)
-    assert list(report) == ["generated", "summary", "discovery", "columns", "keys", "validations", "performance",
-                            "rollbacks", "timings", "residue", "audit"]
+    assert list(report) == ["generated", "summary", "discovery", "columns", "keys", "key_events", "validations",
+                            "performance", "rollbacks", "timings", "residue", "audit"]
     assert json.loads(json.dumps(report)) == report
     g = report["generated"]
     assert (g["database"], g["by_role"]) == (db.name, "postgres")
@@ -81,6 +81,8 @@ def test_the_json_report_holds_every_section(db, migrated):
     assert (key["key_id"], version["version"], version["provider"], version["state"]) == ("k", 1, "local", "active")
     assert version["kek_ref"] and version["values_in_use"] == 3 * ROWS
     assert [g["grantee"] for g in key["grants"]] == ["postgres"]
+    assert [(e["event"], e["key_id"], e["version"], e["role"]) for e in report["key_events"]] == [
+        ("key version created", "k", 1, None), ("key granted", "k", None, "postgres")]
 
     validations = report["validations"]
     assert [(v["table_name"], v["total"], v["valid"], v["mismatched"], v["missing"], v["orphaned"], v["outcome"])
@@ -219,7 +221,7 @@ def test_exit_3_when_the_latest_validation_found_differences(db, migrated, capsy
 def test_a_database_with_nothing_migrated(db, conn, capsys):
     report = collect.collect(conn)
     assert report["summary"]["tables"] == [] and report["columns"] == [] and report["residue"] == []
-    assert report["audit"]["verdict"] == "intact" and report["audit"]["events"] == 0
+    assert report["audit"]["verdict"] == "intact" and report["audit"]["events"] == 2  # key k created, granted
     assert [k["key_id"] for k in report["keys"]] == ["k"]
     assert main(["report", "--dsn", db.dsn]) == 0
     text = capsys.readouterr().out

@@ -47,6 +47,7 @@ def _collect(conn) -> dict:
         "discovery": _discovery(conn, migrations),
         "columns": _columns(conn, migrations, usage),
         "keys": _keys(conn, usage),
+        "key_events": _rows(conn, q.KEY_EVENTS_SQL),
         "validations": validations,
         "performance": _performance(conn),
         "rollbacks": _rollbacks(conn, migrations),

@@ -39,9 +39,9 @@ class Section:
 
 def outline(report: dict) -> list[Section]:
     return [_generated(report["generated"]), _summary(report), _discovery(report["discovery"]),
-            _columns(report["columns"]), _keys(report["keys"]), _validations(report["validations"]),
-            _performance(report["performance"]), _rollbacks(report["rollbacks"]), _timings(report["timings"]),
-            _residue(report["residue"]),
+            _columns(report["columns"]), _keys(report["keys"], report["key_events"]),
+            _validations(report["validations"]), _performance(report["performance"]), _rollbacks(report["rollbacks"]),
+            _timings(report["timings"]), _residue(report["residue"]),
             _audit(report["audit"], report["generated"]["colcrypt_version"])]
 
 
@@ -108,9 +108,12 @@ def _columns(columns: list[dict]) -> Section:
          "state"], rows)])
 
 
-def _keys(keys: list[dict]) -> Section:
+def _keys(keys: list[dict], events: list[dict]) -> Section:
     if not keys:
         return Section("Keys", [Text("No key in the keyring.", "note")])
+    lifecycle = [[cell(e["event_id"]), when(e["at"]), e["by_role"], e["event"], e["key_id"], cell(e["version"]),
+                  e["role"] or "", " <- ".join(r for r in (e["kek_ref"], e["previous_kek_ref"]) if r)]
+                 for e in events]
     versions = [[k["key_id"], cell(v["version"]), v["state"], v["provider"], v["kek_ref"], when(v["created_at"]),
                  v["created_by"], when(v["state_changed_at"]), v["key_check_value"], cell(v["encryptions"]),
                  cell(v["values_in_use"])] for k in keys for v in k["versions"]]
@@ -121,7 +124,10 @@ def _keys(keys: list[dict]) -> Section:
         Table(["key", "version", "state", "KEK provider", "KEK reference", "created", "by", "state since",
                "key check value", "encryptions (upper bound)", "values in migrated tables"], versions),
         Subheading("Grants (roles whose sessions may unwrap the key server-side)"),
-        Table(["key", "grantee", "granted by", "granted at"], grants) if grants else Text("No grant.", "note")])
+        Table(["key", "grantee", "granted by", "granted at"], grants) if grants else Text("No grant.", "note"),
+        Subheading("Key lifecycle (from the event log: creation, grants, rewraps, rotation, destruction)"),
+        Table(["event", "when", "by", "what", "key", "version", "role", "KEK reference (<- before)"], lifecycle)
+        if lifecycle else Text("No change of the keyring logged (colcrypt logs them from 0.2.0 on).", "note")])
 
 
 def _validations(validations: list[dict]) -> Section:

@@ -48,6 +48,12 @@ SELECT key_id, version, state, provider, kek_ref, created_at, created_by, state_
        encryptions
 FROM colcrypt.keyring ORDER BY key_id, version
 """
+KEY_EVENTS_SQL = """
+SELECT event_id, at, by_role, event, detail ->> 'key_id' AS key_id, (detail ->> 'version')::int AS version,
+       detail ->> 'role' AS role, detail ->> 'provider' AS provider, detail ->> 'kek_ref' AS kek_ref,
+       detail ->> 'previous_kek_ref' AS previous_kek_ref
+FROM colcrypt.migration_events WHERE table_name = 'colcrypt.keyring' ORDER BY event_id
+"""
 GRANTS_SQL = "SELECT key_id, grantee::text AS grantee, granted_by, granted_at FROM colcrypt.key_grants ORDER BY 1, 2"
 VALIDATIONS_SQL = """
 SELECT v.validation_id, v.migration_id, v.table_name, v.validated_at, v.validated_by, v.sample_size, v.total,

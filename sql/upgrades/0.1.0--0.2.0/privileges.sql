@@ -3,7 +3,8 @@ REVOKE ALL ON FUNCTION
 colcrypt._event_hash(colcrypt.migration_events),
 colcrypt._chain_event(),
 colcrypt._refuse_event_change(),
-colcrypt.verify_audit()
+colcrypt.verify_audit(),
+colcrypt._log_key_event()
 FROM public;
 
 -- 0.1.0 left its procedures executable by public (REVOKE ... ON ALL FUNCTIONS does not cover them).
