@@ -36,3 +36,14 @@ def test_a_blind_index_changes_the_remedy_and_mixed_case_names_need_their_quotes
                                 ("SELECT 1 FROM crm.customers WHERE email = $1", 3)], "CRM", "Customers", ["Email"],
                                ["Email"])
     assert [f["calls"] for f in found] == [3] and "has a blind index" in found[0]["remedy"]
+
+
+def test_assignments_are_not_comparisons():
+    found = statement_findings([
+        ("UPDATE crm.customers SET email = $1, ssn = ssn WHERE id = $2", 10),
+        ("UPDATE crm.customers SET born = $1 RETURNING email", 11),
+        ("INSERT INTO crm.customers (id, email) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET email = $3", 12),
+        ("UPDATE crm.customers SET note = $1 WHERE email = $2", 13),  # a real lookup by the encrypted column
+        ("UPDATE crm.customers SET note = (SELECT max(c.note) FROM crm.customers c WHERE c.ssn = $1)", 14),
+    ], "crm", "customers", ["email", "ssn", "born"], [])
+    assert kinds(found) == [("equality_on_encrypted", 13), ("equality_on_encrypted", 14), ("on_conflict", 12)]

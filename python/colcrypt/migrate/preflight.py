@@ -70,6 +70,12 @@ def _column_pattern(column: str) -> str:
     return rf"(?<![\w\"]){name}(?![\w\"])"
 
 
+def _without_assignments(text: str) -> str:
+    """The statement without its SET lists (UPDATE ... SET, ON CONFLICT DO UPDATE SET): an assignment to an
+    encrypted column is not a comparison. A subquery in a SET list keeps its WHERE and what follows."""
+    return re.sub(r"\bset\b.*?(?=\bwhere\b|\bfrom\b|\breturning\b|$)", " ", text, flags=re.IGNORECASE | re.DOTALL)
+
+
 def statement_findings(statements: list[tuple[str, int]], schema: str, table: str, sensitive: list[str],
                        blind: list[str]) -> list[dict]:
     """Findings from (query text, calls) pairs that name the table."""
@@ -93,14 +99,15 @@ def statement_findings(statements: list[tuple[str, int]], schema: str, table: st
         if re.match(r"\s*alter\s+table\b", low):
             add("alter", text, calls, "ALTER TABLE is refused during a migration (KC020): change the table's shape "
                 "before prepare or after cleanup")
+        compared = _without_assignments(text)
         for col in sensitive:
             c = _column_pattern(col)
-            if re.search(rf"{c}\s*(?:=|\bin\s*\()", text, re.IGNORECASE):
+            if re.search(rf"{c}\s*(?:=|\bin\s*\()", compared, re.IGNORECASE):
                 remedy = ("has a blind index: look rows up by colcrypt.blind_index(value, ...) on <col>_bidx"
                           if col in blind else "add a blind index (prepare ... p_blind_index) for equality lookups")
                 add("equality_on_encrypted", text, calls, f"{col}: becomes a scan that decrypts every row; {remedy}")
-            if re.search(rf"{c}\s*(?:<|>|<=|>=|\bbetween\b|\bi?like\b|~)", text, re.IGNORECASE) or \
-                    re.search(rf"\border\s+by\b[^;]*{c}", text, re.IGNORECASE):
+            if re.search(rf"{c}\s*(?:<|>|<=|>=|\bbetween\b|\bi?like\b|~)", compared, re.IGNORECASE) or \
+                    re.search(rf"\border\s+by\b[^;]*{c}", compared, re.IGNORECASE):
                 add("range_or_order_on_encrypted", text, calls, f"{col}: LIKE, ranges and ORDER BY decrypt every "
                     "row and no index serves them; keep such queries off the encrypted column or accept the scan")
     return out
