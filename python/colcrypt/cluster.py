@@ -6,6 +6,7 @@ to run as root, so when colcrypt runs as root the server runs as the 'postgres' 
 
 import os
 import pwd
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -42,6 +43,10 @@ class Cluster:
     def _cmd(self, *args: str) -> list[str]:
         cmd = [str(self.bindir / args[0]), *args[1:]]
         return ["runuser", "-u", self.run_as, "--", *cmd] if self.run_as else cmd
+
+    def shell_command(self, *args: str) -> str:
+        """How to run one of the server's programs on this cluster by hand (as its account)."""
+        return shlex.join(self._cmd(*args))
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         result = subprocess.run(self._cmd(*args), capture_output=True, text=True, cwd="/")

@@ -26,8 +26,9 @@ def run(options: Options | None = None) -> int:
         print(render(out, time.monotonic() - started))
         keep = options.keep
         if keep:
-            print(f"\nthe cluster is still running: colcrypt report --dsn '{cluster.dsn('demo')}'; "
-                  f"stop it with: rm -rf {cluster.root} after pg_ctl stop -D {cluster.data}")
+            stop = cluster.shell_command("pg_ctl", "stop", "-D", str(cluster.data))
+            print(f"\nthe cluster is still running: colcrypt report --dsn '{cluster.dsn('demo')}'\n"
+                  f"when done: {stop} && rm -rf {cluster.root}")
         return 0 if passed(out) else 3
     except KeyboardInterrupt:
         print("\ndemo interrupted: stopping the application and removing the throwaway cluster; "
