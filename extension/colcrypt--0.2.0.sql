@@ -718,8 +718,8 @@ $$;
 COMMENT ON FUNCTION colcrypt.destroy_key(text, integer) IS
 'Crypto-shredding: destroys every version of p_key_id (or only p_version) — the wrapped data key is erased '
 'from the keyring, so no KEK can recover it, and values encrypted under it can never be decrypted again (KC007). '
-'Backends that already hold the key keep it until they end or run DISCARD ALL / colcrypt.forget_keys(); this '
-'session forgets its keys at once. Irreversible: backups of the keyring taken before still hold the wrapped key. '
+'Backends that hold the key drop it at their next use of it (colcrypt._keyring_changed); this session forgets '
+'its keys at once. Irreversible: backups of the keyring taken before still hold the wrapped key. '
 'Returns the number of versions destroyed.';
 
 -- sql/functions/key_usage.sql
@@ -801,7 +801,7 @@ $$;
 
 COMMENT ON FUNCTION colcrypt.revoke_key(text, text) IS
 'Removes the grant of key p_key_id to p_role; returns whether there was one. '
-'Sessions that already hold the key keep it until they disconnect or run DISCARD ALL.';
+'Sessions of p_role that hold the key unwrapped server-side lose it at their next use of it.';
 
 -- sql/functions/discover.sql
 -- security: INVOKER. It samples only the tables the caller may read, with the caller's rights.
@@ -1458,6 +1458,26 @@ AFTER INSERT OR DELETE OR UPDATE OF state, provider, kek_ref, wrapped_key ON col
 FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
 CREATE TRIGGER colcrypt_log_key_event AFTER INSERT OR DELETE ON colcrypt.key_grants
 FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
+
+-- sql/functions/keyring_changed.sql
+-- security: INVOKER. Runs as whoever changes the keyring or the grants.
+CREATE FUNCTION colcrypt._keyring_changed()
+RETURNS trigger
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_keyring_changed';
+
+COMMENT ON FUNCTION colcrypt._keyring_changed() IS
+'Internal: tells every backend that the keyring or the grants changed (a relcache invalidation of '
+'colcrypt.key_versions): before its next use of a key each one unwraps server-side keys again and re-reads '
+'the state of the keys its client loaded, so that rotation, destruction and revocation reach running sessions.';
+
+CREATE TRIGGER colcrypt_keyring_changed
+AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON colcrypt.key_versions
+FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._keyring_changed();
+CREATE TRIGGER colcrypt_keyring_changed
+AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON colcrypt.key_grants
+FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._keyring_changed();
 
 -- sql/functions/guard_ddl.sql
 -- security: INVOKER. It only reads colcrypt.migrations (readable by the DDL's author, a table owner).

@@ -6,6 +6,12 @@
  * to the GUC colcrypt.key_cache_handle: RESET ALL, DISCARD ALL and a rollback
  * of the transaction that loaded the first key all change the setting, and
  * its assign hook then drops every key.
+ *
+ * A change of the keyring or of the grants (triggers calling colcrypt._keyring_changed) sends a
+ * relcache invalidation of colcrypt.key_versions to every backend; before its next use of the cache
+ * each one drops the keys it unwrapped server-side (unwrapped again, with the grants and versions as
+ * they are then) and re-reads the state of the keys its client loaded (destroyed: dropped; retired:
+ * no longer used to encrypt).
  */
 #include "colcrypt.h"
 
@@ -22,12 +28,17 @@
 #include "parser/parse_func.h"
 #include "port/pg_bswap.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(colcrypt_forget_keys);
+PG_FUNCTION_INFO_V1(colcrypt_keyring_changed);
 PG_FUNCTION_INFO_V1(colcrypt_loaded_keys);
 PG_FUNCTION_INFO_V1(colcrypt_provider_context);
 PG_FUNCTION_INFO_V1(colcrypt_python_path);
@@ -40,6 +51,9 @@ static char cache_handle[33] = "";
 static CachedKey *keys = NULL;
 static int	nkeys = 0;
 static int	maxkeys = 0;
+
+static Oid	keyring_relid = InvalidOid;	/* colcrypt.key_versions, looked up when a key is cached */
+static bool keyring_changed = false;
 
 void
 keycache_clear(void)
@@ -60,9 +74,98 @@ assign_cache_handle(const char *newval, void *extra)
 		keycache_clear();
 }
 
+/* Only flags: the cache may be in use where an invalidation arrives (a lock taken mid-call). */
+static void
+keyring_invalidated(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == keyring_relid)
+		keyring_changed = true;
+}
+
+static Oid
+lookup_keyring_relid(void)
+{
+	Oid			nsp = get_namespace_oid("colcrypt", true);
+
+	return OidIsValid(nsp) ? get_relname_relid("key_versions", nsp) : InvalidOid;
+}
+
+/* The state of a key version in colcrypt.key_versions now, or NULL when it is not there. */
+static const char *
+keyring_state(const CachedKey *k)
+{
+	static char state[16];
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		args[2];
+	const char *found = NULL;
+
+	args[0] = PointerGetDatum(cstring_to_text_with_len(k->key_id, k->key_id_len));
+	args[1] = Int32GetDatum((int32) k->version);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT state FROM colcrypt.key_versions WHERE key_id OPERATOR(pg_catalog.=) $1"
+							  " AND version OPERATOR(pg_catalog.=) $2", 2, argtypes, args, NULL, false, 1)
+		== SPI_OK_SELECT && SPI_processed == 1)
+	{
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		strlcpy(state, value ? value : "", sizeof(state));
+		found = state;
+	}
+	SPI_finish();
+	return found;
+}
+
+static void
+keycache_revalidate(void)
+{
+	int			kept = 0;
+
+	if (!keyring_changed)
+		return;
+	keyring_changed = false;
+	keyring_relid = lookup_keyring_relid();
+	for (int i = 0; i < nkeys; i++)
+	{
+		CachedKey  *k = &keys[i];
+		bool		keep = false;
+
+		if (strcmp(k->source, "session") == 0)
+		{
+			const char *state = keyring_state(k);
+
+			keep = state != NULL && strcmp(state, "destroyed") != 0;
+			if (keep)
+				k->active = strcmp(state, "active") == 0;
+		}
+		if (!keep)
+			aead_key_free(k);
+		else if (kept++ != i)
+			keys[kept - 1] = *k;
+	}
+	if (kept < nkeys)
+		memset(&keys[kept], 0, sizeof(CachedKey) * (nkeys - kept));
+	nkeys = kept;
+}
+
+Datum
+colcrypt_keyring_changed(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						errmsg("colcrypt: colcrypt._keyring_changed() runs only as a trigger"),
+						errhint("It is attached to colcrypt.key_versions and colcrypt.key_grants.")));
+	relid = lookup_keyring_relid();
+	if (OidIsValid(relid))
+		CacheInvalidateRelcacheByRelid(relid);
+	return PointerGetDatum(NULL);
+}
+
 void
 keycache_define_gucs(void)
 {
+	CacheRegisterRelcacheCallback(keyring_invalidated, (Datum) 0);
 	DefineCustomStringVariable("colcrypt.kek_file",
 							   "File holding the local provider's key-encryption key, for server-side unwrapping.",
 							   "Readable only by the server's operating-system account. Set in postgresql.conf.",
@@ -226,7 +329,10 @@ load_from_provider(const char *key_id, int len, uint32 version)
 CachedKey *
 keycache_active(const char *key_id, int len)
 {
-	CachedKey  *k = find_key(key_id, len, 0, true);
+	CachedKey  *k;
+
+	keycache_revalidate();
+	k = find_key(key_id, len, 0, true);
 
 	if (k == NULL)
 	{
@@ -260,7 +366,10 @@ keycache_active(const char *key_id, int len)
 CachedKey *
 keycache_version(const char *key_id, int len, uint32 version)
 {
-	CachedKey  *k = find_key(key_id, len, version, false);
+	CachedKey  *k;
+
+	keycache_revalidate();
+	k = find_key(key_id, len, version, false);
 
 	if (k == NULL)
 	{
@@ -420,6 +529,7 @@ keycache_install(const char *key_id, int len, uint32 version,
 	k->active = strcmp(state, "active") == 0;
 	k->source = strcmp(source, "server") == 0 ? "server" : "session";
 	k->counter_seq = counter;
+	keyring_relid = lookup_keyring_relid();	/* whose invalidations revalidate the cache */
 	if (k->active)
 		for (int i = 0; i < nkeys; i++)
 			if (&keys[i] != k && keys[i].role == k->role && keys[i].key_id_len == len &&

@@ -57,15 +57,15 @@ def _unwrap(plpy, key_id: str, version: int, kek_file: str, config_file: str = "
         if version == 0:
             raise ColcryptError("KC007", f'key "{key_id}" has no active version to encrypt with', hint)
         raise ColcryptError("KC004", f'key "{key_id}" version {version} is not in colcrypt.keyring', hint)
+    row = rows[0]
+    if row["state"] == "destroyed":  # before the grant: the keyring's states are public, and this is the news
+        raise ColcryptError("KC007", f'key "{key_id}" version {row["version"]} was destroyed',
+                            "Values encrypted with a destroyed key cannot be recovered.")
     if not query(plpy, GRANT_SQL, ["text"], [key_id])[0]["granted"]:
         role = plpy.execute("SELECT current_user AS u")[0]["u"]
         raise ColcryptError("42501", f'role "{role}" has no access to key "{key_id}"',
                             f"A key administrator can run SELECT colcrypt.grant_key('{key_id}', '{role}'); "
                             "or load the key client-side with colcrypt.connect(dsn, keys=[...]).")
-    row = rows[0]
-    if row["state"] == "destroyed":
-        raise ColcryptError("KC007", f'key "{key_id}" version {row["version"]} was destroyed',
-                            "Values encrypted with a destroyed key cannot be recovered.")
     if row["provider"] != local.NAME:
         database = plpy.execute("SELECT current_database() AS d")[0]["d"]
         provider = providers.for_keyring(row["provider"], row["kek_ref"], database,

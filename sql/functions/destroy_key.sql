@@ -31,6 +31,6 @@ $$;
 COMMENT ON FUNCTION colcrypt.destroy_key(text, integer) IS
 'Crypto-shredding: destroys every version of p_key_id (or only p_version) — the wrapped data key is erased '
 'from the keyring, so no KEK can recover it, and values encrypted under it can never be decrypted again (KC007). '
-'Backends that already hold the key keep it until they end or run DISCARD ALL / colcrypt.forget_keys(); this '
-'session forgets its keys at once. Irreversible: backups of the keyring taken before still hold the wrapped key. '
+'Backends that hold the key drop it at their next use of it (colcrypt._keyring_changed); this session forgets '
+'its keys at once. Irreversible: backups of the keyring taken before still hold the wrapped key. '
 'Returns the number of versions destroyed.';

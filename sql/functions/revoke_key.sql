@@ -14,4 +14,4 @@ $$;
 
 COMMENT ON FUNCTION colcrypt.revoke_key(text, text) IS
 'Removes the grant of key p_key_id to p_role; returns whether there was one. '
-'Sessions that already hold the key keep it until they disconnect or run DISCARD ALL.';
+'Sessions of p_role that hold the key unwrapped server-side lose it at their next use of it.';

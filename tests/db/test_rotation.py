@@ -140,3 +140,38 @@ def test_the_encryption_counter_warns_long_before_the_gcm_limit(db, conn):
             c.execute("SELECT colcrypt.encrypt_column('x', 'k', 'c')")
         assert len(warnings) == 1 and warnings[0][0] == "WARNING", warnings  # once per backend
         assert 'key "k" version 1 has encrypted about 1073742080 values' in warnings[0][1]
+
+
+def _version_of(conn, sql: str) -> int:
+    value = bytes(conn.execute(sql).fetchone()[0])
+    return int.from_bytes(value[3 + value[2]:7 + value[2]], "big")
+
+
+def test_changes_of_the_keyring_reach_sessions_that_hold_the_key(db, conn, app_role, request):
+    """Rotation, destruction and revocation take effect in running sessions at their next use of the key,
+    without DISCARD ALL or a reconnection: the change sends every backend an invalidation."""
+    import colcrypt
+    from colcrypt.keys import create_key, destroy_key
+
+    create_key(conn, "live", kek_file=db.kek_file)
+    conn.execute(f"SELECT colcrypt.grant_key('live', '{app_role}')")
+    conn.execute("CREATE ROLE key_client LOGIN")  # no grant: it loads the key client-side
+    request.addfinalizer(lambda: conn.execute("DROP ROLE key_client"))
+    encrypt = "SELECT colcrypt.encrypt_column('x', 'live', 'c')"
+    with psycopg.connect(db.cluster.dsn(db.name, user=app_role), autocommit=True) as app, \
+            colcrypt.connect(db.cluster.dsn(db.name, user="key_client"), keys=["live"], kek_file=db.kek_file,
+                             autocommit=True) as loaded:
+        old = bytes(app.execute(encrypt).fetchone()[0])
+        assert _version_of(app, encrypt) == 1 and _version_of(loaded, encrypt) == 1
+        rotate_key(conn, "live", db.kek_file)
+        assert _version_of(app, encrypt) == 2  # the server-side key is unwrapped again: the new version
+        with raises_sqlstate("42501", "has no access"):  # its client loaded version 1, retired: load again
+            loaded.execute(encrypt)
+        assert loaded.execute("SELECT colcrypt.decrypt_column(%s, 'c')", (old,)).fetchone() == ("x",)
+        destroy_key(conn, "live", 1)
+        for session in (app, loaded):
+            with raises_sqlstate("KC007", "was destroyed"):
+                session.execute("SELECT colcrypt.decrypt_column(%s, 'c')", (old,))
+        conn.execute(f"SELECT colcrypt.revoke_key('live', '{app_role}')")
+        with raises_sqlstate("42501"):
+            app.execute(encrypt)
