@@ -10,6 +10,7 @@ import psycopg
 from colcrypt import __version__
 from colcrypt.dsn import resolve
 from colcrypt.errors import ColcryptError
+from colcrypt.report import FORMATS as REPORT_FORMATS
 
 
 def _connect(args) -> psycopg.Connection:
@@ -356,12 +357,11 @@ def cmd_audit_verify(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from colcrypt.report import collect, html, markdown
+    from colcrypt.report import collect, render
 
     with _connect(args) as conn:
         report = collect.collect(conn)
-    text = {"markdown": markdown.render, "html": html.render,
-            "json": lambda r: json.dumps(r, indent=2, ensure_ascii=False) + "\n"}[args.format](report)
+    text = render(report, args.format)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
         print(f"colcrypt: {args.format} report written to {args.output}", file=sys.stderr)
@@ -563,7 +563,7 @@ def parser() -> argparse.ArgumentParser:
                          description="A compliance report from colcrypt's catalog (docs/report.md). Exit status 3 "
                                      "when the event log's hash chain is broken or the latest validation of a "
                                      "migration found differences, 1 on an error, 0 otherwise.")
-    rep.add_argument("--format", choices=["markdown", "html", "json"], default="markdown",
+    rep.add_argument("--format", choices=list(REPORT_FORMATS), default="markdown",
                      help="markdown (default), html (one self-contained page) or json (every figure)")
     rep.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE (default: stdout)")
     rep.set_defaults(func=cmd_report)

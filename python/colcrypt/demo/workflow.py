@@ -248,14 +248,12 @@ def _wait_for_cron(conn, table: str, timeout: float = 150) -> None:
 
 
 def _reports(conn, directory: Path) -> list[Path]:
-    from colcrypt.report import collect, html, markdown
+    from colcrypt.report import FORMATS, collect, render
 
     directory.mkdir(parents=True, exist_ok=True)
     data = collect.collect(conn)
-    import json
-
-    paths = {"report.md": markdown.render(data), "report.html": html.render(data),
-             "report.json": json.dumps(data, indent=2, default=str)}
-    for name, text in paths.items():
-        (directory / name).write_text(text)
-    return [directory / name for name in paths]
+    paths = []
+    for fmt, extension in FORMATS.items():
+        paths.append(directory / f"report.{extension}")
+        paths[-1].write_text(render(data, fmt), encoding="utf-8")
+    return paths
