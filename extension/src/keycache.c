@@ -119,32 +119,46 @@ static void
 keycache_revalidate(void)
 {
 	int			kept = 0;
+	char	   *keep;
 
 	if (!keyring_changed)
 		return;
-	keyring_changed = false;
+	keyring_changed = false;	/* first: a change arriving during the queries below counts again */
+	keep = palloc0(Max(nkeys, 1));
+	/* Read every state before changing anything, so that an error leaves the cache as it was. */
+	PG_TRY();
+	{
+		for (int i = 0; i < nkeys; i++)
+		{
+			const char *state = strcmp(keys[i].source, "session") == 0 ? keyring_state(&keys[i]) : NULL;
+
+			keep[i] = state == NULL ? 0 : strcmp(state, "active") == 0 ? 'a' :
+				strcmp(state, "destroyed") == 0 ? 0 : 'r';
+		}
+	}
+	PG_CATCH();
+	{
+		keyring_changed = true;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	keyring_relid = lookup_keyring_relid();
 	for (int i = 0; i < nkeys; i++)
 	{
-		CachedKey  *k = &keys[i];
-		bool		keep = false;
-
-		if (strcmp(k->source, "session") == 0)
+		if (!keep[i])
 		{
-			const char *state = keyring_state(k);
-
-			keep = state != NULL && strcmp(state, "destroyed") != 0;
-			if (keep)
-				k->active = strcmp(state, "active") == 0;
+			aead_key_free(&keys[i]);
+			continue;
 		}
-		if (!keep)
-			aead_key_free(k);
-		else if (kept++ != i)
-			keys[kept - 1] = *k;
+		keys[i].active = keep[i] == 'a';
+		if (kept != i)
+			keys[kept] = keys[i];
+		kept++;
 	}
 	if (kept < nkeys)
 		memset(&keys[kept], 0, sizeof(CachedKey) * (nkeys - kept));
 	nkeys = kept;
+	pfree(keep);
 }
 
 Datum
