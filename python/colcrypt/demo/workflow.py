@@ -42,7 +42,6 @@ class Outcome:
     switches: list[tuple[str, str, float]] = field(default_factory=list)  # table, step, ms
     validations: dict[str, tuple[int, int, bool]] = field(default_factory=dict)
     overheads: list[tuple] = field(default_factory=list)
-    discovery: list[tuple] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     stats: object = None
     audit: tuple = ()
@@ -94,7 +93,8 @@ def run_workflow(cluster, options: Options, out: Outcome, loads: list) -> None:
             sample.build(conn, options.scale)
             sample.grant_app(conn)
             for table, columns in sample.TARGETS:
-                out.rows[table] = one(conn, f"SELECT count(*) FROM {table}")[0]
+                out.rows[table] = one(conn, sql.SQL("SELECT count(*) FROM {}").format(
+                    sql.Identifier(*table.split("."))))[0]
                 say(f"{table:<28} {out.rows[table]:>9,} rows  sensitive: {', '.join(columns)}")
             say(f"{sum(out.rows.values()):,} rows in the tables to migrate")
 
@@ -111,7 +111,6 @@ def run_workflow(cluster, options: Options, out: Outcome, loads: list) -> None:
             found = conn.execute(
                 "SELECT schema_name || '.' || table_name, column_name, classification, confidence"
                 " FROM colcrypt.discover(%s) ORDER BY 1, 2", (schemas,)).fetchall()
-            out.discovery = found
             chosen = {(t, c) for t, cols in sample.TARGETS for c in cols}
             for table, column, kind, confidence in found:
                 decision = "encrypt" if (table, column) in chosen else "leave (not chosen)"
@@ -150,12 +149,7 @@ def run_workflow(cluster, options: Options, out: Outcome, loads: list) -> None:
 
         with phase("validation: decrypt and compare every row"):
             for table, _ in sample.TARGETS:
-                total, valid, passed = one(conn, "SELECT total, valid, passed FROM colcrypt.validate(%s)", (table,))
-                out.validations[table] = (total, valid, passed)
-                say(f"{table}: {valid:,} of {total:,} rows valid")
-                if not passed:
-                    raise ColcryptError("KC008", f"validation of {table} failed",
-                                        "See SELECT * FROM colcrypt.validations for the keys that differ.")
+                _validate(conn, out, table)
 
         for stage, title in (("reads", "cutover of reads: the names now decrypt"),
                              ("writes", "cutover of writes: the shadows take the writes first")):
@@ -168,9 +162,8 @@ def run_workflow(cluster, options: Options, out: Outcome, loads: list) -> None:
             _switch(conn, out, table, "rollback", "SELECT * FROM colcrypt.rollback(%s)", (table,))
             conn.execute("SELECT colcrypt.prepare(%s, %s, %s)", (table, columns, KEY))
             backfill_with_progress(dsn, table, 2000, 2, show=True)
-            total, valid, passed = one(conn, "SELECT total, valid, passed FROM colcrypt.validate(%s)", (table,))
-            out.validations[table] = (total, valid, passed)
-            say(f"{table}: again prepared, backfilled, {valid:,} of {total:,} rows valid")
+            say(f"{table}: prepared and backfilled again")
+            _validate(conn, out, table)
             for stage in ("reads", "writes"):
                 _switch(conn, out, table, stage, "SELECT * FROM colcrypt.cutover(%s, %s)", (table, stage))
 
@@ -207,13 +200,23 @@ def run_workflow(cluster, options: Options, out: Outcome, loads: list) -> None:
 
         with phase("at rest: what the disk holds now, and what the application reads"):
             for table, columns in sample.TARGETS:
-                shadow = one(conn, "SELECT shadow::text FROM colcrypt.migrations WHERE table_name = %s"
-                                   " AND state = 'cleaned'", (table,))[0]
-                column = columns[0]
+                schema, shadow = one(conn, "SELECT n.nspname, c.relname FROM colcrypt.migrations m"
+                                           " JOIN pg_class c ON c.oid = m.shadow JOIN pg_namespace n ON n.oid ="
+                                           " c.relnamespace WHERE m.table_name = %s AND m.state = 'cleaned'", (table,))
+                column = sql.Identifier(f"{columns[0]}_encrypted")
                 stored = one(conn, sql.SQL("SELECT {} FROM {} WHERE {} IS NOT NULL LIMIT 1").format(
-                    sql.Identifier(f"{column}_encrypted"), sql.SQL(shadow), sql.Identifier(f"{column}_encrypted")))[0]
-                say(f"{shadow}.{column}_encrypted = \\x{bytes(stored)[:16].hex()}... ({len(stored)} bytes);"
-                    f" {table} serves it decrypted to granted roles")
+                    column, sql.Identifier(schema, shadow), column))[0]
+                say(f"{schema}.{shadow}.{columns[0]}_encrypted = \\x{bytes(stored)[:16].hex()}... "
+                    f"({len(stored)} bytes); {table} serves it decrypted to granted roles")
+
+
+def _validate(conn, out: Outcome, table: str) -> None:
+    total, valid, passed = one(conn, "SELECT total, valid, passed FROM colcrypt.validate(%s)", (table,))
+    out.validations[table] = (total, valid, passed)
+    say(f"{table}: {valid:,} of {total:,} rows valid")
+    if not passed:
+        raise ColcryptError("KC008", f"validation of {table} failed",
+                            "See SELECT * FROM colcrypt.validations for the keys that differ.")
 
 
 def _switch(conn, out: Outcome, table: str, step: str, query: str, params) -> None:
