@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import psycopg
 
+from colcrypt.markdown import escape
+
 # Routines are named by their identity arguments as pg_get_function_identity_arguments prints them.
 MEMBERS = """
     SELECT d.objid, i.type, i.schema,
@@ -78,10 +80,7 @@ class Member:
 
 def cell(text: str | None) -> str:
     """Text for a Markdown table cell or paragraph: one line, with Markdown's special characters escaped."""
-    text = " ".join((text or "").split())
-    for char in "\\|<>*`":
-        text = text.replace(char, "\\" + char)
-    return text
+    return escape(" ".join((text or "").split()))
 
 
 def members(conn: psycopg.Connection) -> list[Member]:

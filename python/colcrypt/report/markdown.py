@@ -1,5 +1,6 @@
 """The report as Markdown (GitHub flavour): headings, paragraphs and pipe tables."""
 
+from colcrypt.markdown import escape
 from colcrypt.report.outline import TITLE, Subheading, Table, Text, outline
 
 MARKS = {"ok": "", "bad": "**", "note": "_"}
@@ -28,12 +29,3 @@ def _block(block) -> list[str]:
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(escape(c) for c in cells) + " |"
 
-
-def escape(text: str) -> str:
-    """Names and texts come from the database: markup in them shows as text, never as HTML or
-    emphasis; a pipe does not end a table cell, a line break does not end a row."""
-    text = text.replace("\\", "\\\\")
-    for char in "*[]`|":
-        text = text.replace(char, "\\" + char)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return " ".join(text.splitlines())
