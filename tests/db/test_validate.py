@@ -32,7 +32,7 @@ def test_validation_catches_injected_corruption(migrated):
     with migrated.transaction():  # corrupt the shadow behind the triggers' back
         migrated.execute("""
             UPDATE crm.customers_encrypted
-            SET ssn_encrypted = overlay(ssn_encrypted PLACING '\\x00'::bytea FROM 30 FOR 1) WHERE id = 11;
+            SET ssn_encrypted = set_byte(ssn_encrypted, 29, get_byte(ssn_encrypted, 29) # 255) WHERE id = 11;
             DELETE FROM crm.customers_encrypted WHERE id = 22;
             INSERT INTO crm.customers_encrypted SELECT 99999, name, ssn_encrypted, email_encrypted, born_encrypted,
                    encryption_key_id, encryption_algorithm, encrypted_at, migration_status
