@@ -22,6 +22,7 @@ colcrypt.forget_keys(),
 colcrypt.loaded_keys(),
 colcrypt._provider_context(bytea),
 colcrypt._python_path(),
+colcrypt.call_trigger(regprocedure, text, text[], text, text, anyelement, anyelement),
 colcrypt.discover(text[], integer, interval)
 TO public;
 

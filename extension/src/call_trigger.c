@@ -16,6 +16,7 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -80,11 +81,6 @@ colcrypt_call_trigger(PG_FUNCTION_ARGS)
 
 	LOCAL_FCINFO(tfc, 0);
 
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("colcrypt: call_trigger runs only inside the trigger of a migrated table's name"),
-				 errhint("It is called by the functions colcrypt generates; nothing else needs it.")));
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3) || PG_ARGISNULL(4) || any == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -100,6 +96,17 @@ colcrypt_call_trigger(PG_FUNCTION_ARGS)
 				 errmsg("colcrypt: call_trigger needs a row of a table or view"),
 				 errhint("Pass NEW and OLD of the trigger that calls it.")));
 
+	/*
+	 * No more than the caller could do with a trigger of its own: it may attach the function to the
+	 * relation as a trigger (it owns the relation and may execute the function), which would fire it
+	 * on any row it writes there. The generated functions that call it run as the table's owner.
+	 */
+	if (!pg_class_ownercheck(relid, GetUserId()) || pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("colcrypt: call_trigger may run %s only for the owner of %s", format_procedure(fn),
+						get_rel_name(relid)),
+				 errhint("It is called by the functions colcrypt generates for a migrated table, as its owner.")));
 	rel = relation_open(relid, AccessShareLock);
 	if (new_row)
 		new_tuple = as_tuple(new_row, relid);

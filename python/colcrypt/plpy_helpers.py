@@ -1,5 +1,6 @@
 """Small helpers for the PL/Python shims (they receive plpy; nothing here imports it)."""
 
+import json
 from contextlib import contextmanager
 
 _plans: dict = {}
@@ -11,6 +12,12 @@ def query(plpy, sql: str, types: list[str], args: list) -> list:
     if plan is None:
         plan = _plans[(sql, tuple(types))] = plpy.prepare(sql, types)
     return list(plpy.execute(plan, args))
+
+
+def execute_one(plpy, sql: str) -> None:
+    """Run generated SQL (DDL) as one statement: prepared, so that text that could end one statement
+    and start another is refused instead of run."""
+    plpy.execute(plpy.prepare(sql))
 
 
 def interval_seconds(plpy, interval: str | None) -> float | None:
@@ -54,3 +61,23 @@ def pinned_search_path(plpy):
 
 def pin(plpy) -> None:
     plpy.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)")
+
+
+def commit(plpy) -> None:
+    """Commit (in a procedure), and pin search_path again for the next transaction (a SET LOCAL ends
+    with each)."""
+    plpy.commit()
+    pin(plpy)
+
+
+def as_owner(plpy, relation: int, sql: str, types: list[str] = (), args: list = ()) -> list[dict]:
+    """Rows of one statement run with the rights of the owner of relation (colcrypt._as_owner: a
+    security-restricted operation), so that nothing the owner controls runs with the caller's rights.
+    In a database not yet updated from a version without it, as the caller, as that version did."""
+    if not query(plpy, "SELECT pg_catalog.to_regprocedure('colcrypt._as_owner(oid,text)') IS NOT NULL AS ok", [],
+                 [])[0]["ok"]:
+        return [dict(r) for r in plpy.execute(plpy.prepare(sql, list(types)), list(args))]
+    params = "".join(f", ${i}" for i in range(3, 3 + len(types)))
+    rows = query(plpy, f"SELECT colcrypt._as_owner($1, $2{params}) AS r", ["oid", "text", *types],
+                 [relation, sql, *args])
+    return [json.loads(r["r"]) for r in rows]

@@ -172,8 +172,12 @@ COMMENT ON COLUMN colcrypt.migrations.key_id IS
 'The key (in colcrypt.keyring) whose active version encrypts the columns; after a rotation, '
 'CALL colcrypt.reencrypt moves existing values to the new version.';
 COMMENT ON COLUMN colcrypt.migrations.context_prefix IS
-'schema.table as it was at prepare, fixed for good: a value''s context is context_prefix || ''.'' || column || '
-'''#'' || the row''s key as text; a blind index''s is context_prefix || ''.'' || column.';
+'The table as it was at prepare, fixed for good: "schema"."table" (context_version 2; schema.table, unquoted, in '
+'version 1). A value''s context is context_prefix || ''.'' || the column || ''#'' || the row''s key as text; a blind '
+'index''s is context_prefix || ''.'' || the column.';
+COMMENT ON COLUMN colcrypt.migrations.context_version IS
+'How the column enters the context: 2, quoted like an identifier ("ssn"), so that no two columns of two tables share '
+'a context; 1, as it is (migrations prepared before 0.2.1, whose values keep their contexts).';
 COMMENT ON COLUMN colcrypt.migrations.upper_key IS
 'The greatest key when the first CALL colcrypt.backfill made the ranges (text[], in key_columns order): the '
 'backfill copies the rows up to it; the triggers copy what is written since. NULL before, or if the table was empty.';

@@ -1,5 +1,5 @@
 -- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) add keys, as themselves.
-CREATE FUNCTION colcrypt.add_key(
+CREATE OR REPLACE FUNCTION colcrypt.add_key(
     p_key_id text,
     p_version integer,
     p_provider text,

@@ -1,5 +1,5 @@
 -- security: INVOKER. It reads statistics views the caller may read and the server's /proc entries.
-CREATE FUNCTION colcrypt.baseline_snapshot()
+CREATE OR REPLACE FUNCTION colcrypt.baseline_snapshot()
 RETURNS jsonb
 LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

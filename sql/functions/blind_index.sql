@@ -1,6 +1,6 @@
 -- security: INVOKER. The key cache is per role: only roles with the key can compute tokens.
 -- search_path: not SET, like encrypt_column: it runs once per value in triggers and lookups.
-CREATE FUNCTION colcrypt.blind_index(p_value text, p_key_id text, p_context text)
+CREATE OR REPLACE FUNCTION colcrypt.blind_index(p_value text, p_key_id text, p_context text)
 RETURNS bytea
 LANGUAGE c STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS 'MODULE_PATHNAME', 'colcrypt_blind_index';

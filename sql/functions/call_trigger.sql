@@ -1,8 +1,8 @@
--- security: INVOKER. EXECUTE is revoked from PUBLIC (security.sql) and the C code requires a
--- superuser, as the generated SECURITY DEFINER functions that call it are (a trigger function called
--- with a forged row could write what its table's trigger would).
+-- security: INVOKER. The C code runs a trigger function only for the owner of the relation of the row's
+-- type who may execute the function: what that role could do by attaching the function as a trigger
+-- of its own (the generated functions that call it run as the migrated table's owner).
 -- search_path: not SET: it is on the write path of a migrated table's name and resolves no names.
-CREATE FUNCTION colcrypt.call_trigger(
+CREATE OR REPLACE FUNCTION colcrypt.call_trigger(
     p_function regprocedure,
     p_name text,
     p_args text[],

@@ -1,5 +1,5 @@
 -- security: INVOKER. Baselines are taken by DBAs (EXECUTE is revoked from PUBLIC) as themselves.
-CREATE FUNCTION colcrypt.capture_baseline(
+CREATE OR REPLACE FUNCTION colcrypt.capture_baseline(
     p_label text,
     p_duration interval DEFAULT '1 minute',
     p_thresholds jsonb DEFAULT NULL,

@@ -1,5 +1,5 @@
 -- security: INVOKER. Runs as whoever logs a migration step.
-CREATE FUNCTION colcrypt._chain_event()
+CREATE OR REPLACE FUNCTION colcrypt._chain_event()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -16,6 +16,3 @@ $$;
 
 COMMENT ON FUNCTION colcrypt._chain_event() IS
 'Internal: links each new row of colcrypt.migration_events to the previous one by its hash.';
-
-CREATE TRIGGER colcrypt_chain BEFORE INSERT ON colcrypt.migration_events
-FOR EACH ROW EXECUTE FUNCTION colcrypt._chain_event();

@@ -2,7 +2,7 @@
 -- as the role that scheduled it.
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
 -- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
-CREATE FUNCTION colcrypt.cleanup(
+CREATE OR REPLACE FUNCTION colcrypt.cleanup(
     p_table text,
     p_retain interval DEFAULT '90 days',
     p_lock_timeout interval DEFAULT '200 ms',

@@ -1,5 +1,5 @@
 -- security: INVOKER. Comparisons are run by DBAs (EXECUTE is revoked from PUBLIC) as themselves.
-CREATE FUNCTION colcrypt.compare_baseline(
+CREATE OR REPLACE FUNCTION colcrypt.compare_baseline(
     p_label text,
     p_duration interval DEFAULT '1 minute',
     p_thresholds jsonb DEFAULT NULL,

@@ -1,7 +1,7 @@
 -- security: INVOKER. The table's owner (or a superuser) switches its name, as themselves.
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
 -- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
-CREATE FUNCTION colcrypt.cutover(
+CREATE OR REPLACE FUNCTION colcrypt.cutover(
     p_table text,
     p_stage text,
     p_force boolean DEFAULT FALSE,

@@ -1,6 +1,6 @@
 -- security: INVOKER. It decrypts with the caller's own key grants, through decrypt_column.
 -- The settings match encrypt_value's, so the canonical text form parses back to the same value.
-CREATE FUNCTION colcrypt.decrypt_value(p_ciphertext bytea, p_context text, p_type anyelement)
+CREATE OR REPLACE FUNCTION colcrypt.decrypt_value(p_ciphertext bytea, p_context text, p_type anyelement)
 RETURNS anyelement
 LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

@@ -1,5 +1,5 @@
 -- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) destroy keys, as themselves.
-CREATE FUNCTION colcrypt.destroy_key(p_key_id text, p_version integer DEFAULT NULL)
+CREATE OR REPLACE FUNCTION colcrypt.destroy_key(p_key_id text, p_version integer DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

@@ -1,5 +1,5 @@
 -- security: INVOKER. It samples only the tables the caller may read, with the caller's rights.
-CREATE FUNCTION colcrypt.discover(
+CREATE OR REPLACE FUNCTION colcrypt.discover(
     p_schemas text[] DEFAULT NULL,
     p_sample_size integer DEFAULT 2000,
     p_table_budget interval DEFAULT '30 seconds'

@@ -1,7 +1,7 @@
 -- security: INVOKER. The key cache is per role; running as the caller is what makes grants count.
 -- search_path: not SET here, because a SET clause costs about 0.6 us per call on the hottest path.
 -- The C code resolves no names on that path; its slow path (key loading) pins search_path itself.
-CREATE FUNCTION colcrypt.encrypt_column(p_value text, p_key_id text, p_context text)
+CREATE OR REPLACE FUNCTION colcrypt.encrypt_column(p_value text, p_key_id text, p_context text)
 RETURNS bytea
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS 'MODULE_PATHNAME', 'colcrypt_encrypt_column';

@@ -1,6 +1,6 @@
 -- security: INVOKER. It encrypts with the caller's own key grants, through encrypt_column.
 -- The settings below make the text form canonical, whatever the session's DateStyle or TimeZone.
-CREATE FUNCTION colcrypt.encrypt_value(p_value anyelement, p_key_id text, p_context text)
+CREATE OR REPLACE FUNCTION colcrypt.encrypt_value(p_value anyelement, p_key_id text, p_context text)
 RETURNS bytea
 LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

@@ -1,5 +1,5 @@
 -- security: INVOKER. Runs as whoever logs a migration step (they insert the event) or verifies the log.
-CREATE FUNCTION colcrypt._event_hash(p_event colcrypt.migration_events)
+CREATE OR REPLACE FUNCTION colcrypt._event_hash(p_event colcrypt.migration_events)
 RETURNS bytea
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

@@ -1,5 +1,5 @@
 -- security: INVOKER. It clears the caller's own backend.
-CREATE FUNCTION colcrypt.forget_keys()
+CREATE OR REPLACE FUNCTION colcrypt.forget_keys()
 RETURNS integer
 LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

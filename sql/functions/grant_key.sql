@@ -1,5 +1,5 @@
 -- security: INVOKER. Key administrators (EXECUTE is revoked from PUBLIC) grant as themselves.
-CREATE FUNCTION colcrypt.grant_key(p_key_id text, p_role text)
+CREATE OR REPLACE FUNCTION colcrypt.grant_key(p_key_id text, p_role text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

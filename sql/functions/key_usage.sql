@@ -1,5 +1,5 @@
 -- security: INVOKER. Reads the shadow tables the caller may read.
-CREATE FUNCTION colcrypt.key_usage(p_key_id text)
+CREATE OR REPLACE FUNCTION colcrypt.key_usage(p_key_id text)
 RETURNS TABLE (table_name text, column_name text, version integer, value_count bigint)
 LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

@@ -1,5 +1,5 @@
 -- security: INVOKER. Runs as whoever changes the keyring or the grants.
-CREATE FUNCTION colcrypt._keyring_changed()
+CREATE OR REPLACE FUNCTION colcrypt._keyring_changed()
 RETURNS trigger
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -9,10 +9,3 @@ COMMENT ON FUNCTION colcrypt._keyring_changed() IS
 'Internal: tells every backend that the keyring or the grants changed (a relcache invalidation of '
 'colcrypt.key_versions): before its next use of a key each one unwraps server-side keys again and re-reads '
 'the state of the keys its client loaded, so that rotation, destruction and revocation reach running sessions.';
-
-CREATE TRIGGER colcrypt_keyring_changed
-AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON colcrypt.key_versions
-FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._keyring_changed();
-CREATE TRIGGER colcrypt_keyring_changed
-AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON colcrypt.key_grants
-FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._keyring_changed();

@@ -1,5 +1,5 @@
 -- security: INVOKER. The key is cached for the calling role only.
-CREATE FUNCTION colcrypt.load_key(p_key_id text, p_version integer, p_sealed_key bytea)
+CREATE OR REPLACE FUNCTION colcrypt.load_key(p_key_id text, p_version integer, p_sealed_key bytea)
 RETURNS void
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

@@ -1,5 +1,5 @@
 -- security: INVOKER. It lists only the calling role's entries.
-CREATE FUNCTION colcrypt.loaded_keys()
+CREATE OR REPLACE FUNCTION colcrypt.loaded_keys()
 RETURNS TABLE (key_id text, version integer, source text, active boolean)
 LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

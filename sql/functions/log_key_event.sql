@@ -1,5 +1,5 @@
 -- security: INVOKER. Runs as whoever changes the keyring (key administration is not granted to PUBLIC).
-CREATE FUNCTION colcrypt._log_key_event()
+CREATE OR REPLACE FUNCTION colcrypt._log_key_event()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -37,9 +37,3 @@ $$;
 COMMENT ON FUNCTION colcrypt._log_key_event() IS
 'Internal: records each change of the keyring (a key version created, rewrapped, retired, destroyed or removed; '
 'a grant given or revoked) in colcrypt.migration_events under table_name colcrypt.keyring, without key material.';
-
-CREATE TRIGGER colcrypt_log_key_event
-AFTER INSERT OR DELETE OR UPDATE OF state, provider, kek_ref, wrapped_key ON colcrypt.key_versions
-FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
-CREATE TRIGGER colcrypt_log_key_event AFTER INSERT OR DELETE ON colcrypt.key_grants
-FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();

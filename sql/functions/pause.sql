@@ -1,7 +1,7 @@
 -- security: INVOKER. DBAs (EXECUTE is revoked from PUBLIC) pause migrations as themselves.
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
 -- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
-CREATE FUNCTION colcrypt.pause(p_table text, p_reason text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION colcrypt.pause(p_table text, p_reason text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS $$

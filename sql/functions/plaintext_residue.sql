@@ -1,7 +1,7 @@
 -- security: INVOKER. Reads statistics and server settings as the caller (a DBA, pg_monitor for WAL).
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
 -- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
-CREATE FUNCTION colcrypt.plaintext_residue(p_table text)
+CREATE OR REPLACE FUNCTION colcrypt.plaintext_residue(p_table text)
 RETURNS TABLE (place text, detail text, action text)
 LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS $$

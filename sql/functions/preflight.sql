@@ -1,7 +1,7 @@
 -- security: INVOKER. Reads pg_stat_statements and the catalog as the caller (a DBA).
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
 -- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
-CREATE FUNCTION colcrypt.preflight(p_table text)
+CREATE OR REPLACE FUNCTION colcrypt.preflight(p_table text)
 RETURNS TABLE (kind text, detail text, calls bigint, remedy text)
 LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS $$

@@ -2,7 +2,7 @@
 -- DEFINER trigger functions it creates, so applications need no key and no grant on the shadow.
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
 -- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
-CREATE FUNCTION colcrypt.prepare(
+CREATE OR REPLACE FUNCTION colcrypt.prepare(
     p_table text, p_columns text[], p_key_id text, p_blind_index text[] DEFAULT '{}'
 )
 RETURNS TABLE (migration_id bigint, shadow text, key_columns text[])

@@ -1,5 +1,5 @@
 -- security: INVOKER. It reveals settings only to the key provider call in progress, by its one-time token.
-CREATE FUNCTION colcrypt._provider_context(p_call_token bytea)
+CREATE OR REPLACE FUNCTION colcrypt._provider_context(p_call_token bytea)
 RETURNS text
 LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

@@ -1,5 +1,5 @@
 -- security: INVOKER. It only tells where make install put colcrypt's server-side Python code.
-CREATE FUNCTION colcrypt._python_path()
+CREATE OR REPLACE FUNCTION colcrypt._python_path()
 RETURNS text
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

@@ -1,5 +1,5 @@
 -- security: INVOKER. Runs as whoever logs a migration step.
-CREATE FUNCTION colcrypt._refuse_event_change()
+CREATE OR REPLACE FUNCTION colcrypt._refuse_event_change()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
@@ -13,8 +13,3 @@ $$;
 
 COMMENT ON FUNCTION colcrypt._refuse_event_change() IS
 'Internal: refuses UPDATE, DELETE and TRUNCATE of colcrypt.migration_events.';
-
-CREATE TRIGGER colcrypt_append_only BEFORE UPDATE OR DELETE ON colcrypt.migration_events
-FOR EACH ROW EXECUTE FUNCTION colcrypt._refuse_event_change();
-CREATE TRIGGER colcrypt_no_truncate BEFORE TRUNCATE ON colcrypt.migration_events
-FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._refuse_event_change();

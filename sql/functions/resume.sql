@@ -1,7 +1,7 @@
 -- security: INVOKER. DBAs (EXECUTE is revoked from PUBLIC) resume migrations as themselves.
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
 -- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
-CREATE FUNCTION colcrypt.resume(p_table text)
+CREATE OR REPLACE FUNCTION colcrypt.resume(p_table text)
 RETURNS void
 LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS $$

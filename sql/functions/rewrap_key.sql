@@ -1,5 +1,5 @@
 -- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) rewrap keys, as themselves.
-CREATE FUNCTION colcrypt.rewrap_key(
+CREATE OR REPLACE FUNCTION colcrypt.rewrap_key(
     p_key_id text,
     p_version integer,
     p_provider text,

@@ -1,7 +1,7 @@
 -- security: INVOKER. The table's owner (or a superuser) rolls back, as themselves.
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
 -- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
-CREATE FUNCTION colcrypt.rollback(
+CREATE OR REPLACE FUNCTION colcrypt.rollback(
     p_table text,
     p_lock_timeout interval DEFAULT '200 ms',
     p_retries integer DEFAULT 20

@@ -1,5 +1,5 @@
 -- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) rotate keys, as themselves.
-CREATE FUNCTION colcrypt.rotate_key(
+CREATE OR REPLACE FUNCTION colcrypt.rotate_key(
     p_key_id text,
     p_version integer,
     p_provider text,

@@ -1,7 +1,7 @@
 -- security: INVOKER. The pg_cron jobs run as the role that schedules them, which must hold the key.
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
 -- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
-CREATE FUNCTION colcrypt.schedule_backfill(
+CREATE OR REPLACE FUNCTION colcrypt.schedule_backfill(
     p_table text, p_workers integer DEFAULT 1, p_batch_size integer DEFAULT 1000, p_sleep interval DEFAULT '0'
 )
 RETURNS TABLE (worker integer, jobid bigint, job_name text)

@@ -1,7 +1,7 @@
 -- security: INVOKER. The job runs as the role that schedules it, which must hold the key.
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
 -- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
-CREATE FUNCTION colcrypt.schedule_reencrypt(
+CREATE OR REPLACE FUNCTION colcrypt.schedule_reencrypt(
     p_table text,
     p_batch_size integer DEFAULT 1000,
     p_sleep interval DEFAULT '0'

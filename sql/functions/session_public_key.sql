@@ -1,5 +1,5 @@
 -- security: INVOKER. It only makes a key pair in the caller's own backend.
-CREATE FUNCTION colcrypt.session_public_key()
+CREATE OR REPLACE FUNCTION colcrypt.session_public_key()
 RETURNS bytea
 LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

@@ -1,6 +1,6 @@
 -- security: INVOKER. The grant check must see the real caller. It trusts no argument: the KEK file
 -- comes from colcrypt._provider_context(token), which answers only during the C key cache's own call.
-CREATE FUNCTION colcrypt._unwrap_key(p_key_id text, p_version integer, p_call_token bytea)
+CREATE OR REPLACE FUNCTION colcrypt._unwrap_key(p_key_id text, p_version integer, p_call_token bytea)
 RETURNS bytea
 LANGUAGE plpython3u VOLATILE STRICT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

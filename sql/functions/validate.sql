@@ -1,7 +1,7 @@
 -- security: INVOKER. Only a role holding the key can decrypt what it compares.
 -- search_path: not SET, so that p_table is resolved with the caller's search_path, as applications
 -- name it; the PL/Python code then pins pg_catalog, pg_temp for its own queries.
-CREATE FUNCTION colcrypt.validate(p_table text, p_sample_size integer DEFAULT NULL)
+CREATE OR REPLACE FUNCTION colcrypt.validate(p_table text, p_sample_size integer DEFAULT NULL)
 RETURNS colcrypt.validations
 LANGUAGE plpython3u VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS $$

@@ -1,5 +1,5 @@
 -- security: INVOKER. Reads the event log as the caller.
-CREATE FUNCTION colcrypt.verify_audit()
+CREATE OR REPLACE FUNCTION colcrypt.verify_audit()
 RETURNS TABLE (events bigint, head_event bigint, head_hash text, problem text)
 LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp

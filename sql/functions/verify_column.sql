@@ -1,6 +1,6 @@
 -- security: INVOKER. The key cache is per role: only roles with the key can verify values.
 -- search_path: not SET, like decrypt_column: it runs once per value in a validation.
-CREATE FUNCTION colcrypt.verify_column(p_value bytea, p_context text, p_expected text)
+CREATE OR REPLACE FUNCTION colcrypt.verify_column(p_value bytea, p_context text, p_expected text)
 RETURNS boolean
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS 'MODULE_PATHNAME', 'colcrypt_verify_column';

@@ -2,7 +2,7 @@
 -- DEFINER procedure could not COMMIT between batches.
 -- search_path: not SET, because a procedure with a SET clause cannot COMMIT; every name in its SQL
 -- is schema-qualified or resolved through pg_catalog first (the PL/Python code sets it per batch).
-CREATE PROCEDURE colcrypt.backfill(
+CREATE OR REPLACE PROCEDURE colcrypt.backfill(
     p_table text,
     p_batch_size integer DEFAULT 1000,
     p_max_runtime interval DEFAULT NULL,

@@ -1,8 +1,8 @@
 -- security: INVOKER. It runs as the key administrator or the pg_cron job's owner, who holds the key; a
 -- SECURITY DEFINER procedure could not COMMIT between batches.
--- search_path: not SET, because a procedure with a SET clause cannot COMMIT; every name in its SQL
--- is schema-qualified.
-CREATE PROCEDURE colcrypt.reencrypt(
+-- search_path: not SET, because a procedure with a SET clause cannot COMMIT; the PL/Python code pins it
+-- once the table's name is resolved, and again after each COMMIT.
+CREATE OR REPLACE PROCEDURE colcrypt.reencrypt(
     p_table text,
     p_batch_size integer DEFAULT 1000,
     p_sleep interval DEFAULT '0',

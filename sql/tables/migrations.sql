@@ -18,10 +18,12 @@ CREATE TABLE colcrypt.migrations (
     created_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     created_by name NOT NULL DEFAULT current_user,
     state_changed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    context_version smallint NOT NULL DEFAULT 2,
     CONSTRAINT migrations_state_known CHECK (state IN (
         'planned', 'dual_write', 'backfilling', 'backfilled', 'validated', 'cutover_reads',
         'cutover_writes', 'finalized', 'cleaned', 'rolled_back'
-    ))
+    )),
+    CONSTRAINT migrations_context_version_known CHECK (context_version IN (1, 2))
 );
 
 -- One live migration per table; finished (cleaned) and rolled-back ones stay as history.

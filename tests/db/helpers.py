@@ -5,6 +5,8 @@ import contextlib
 import psycopg
 import pytest
 
+from colcrypt.migrate import sqlgen
+
 
 @contextlib.contextmanager
 def raises_sqlstate(sqlstate: str, match: str | None = None):
@@ -20,3 +22,10 @@ def raises_sqlstate(sqlstate: str, match: str | None = None):
 
 def scalar(conn, sql, params=None):
     return conn.execute(sql, params).fetchone()[0]
+
+
+def column_context(conn, table: str, column: str) -> str:
+    """The context of the column of a migrated table (what prepare binds: values add '#' and the row key)."""
+    prefix, version = conn.execute("SELECT context_prefix, context_version FROM colcrypt.migrations"
+                                   " WHERE table_name = %s ORDER BY migration_id DESC LIMIT 1", (table,)).fetchone()
+    return sqlgen.column_context(prefix, version, column)

@@ -483,7 +483,7 @@ def test_writes_cutover_refuses_what_cannot_move(shop):
                  " $$ BEGIN NEW.ssn := left(NEW.ssn, 3); RETURN NEW; END $$")
     shop.execute('SET colcrypt.allow_ddl = on; CREATE TRIGGER mask BEFORE INSERT ON shop."Customers_plaintext"'
                  " FOR EACH ROW WHEN (NEW.ssn IS NOT NULL) EXECUTE FUNCTION shop.mask(); RESET colcrypt.allow_ddl")
-    with raises_sqlstate("KC024", "mask (uses an encrypted column, and is statement-level, has a WHEN clause"):
+    with raises_sqlstate("KC024", "mask (uses an encrypted column, and is statement-level, a constraint trigger"):
         shop.execute("SELECT colcrypt.cutover(%s, 'writes')", (TABLE,))
     assert state(shop) == "cutover_reads"
     assert scalar(shop, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'shop.\"Customers_encrypted\"'::regclass"

@@ -4,7 +4,7 @@ refused with nothing left behind."""
 import psycopg
 import pytest
 
-from tests.db.helpers import raises_sqlstate, scalar
+from tests.db.helpers import column_context, raises_sqlstate, scalar
 
 CUSTOMERS = """
 CREATE SCHEMA crm;
@@ -18,10 +18,9 @@ INSERT INTO crm.customers SELECT g, 'n' || g, lpad(g::text, 3, '0') || '-45-6789
 def decrypted(conn, table="crm.customers", key="id", cols=("ssn", "email", "born")):
     """The shadow's rows decrypted, as {key: (col, ...)}, with the context prepare binds."""
     shadow = table + "_encrypted"
-    prefix = conn.execute("SELECT context_prefix FROM colcrypt.migrations WHERE table_name = %s",
-                          (table,)).fetchone()[0]
     exprs = ", ".join(f"colcrypt.decrypt_column({c}_encrypted, %s || ({key})::text)" for c in cols)
-    rows = conn.execute(f"SELECT {key}, {exprs} FROM {shadow}", [f"{prefix}.{c}#" for c in cols]).fetchall()
+    rows = conn.execute(f"SELECT {key}, {exprs} FROM {shadow}",
+                        [column_context(conn, table, c) + "#" for c in cols]).fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
@@ -123,10 +122,9 @@ def test_composite_text_and_quoted_keys_and_partitions(conn):
     prepare(conn, '"Legacy CRM"."Orders"', ["Card No"])
     conn.execute("""INSERT INTO "Legacy CRM"."Orders_us" VALUES ('us', 2, '5555 5555 5555 4444', '2024-02-02')""")
     conn.execute("""UPDATE "Legacy CRM"."Orders" SET "Region" = 'us' WHERE "OrderNo" = 1""")  # moves partition
-    prefix = scalar(conn, "SELECT context_prefix FROM colcrypt.migrations")
     rows = conn.execute('SELECT "Region", "OrderNo", colcrypt.decrypt_column("Card No_encrypted",'
                         ' %s || ROW("Region", "OrderNo")::text) FROM "Legacy CRM"."Orders_encrypted" ORDER BY 2',
-                        (f"{prefix}.Card No#",)).fetchall()
+                        ('"Legacy CRM"."Orders"."Card No"#',)).fetchall()  # the context, spelled out once
     assert rows == [("us", 1, "4111 1111 1111 1111"), ("us", 2, "5555 5555 5555 4444")]
     conn.execute('TRUNCATE "Legacy CRM"."Orders_eu"')  # a partition: shadow keeps the other rows
     assert scalar(conn, 'SELECT count(*) FROM "Legacy CRM"."Orders_encrypted"') == 2
@@ -212,9 +210,9 @@ def test_blind_index_for_equality_lookups(crm):
     cols = [r[0] for r in crm.execute("SELECT attname FROM pg_attribute WHERE attrelid ="
                                       " 'crm.people_encrypted'::regclass AND attnum > 0 ORDER BY attnum")]
     assert cols[:4] == ["id", "email_encrypted", "email_bidx", "ssn_encrypted"]
-    prefix = scalar(crm, "SELECT context_prefix FROM colcrypt.migrations WHERE table_name = 'crm.people'")
     hits = [r[0] for r in crm.execute("SELECT id FROM crm.people_encrypted WHERE email_bidx ="
-                                      " colcrypt.blind_index('a@x.org', 'k', %s) ORDER BY id", (f"{prefix}.email",))]
+                                      " colcrypt.blind_index('a@x.org', 'k', %s) ORDER BY id",
+                                      (column_context(crm, "crm.people", "email"),))]
     assert hits == [1, 3, 4]
     assert scalar(crm, "SELECT count(DISTINCT email_bidx) FROM crm.people_encrypted") == 2
     assert scalar(crm, "SELECT octet_length(email_bidx) FROM crm.people_encrypted LIMIT 1") == 16

@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-from tests.db.helpers import scalar
+from tests.db.helpers import column_context, scalar
 
 SETUP = """
 CREATE TABLE t (id int PRIMARY KEY, secret text);
@@ -28,9 +28,8 @@ CREATE TRIGGER gate BEFORE INSERT ON t_encrypted FOR EACH ROW EXECUTE FUNCTION w
 
 
 def shadow(conn) -> dict:
-    prefix = scalar(conn, "SELECT context_prefix FROM colcrypt.migrations")
     return dict(conn.execute("SELECT id, colcrypt.decrypt_column(secret_encrypted, %s || id::text) FROM t_encrypted",
-                             (f"{prefix}.secret#",)).fetchall())
+                             (column_context(conn, "t", "secret") + "#",)).fetchall())
 
 
 def state_of(conn, pid: int) -> tuple:

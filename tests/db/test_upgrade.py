@@ -13,7 +13,7 @@ from colcrypt.keys import create_key
 
 from .helpers import raises_sqlstate, scalar
 
-RELEASED = ["0.1.0"]
+RELEASED = ["0.1.0", "0.2.0"]
 _names = itertools.count()
 
 # One line per property of every object that belongs to the extension, without OIDs or data.

@@ -11,14 +11,14 @@ from colcrypt.migrate.writes_sql import mirror_function, writes_function
 
 PLAN = Plan("Shop", 'Or"ders', (Column("Region", "text", True), Column("id", "integer", True, identity="a"),
                                 Column("Card No", "character varying(19)"), Column("total", "numeric", generated=True)),
-            sensitive=("Card No",), key_columns=("Region", "id"), key_id="k", context_prefix='Shop.Or"ders')
+            sensitive=("Card No",), key_columns=("Region", "id"), key_id="k", context_prefix='"Shop"."Or""ders"')
 
 
 def test_the_view_keeps_names_order_and_types():
     sql = create_view(PLAN)
     assert sql.startswith('CREATE VIEW "Shop"."Or""ders" AS\nSELECT e."Region",\n       e."id",\n')
-    assert ('(colcrypt.decrypt_column(e."Card No_encrypted", \'Shop.Or"ders.Card No#\' || ROW(e."Region", e."id")'
-            '::text))::character varying(19) AS "Card No"') in sql
+    assert ('(colcrypt.decrypt_column(e."Card No_encrypted", \'"Shop"."Or""ders"."Card No"#\''
+            ' || ROW(e."Region", e."id")::text))::character varying(19) AS "Card No"') in sql
     assert sql.endswith('FROM "Shop"."Or""ders_encrypted" AS e')
 
 
@@ -39,7 +39,7 @@ def test_writes_go_to_the_renamed_table_and_never_set_generated_or_always_identi
 
 def test_a_one_column_key_has_its_context_built_in_c():
     single = Plan("s", "t", (Column("id", "bigint", True), Column("ssn", "text")), ("ssn",), ("id",), "k", "s.t")
-    expected = '(colcrypt.decrypt_column(e."ssn_encrypted", \'s.t.ssn#\', e."id"))::text AS "ssn"'
+    expected = '(colcrypt.decrypt_column(e."ssn_encrypted", \'s.t."ssn"#\', e."id"))::text AS "ssn"'
     assert expected in create_view(single)
 
 

@@ -4,7 +4,10 @@ from colcrypt.migrate.sqlgen import (
     Column,
     Plan,
     backfill_batch,
+    column_context,
+    context_prefix,
     create_shadow,
+    dollar_quoted,
     ident,
     key_text,
     literal,
@@ -17,7 +20,7 @@ EVIL = 'Robert"); DROP TABLE x; --'
 PLAN = Plan("Legacy CRM", EVIL, (Column("Region", "text", True), Column("id", "integer", True),
                                  Column("Card No", "character varying(19)"), Column("note", "text")),
             sensitive=("Card No",), key_columns=("Region", "id"), key_id="crm-pii",
-            context_prefix="Legacy CRM." + EVIL)
+            context_prefix=context_prefix("Legacy CRM", EVIL))
 
 
 def test_quoting():
@@ -33,7 +36,7 @@ def test_names_are_always_quoted():
     assert 'PRIMARY KEY ("Region", "id")' in shadow
     for sql in (trigger_function(PLAN, "colcrypt.f"), backfill_batch(PLAN, True), validation(PLAN, True),
                 upper_key(PLAN)):
-        assert EVIL not in sql.replace(ident(EVIL), "").replace(literal(PLAN.context_prefix + ".Card No#"), "")
+        assert EVIL not in sql.replace(ident(EVIL), "").replace(literal(PLAN.column_context("Card No") + "#"), "")
 
 
 def test_shadow_columns_keep_the_order():
@@ -58,3 +61,22 @@ def test_the_batch_locks_its_rows_and_skips_what_the_triggers_wrote():
             ' AND (s."Region", s."id") <= ((SELECT l."Region" FROM last AS l), (SELECT l."id" FROM last AS l)))'
             '\n       OR NOT EXISTS (SELECT FROM') in sql
     assert 'WHERE ("Region", "id") <= (($2[1])::text' in backfill_batch(PLAN, with_lower=False)
+
+
+def test_no_two_columns_of_two_tables_share_a_context():
+    """s."t"."x.c" and s."t.x"."c" met in version 1 (a value could be moved between them); not any more."""
+    assert column_context("s.t", 1, "x.c") == column_context("s.t.x", 1, "c")
+    assert column_context(context_prefix("s", "t"), 2, "x.c") == '"s"."t"."x.c"'
+    assert column_context(context_prefix("s", "t.x"), 2, "c") == '"s"."t.x"."c"'
+    assert column_context(context_prefix('a"', "b"), 2, "c") != column_context(context_prefix("a", '"b'), 2, "c")
+
+
+def test_a_function_body_is_quoted_with_a_tag_it_does_not_contain():
+    body = "BEGIN PERFORM 'x$colcrypt$y'; PERFORM 'z$colcrypt1$'; END"
+    quoted = dollar_quoted(body)
+    assert quoted.startswith("$colcrypt2$\n") and quoted.endswith("\n$colcrypt2$")
+    evil = Plan("s", "t", (Column("id", "integer", True), Column("a$colcrypt$;ALTER ROLE x SUPERUSER;--", "text")),
+                ("a$colcrypt$;ALTER ROLE x SUPERUSER;--",), ("id",), "k", context_prefix("s", "t"))
+    sql = trigger_function(evil, "colcrypt.f")
+    tag = sql.split("AS ", 1)[1].split("\n", 1)[0]
+    assert tag != "$colcrypt$" and sql.count(tag) == 2 and sql.endswith(tag)

@@ -24,7 +24,7 @@ def test_every_function_file_is_in_the_load_order():
 @pytest.mark.parametrize("path", PROCEDURE_FILES, ids=lambda p: p.name)
 def test_procedure_declares_its_properties(path):
     sql = path.read_text()
-    head = sql[sql.index("CREATE PROCEDURE"):]
+    head = sql[sql.index("CREATE OR REPLACE PROCEDURE"):]
     head = head[:re.search(r"^AS ", head, re.M).start()]
     assert re.search(r"\bSECURITY INVOKER\b", head), "SECURITY INVOKER (a SECURITY DEFINER procedure cannot COMMIT)"
     assert re.search(r"^-- security: INVOKER\. \S", sql, re.M), "a '-- security:' comment saying why"
@@ -35,7 +35,7 @@ def test_procedure_declares_its_properties(path):
 @pytest.mark.parametrize("path", FUNCTION_FILES, ids=lambda p: p.name)
 def test_function_declares_its_properties(path):
     sql = path.read_text()
-    head = sql[sql.index("CREATE FUNCTION"):]
+    head = sql[sql.index("CREATE OR REPLACE FUNCTION"):]
     head = head[:re.search(r"^AS ", head, re.M).start()]
     assert re.search(r"\b(VOLATILE|STABLE|IMMUTABLE)\b", head), "volatility"
     assert re.search(r"\b(STRICT|CALLED ON NULL INPUT|RETURNS NULL ON NULL INPUT)\b", head), "NULL behaviour"
@@ -67,3 +67,11 @@ def test_extension_script_is_built_from_sql():
                              "--check"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("path", FUNCTION_FILES + PROCEDURE_FILES, ids=lambda p: p.name)
+def test_routine_file_can_come_again_in_an_upgrade(path):
+    """A changed routine's file goes into the next version's upgrade script as it is: CREATE OR REPLACE,
+    and nothing in it that cannot run twice (triggers live in sql/triggers/)."""
+    assert not re.search(r"^CREATE (FUNCTION|PROCEDURE|TRIGGER|EVENT TRIGGER|TABLE|VIEW|INDEX|SEQUENCE)\b",
+                         path.read_text(), re.M)

@@ -13,7 +13,7 @@ import time
 from colcrypt.migrate.schedule import advisory_key, remove_retired, retire_job
 from colcrypt.migrate.sqlgen import backfill_batch, count_up_to, sample_keys, upper_key
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
-from colcrypt.plpy_helpers import caller_table, fail, interval_seconds, pin, query
+from colcrypt.plpy_helpers import as_owner, caller_table, commit, fail, interval_seconds, pin, query
 
 MIN_BATCH, MAX_BATCH = 50, 50000
 # lock_not_available, deadlock_detected, serialization_failure, unique_violation (a trigger wrote the
@@ -29,7 +29,7 @@ def _split(plpy, m: dict, plan, workers: int, upper: list[str]) -> list[tuple]:
     estimate = query(plpy, "SELECT greatest(reltuples, 1) AS r FROM pg_class WHERE oid = $1", ["oid"],
                   [m["source_oid"]])[0]["r"]
     percent = min(100.0, 100.0 * 20000 / estimate)
-    keys = [r["k"] for r in query(plpy, sample_keys(plan), ["float8", "text[]"], [percent, upper])]
+    keys = [r["k"] for r in as_owner(plpy, m["source_oid"], sample_keys(plan), ["float8", "text[]"], [percent, upper])]
     bounds = [keys[len(keys) * i // workers] for i in range(1, workers)] if len(keys) >= workers else []
     bounds = [b for i, b in enumerate(bounds) if b != upper and (i == 0 or b != bounds[i - 1])]
     edges = [None, *bounds, upper]
@@ -49,9 +49,9 @@ def _ensure_ranges(plpy, table: str, oid: int, workers: int) -> dict:
              f"Pass p_workers => {have} (and a p_worker from 1 to {have}) to continue it.")
     if not have:
         plan = plan_of(plpy, m)
-        top = plpy.execute(upper_key(plan))
+        top = as_owner(plpy, m["source_oid"], upper_key(plan))
         upper = top[0]["k"] if top else None
-        total = query(plpy, count_up_to(plan), ["text[]"], [upper])[0]["n"] if upper else 0
+        total = as_owner(plpy, m["source_oid"], count_up_to(plan), ["text[]"], [upper])[0]["n"] if upper else 0
         ranges = _split(plpy, m, plan, workers, upper) if upper else [(None, None)] * workers
         for worker, (low, high) in enumerate(ranges, 1):
             query(plpy, "INSERT INTO colcrypt.backfill_ranges (migration_id, worker, lower_key, upper_key, checkpoint,"
@@ -85,12 +85,6 @@ def _replication_lag(plpy) -> float:
                         " FROM pg_stat_replication")[0]["s"]
 
 
-def _commit(plpy) -> None:
-    """Commit, and pin search_path again for the next transaction (a SET LOCAL ends with each)."""
-    plpy.commit()
-    pin(plpy)
-
-
 def backfill(plpy, table, batch_size, max_runtime, sleep, worker, workers, target_batch, max_lag) -> None:
     started = time.monotonic()
     oid = caller_table(plpy, table)
@@ -116,14 +110,14 @@ def backfill(plpy, table, batch_size, max_runtime, sleep, worker, workers, targe
         return
     try:
         m = _ensure_ranges(plpy, table, oid, workers)
-        _commit(plpy)
+        commit(plpy)
         if not _share_done(plpy, m, worker):
             _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, max_lag_s)
         if _share_done(plpy, m, worker):
             _finish_if_done(plpy, m)  # first: it locks the migration row before any event row refers to it
             retire_job(plpy, m, worker)
             remove_retired(plpy, m, running_worker=worker)
-            _commit(plpy)
+            commit(plpy)
     finally:
         plpy.execute(f"SELECT pg_advisory_unlock({advisory_key(m['migration_id'], worker)})")
 
@@ -138,13 +132,12 @@ def _update_range(plpy, key: list, assignments: str, types: list[str] = (), args
 
 def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, max_lag_s) -> None:
     plan = plan_of(plpy, m)
-    first = plpy.prepare(backfill_batch(plan, with_lower=False), ["text[]", "text[]", "int4"])
-    after = plpy.prepare(backfill_batch(plan, with_lower=True), ["text[]", "text[]", "int4"])
+    first, after = backfill_batch(plan, with_lower=False), backfill_batch(plan, with_lower=True)
     mid = m["migration_id"]
     key = [mid, worker]
     r = _update_range(plpy, key, "started_at = coalesce(started_at, clock_timestamp()), throttled = NULL")
     size, checkpoint = r["batch_size"] if r["batches"] else batch_size, r["checkpoint"]
-    _commit(plpy)
+    commit(plpy)
     backoff, batches = 0.05, 0
     while not r["done"]:
         if runtime_s is not None and batches and time.monotonic() - started >= runtime_s:
@@ -154,12 +147,12 @@ def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, ma
         if state["paused"] or state["state"] != "backfilling":
             why = f"paused: {state['pause_reason'] or 'colcrypt.pause()'}" if state["paused"] else state["state"]
             _update_range(plpy, key, "throttled = $3", ["text"], [why])
-            _commit(plpy)
+            commit(plpy)
             plpy.notice(f"colcrypt: backfill of {m['table_name']} worker {worker} stopped ({why})")
             return
         if max_lag_s is not None and (lag := _replication_lag(plpy)) > max_lag_s:
             _update_range(plpy, key, "throttled = $3", ["text"], [f"replication lag {lag:.1f} s > {max_lag_s:.0f} s"])
-            _commit(plpy)
+            commit(plpy)
             plpy.execute("SELECT pg_sleep(1)")
             continue
         t0 = time.monotonic()
@@ -167,7 +160,9 @@ def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, ma
             with plpy.subtransaction():
                 plpy.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                 plpy.execute("SET LOCAL work_mem = '64MB'")  # the batch stays in memory
-                res = plpy.execute(first if checkpoint is None else after, [checkpoint, r["upper_key"], size])[0]
+                # as the table's owner: its triggers, defaults and index expressions never run as the DBA
+                res = as_owner(plpy, m["source_oid"], first if checkpoint is None else after,
+                               ["text[]", "text[]", "int4"], [checkpoint, r["upper_key"], size])[0]
                 elapsed_ms = 1000 * (time.monotonic() - t0)
                 done = res["rows_read"] == 0 or res["last_key"] == r["upper_key"]
                 if res["last_key"] is not None:
@@ -186,17 +181,17 @@ def _run(plpy, m, worker, batch_size, started, runtime_s, sleep_s, target_ms, ma
                 _update_range(plpy, key, "last_error = $3", ["text"], [str(e).splitlines()[0][:500]])
                 log_event(plpy, mid, m["table_name"], "backfill error", {"worker": worker, "error": str(e)[:500]},
                           "error")
-                _commit(plpy)
+                commit(plpy)
                 raise
             # The application holds a lock the batch needs: the batch gives way, smaller, after a pause.
             size = max(MIN_BATCH, size // 2)
             _update_range(plpy, key, "retries = retries + 1, throttled = $3, batch_size = $4", ["text", "int4"],
                           [f"lock conflict ({e.sqlstate}); retrying with {size} rows", size])
-            _commit(plpy)
+            commit(plpy)
             plpy.execute(f"SELECT pg_sleep({backoff * (0.5 + random.random()):.3f})")  # noqa: S311 - jitter
             backoff = min(2.0, backoff * 2)
             continue
-        _commit(plpy)
+        commit(plpy)
         backoff, batches = 0.05, batches + 1
         # Toward the target batch duration, at most doubling or halving each time.
         size = int(min(MAX_BATCH, max(MIN_BATCH, size * min(2.0, max(0.5, target_ms / max(elapsed_ms, 1.0))))))

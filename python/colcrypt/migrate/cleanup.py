@@ -11,14 +11,14 @@ from colcrypt.migrate.schedule import cron_here, remove_or_retire
 from colcrypt.migrate.sqlgen import generated_function, ident, literal
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import lock_name, run_switch, switch_timeout
-from colcrypt.plpy_helpers import fail, interval_seconds, query
+from colcrypt.plpy_helpers import as_owner, fail, interval_seconds, query
 
 DUE_SQL = """
 SELECT state_changed_at + $2::interval AS due, (state_changed_at + $2::interval <= clock_timestamp()) AS is_due
 FROM colcrypt.migrations WHERE migration_id = $1
 """
 NOT_VALID_SQL = """
-SELECT conrelid::regclass::text AS rel, conname::text AS name FROM pg_constraint
+SELECT conrelid::regclass::text AS rel, conrelid::oid AS rel_oid, conname::text AS name FROM pg_constraint
 WHERE NOT convalidated AND conparentid = 0 AND (conrelid = $1 OR (contype = 'f' AND confrelid = $1))
 """
 # Sequences the plaintext table's columns own: 'a' by OWNED BY (serial), 'i' as identity columns.
@@ -92,7 +92,8 @@ def _validate_moved(plpy, m: dict) -> list[str]:
     before = plpy.execute("SELECT current_setting('colcrypt.allow_ddl') AS d")[0]["d"]
     for r in query(plpy, NOT_VALID_SQL, ["oid"], [m["shadow_oid"]]):
         plpy.execute("SET LOCAL colcrypt.allow_ddl = on")  # colcrypt's own DDL passes its guard
-        plpy.execute(f"ALTER TABLE {r['rel']} VALIDATE CONSTRAINT {ident(r['name'])}")
+        # as the owner of the table: a CHECK's expression is the owner's, and runs with its rights only
+        as_owner(plpy, r["rel_oid"], f"ALTER TABLE {r['rel']} VALIDATE CONSTRAINT {ident(r['name'])}")
         query(plpy, "SELECT set_config('colcrypt.allow_ddl', $1, true)", ["text"], [before])
         done.append(f"{r['rel']}.{r['name']}")
     return done

@@ -19,7 +19,7 @@ from colcrypt.migrate.sqlgen import generated_function, ident, literal, truncate
 from colcrypt.migrate.state import event_detail, live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import lock_name, run_switch, switch_timeout
 from colcrypt.migrate.writes_sql import mirror_function, writes_function
-from colcrypt.plpy_helpers import fail, interval_seconds, query
+from colcrypt.plpy_helpers import execute_one, fail, interval_seconds, query
 
 STAGES = ("reads", "writes")
 
@@ -133,45 +133,49 @@ def _check_readers(plpy, m: dict, table: str, force: bool) -> None:
 
 def _switch_reads(plpy, m: dict, plan) -> None:
     """Rename the table, create the view under its name with the table's defaults, grants and
-    comments, send writes through it to the table, and re-point the views that read the table."""
+    comments, send writes through it to the table, and re-point the views that read the table. The
+    table's grantees keep their privileges on the name only (with row-level security, whose writes
+    the table's policies check as the caller, they keep those on the table too)."""
     oid = int(m["source_oid"])
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")  # then read what it has
     dependents = [dict(r) for r in query(plpy, DEPENDENT_VIEWS_SQL, ["oid"], [oid])]
     defaults = query(plpy, DEFAULTS_SQL, ["oid", "text"], [oid, plan.source])
     comments = query(plpy, COMMENTS_SQL, ["oid"], [oid])
     grants = query(plpy, GRANTS_SQL, ["oid"], [oid])
-    owner = plpy.execute(f"SELECT relowner::regrole::text AS o FROM pg_class WHERE oid = {oid}")[0]["o"]
+    owner = ident(plpy.execute(f"SELECT relowner::regrole::text AS o FROM pg_class WHERE oid = {oid}")[0]["o"])
     rls = query(plpy, RLS_SQL, ["oid"], [oid])[0]
     plain = plaintext_plan(plan)
     fn = instead_function_name(m)
     trunc_fn = generated_function("truncate", m["migration_id"])
-    plpy.execute(f"ALTER TABLE {plan.source} RENAME TO {ident(plain.table)}")
-    plpy.execute(f"CREATE OR REPLACE{truncate_function(plain, trunc_fn)[len('CREATE'):]}")
-    plpy.execute(create_view(plan, invoker=rls["rls"]))
-    plpy.execute(f"ALTER VIEW {plan.source} OWNER TO {owner}")
-    plpy.execute(f"GRANT SELECT ON {plan.shadow} TO {owner}")  # the view reads the shadow with its owner's rights
+    execute_one(plpy, f"ALTER TABLE {plan.source} RENAME TO {ident(plain.table)}")
+    execute_one(plpy, truncate_function(plain, trunc_fn, replace=True))
+    execute_one(plpy, create_view(plan, invoker=rls["rls"]))
+    execute_one(plpy, f"ALTER VIEW {plan.source} OWNER TO {owner}")  # it reads the shadow, the owner's
     for d in defaults:
         if d["attname"] == own_identity(plan):
             continue  # the INSTEAD OF trigger leaves it to the table
-        plpy.execute(f"ALTER VIEW {plan.source} ALTER COLUMN {ident(d['attname'])} SET DEFAULT {d['expr']}")
+        execute_one(plpy, f"ALTER VIEW {plan.source} ALTER COLUMN {ident(d['attname'])} SET DEFAULT {d['expr']}")
     for c in comments:
         target = f"VIEW {plan.source}" if c["objsubid"] == 0 else f"COLUMN {plan.source}.{ident(c['attname'])}"
-        plpy.execute(f"COMMENT ON {target} IS {literal(c['description'])}")
+        execute_one(plpy, f"COMMENT ON {target} IS {literal(c['description'])}")
     for g in grants:
         cols = f" ({ident(g['col'])})" if g["col"] else ""
         option = " WITH GRANT OPTION" if g["is_grantable"] else ""
-        plpy.execute(f"GRANT {g['privilege_type']}{cols} ON {plan.source} TO {g['who']}{option}")
+        execute_one(plpy, f"GRANT {g['privilege_type']}{cols} ON {plan.source} TO {g['who']}{option}")
     if rls["rls"]:
         _carry_row_security(plpy, plan, oid, rls["force"], grants)
-    plpy.execute(instead_of_function(plain, fn, m["table_name"], invoker=rls["rls"]))
-    plpy.execute(f"REVOKE ALL ON FUNCTION {fn}() FROM PUBLIC")
-    plpy.execute(f"COMMENT ON FUNCTION {fn}() IS "
-                 f"{literal(f'colcrypt: writes through {plan.source} go to {plain.source}')}")
-    plpy.execute(f"CREATE TRIGGER colcrypt_instead INSTEAD OF INSERT OR UPDATE OR DELETE ON {plan.source}"
-                 f" FOR EACH ROW EXECUTE FUNCTION {fn}()")
+    else:
+        set_privileges(plpy, oid, oid, "REVOKE", writes_only=False)
+    execute_one(plpy, instead_of_function(plain, fn, m["table_name"], invoker=rls["rls"]))
+    execute_one(plpy, f"REVOKE ALL ON FUNCTION {fn}() FROM PUBLIC")
+    execute_one(plpy, f"ALTER FUNCTION {fn}() OWNER TO {owner}")  # a definer: it runs as the owner, not the DBA
+    execute_one(plpy, f"COMMENT ON FUNCTION {fn}() IS "
+                      f"{literal(f'colcrypt: writes through {plan.source} go to {plain.source}')}")
+    execute_one(plpy, f"CREATE TRIGGER colcrypt_instead INSTEAD OF INSERT OR UPDATE OR DELETE ON {plan.source}"
+                      f" FOR EACH ROW EXECUTE FUNCTION {fn}()")
     for d in dependents:  # their text names the table; now the name is the view
         options = f" WITH ({d['options']})" if d["options"] else ""
-        plpy.execute(f"CREATE OR REPLACE VIEW {d['name']}{options} AS {d['def']}")
+        execute_one(plpy, f"CREATE OR REPLACE VIEW {d['name']}{options} AS {d['def']}")
     view = plpy.execute(f"SELECT {literal(plan.source)}::regclass::oid AS o")[0]["o"]
     query(plpy, "UPDATE colcrypt.migrations SET name_view = $2 WHERE migration_id = $1", ["int8", "oid"],
           [m["migration_id"], view])
@@ -214,9 +218,6 @@ def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -
              "colcrypt.rollback(table).")
     triggers = [dict(t) for t in query(plpy, row_triggers.TRIGGERS_SQL, ["oid"], [m["source_oid"]])]
     moved, called, refused = row_triggers.classify(triggers, plan.sensitive)
-    if called and not plpy.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[0]["rolsuper"]:
-        refused += [f"{t['name']} (uses an encrypted column: the write cutover of such a trigger needs a superuser)"
-                    for t in called]
     if refused:
         fail(plpy, "KC024", f"trigger(s) of {table} cannot fire on the shadow or be called by the name's trigger: "
                             f"{'; '.join(refused)}",
@@ -226,7 +227,8 @@ def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -
                         lambda: _switch_writes(plpy, m, plan, moved, called), timeout_s, retries)
     set_state(plpy, m, "cutover_writes")
     log_event(plpy, m["migration_id"], m["table_name"], "cutover writes",
-              {**result, "triggers": [t["name"] for t in moved + called], "called": called})
+              {**result, "triggers": [t["name"] for t in moved + called], "called": called,
+               "enabled": {t["name"]: t["enabled"] for t in moved + called}})
     return {"stage": "writes", **result}
 
 
@@ -236,11 +238,9 @@ def _switch_writes(plpy, m: dict, plan, moved: list[dict], called: list[dict]) -
     dual_write = generated_function("dual_write", m["migration_id"])
     plpy.execute(mirror_function(plan, dual_write, called))
     for t in moved:
-        on = f" ON {t['rendered']} "
-        plpy.execute(t["def"].replace(on, f" ON {plan.shadow} ", 1))
+        row_triggers.moved_to(plpy, t, plan.shadow, m["shadow_oid"])
     for t in moved + called:
-        plpy.execute(f"ALTER TABLE {plan.source} DISABLE TRIGGER {ident(t['name'])}")
-    set_privileges(plpy, m["source_oid"], m["source_oid"], "REVOKE")
+        execute_one(plpy, f"ALTER TABLE {plan.source} DISABLE TRIGGER {ident(t['name'])}")
     plpy.execute(writes_function(plan, instead_function_name(m), m["table_name"], reverse_tag=dual_write,
                                  identity_seq=identity_sequence(plpy, plan), called=called))
 

@@ -4,7 +4,7 @@ name on to the plaintext table (whose dual-write trigger writes the shadow). Pur
 
 from dataclasses import replace
 
-from colcrypt.migrate.sqlgen import SHADOW_SUFFIX, Plan, decrypt, ident, literal
+from colcrypt.migrate.sqlgen import SHADOW_SUFFIX, Plan, decrypt, ident, literal, trigger_function_sql
 
 PLAINTEXT_SUFFIX = "_plaintext"
 # Key types whose output function gives exactly what ::text gives (not char(n), inet or boolean),
@@ -33,7 +33,7 @@ def view_decrypt(plan: Plan, column: str, row: str = "e") -> str:
     if len(plan.key_columns) > 1 or plan.type_of(plan.key_columns[0]).split("(")[0] not in KEYED_TYPES:
         return decrypt(plan, column, row)
     value = (f"colcrypt.decrypt_column({row}.{ident(column + SHADOW_SUFFIX)},"
-             f" {literal(f'{plan.context_prefix}.{column}#')}, {row}.{ident(plan.key_columns[0])})")
+             f" {literal(plan.column_context(column) + '#')}, {row}.{ident(plan.key_columns[0])})")
     return f"({value})::{plan.type_of(column)}"
 
 
@@ -66,11 +66,7 @@ def instead_of_function(plan: Plan, function: str, name: str, invoker: bool = Fa
                 HINT = 'Another transaction updated it concurrently; retry the transaction.';
         END IF;
         RETURN NULL;"""
-    return f"""CREATE FUNCTION {function}() RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY {'INVOKER' if invoker else 'DEFINER'}
-SET search_path = pg_catalog, pg_temp
-AS $colcrypt$
-BEGIN
+    return trigger_function_sql(function, f"""BEGIN
     IF TG_OP = 'INSERT' THEN
         {insert}
         RETURN NEW;
@@ -89,8 +85,7 @@ BEGIN
         RETURN NEW;
     END IF;
     RETURN OLD;
-END
-$colcrypt$"""
+END""", definer=not invoker)
 
 
 def own_identity(plan: Plan) -> str | None:

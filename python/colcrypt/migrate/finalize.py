@@ -8,21 +8,19 @@ triggers and is kept, untouched, for cleanup (or a rollback, which first brings 
 the shadow)."""
 
 from colcrypt.migrate.cutover import COLCRYPT_TRIGGERS_SQL, called_triggers, identity_sequence, instead_function_name
-from colcrypt.migrate.foreign_keys import add_foreign_key
-from colcrypt.migrate.privileges import set_privileges
+from colcrypt.migrate.foreign_keys import add_foreign_key, definition, foreign_key
 from colcrypt.migrate.sqlgen import ident
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import lock_name, lock_names_of, run_switch, switch_timeout
 from colcrypt.migrate.writes_sql import writes_function
-from colcrypt.plpy_helpers import fail, query
+from colcrypt.plpy_helpers import execute_one, fail, query
 
 # Constraints of the plaintext table and those that reference it (not the clones on partitions),
 # with the columns they use and the names they render with (search_path is pinned to pg_catalog).
 CONSTRAINTS_SQL = """
 SELECT c.conname::text AS name, c.contype::text AS kind, c.conrelid = $1 AS own, c.conrelid::regclass::text AS rel,
        c.conrelid::oid AS rel_oid, c.confrelid::regclass::text AS ref, c.confrelid::oid AS ref_oid,
-       regexp_replace(pg_get_constraintdef(c.oid), ' NOT VALID$', '') AS def,
-       pg_get_expr(c.conbin, c.conrelid) AS expr,
+       pg_get_constraintdef(c.oid) AS def, pg_get_expr(c.conbin, c.conrelid) AS expr, c.connoinherit AS no_inherit,
        ARRAY(SELECT a.attname::text FROM pg_attribute a
              WHERE (a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey))
                 OR (a.attrelid = c.confrelid AND a.attnum = ANY(c.confkey) AND c.confrelid = $1)) AS cols
@@ -78,7 +76,6 @@ def constraint_moves(plpy, m: dict, plan, table: str) -> dict:
 
 
 def _switch(plpy, m: dict, plan, moves: dict) -> None:
-    rendered = query(plpy, "SELECT $1::regclass::text AS t", ["oid"], [m["source_oid"]])[0]["t"]
     lock_name(plpy, m["view_oid"])
     lock_names_of(plpy, [f["rel_oid"] for f in moves["fks_in"]] + [f["ref_oid"] for f in moves["fks_out"]],
                   but=m["view_oid"])
@@ -87,17 +84,20 @@ def _switch(plpy, m: dict, plan, moves: dict) -> None:
         plpy.execute(f"LOCK TABLE {', '.join(children)} IN ACCESS EXCLUSIVE MODE")
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     for fk in moves["fks_out"]:  # a self-reference points at the shadow too
-        add_foreign_key(plpy, plan.shadow, fk["name"], _repoint(fk["def"], rendered, plan.shadow))
-        plpy.execute(f"ALTER TABLE {plan.source} DROP CONSTRAINT {ident(fk['name'])}")
+        parts = foreign_key(plpy, m["source_oid"], fk["name"])
+        ref = plan.shadow if parts["ref_oid"] == m["source_oid"] else fk["ref"]
+        add_foreign_key(plpy, plan.shadow, fk["name"], definition(parts, ref))
+        execute_one(plpy, f"ALTER TABLE {plan.source} DROP CONSTRAINT {ident(fk['name'])}")
     for fk in moves["fks_in"]:
-        plpy.execute(f"ALTER TABLE {fk['rel']} DROP CONSTRAINT {ident(fk['name'])}")
-        add_foreign_key(plpy, fk["rel"], fk["name"], _repoint(fk["def"], rendered, plan.shadow))
+        parts = foreign_key(plpy, fk["rel_oid"], fk["name"])
+        execute_one(plpy, f"ALTER TABLE {fk['rel']} DROP CONSTRAINT {ident(fk['name'])}")
+        add_foreign_key(plpy, fk["rel"], fk["name"], definition(parts, plan.shadow))
     for c in moves["checks_shadow"]:
-        plpy.execute(f"ALTER TABLE {plan.shadow} ADD CONSTRAINT {ident(c['name'])} {c['def']} NOT VALID")
+        execute_one(plpy, f"ALTER TABLE {plan.shadow} ADD CONSTRAINT {ident(c['name'])} CHECK ({c['expr']})"
+                          f"{' NO INHERIT' if c['no_inherit'] else ''} NOT VALID")
     for t in query(plpy, COLCRYPT_TRIGGERS_SQL, ["oid"], [m["source_oid"]]):  # nothing writes it any more
-        plpy.execute(f"ALTER TABLE {t['rel']} DISABLE TRIGGER {ident(t['tgname'])}")
-    set_privileges(plpy, m["source_oid"], m["source_oid"], "REVOKE", writes_only=False)
-    plpy.execute(final_function(plpy, m, plan, moves))
+        execute_one(plpy, f"ALTER TABLE {t['rel']} DISABLE TRIGGER {ident(t['tgname'])}")
+    execute_one(plpy, final_function(plpy, m, plan, moves))
 
 
 def final_function(plpy, m: dict, plan, moves: dict, identity_seq: str | None = None) -> str:
@@ -107,7 +107,3 @@ def final_function(plpy, m: dict, plan, moves: dict, identity_seq: str | None = 
                            checks=[(c["name"], c["expr"]) for c in moves["checks_trigger"]], required=required,
                            called=called_triggers(plpy, m))
 
-
-def _repoint(definition: str, table: str, shadow: str) -> str:
-    """A foreign key's definition referencing the shadow where it referenced the table."""
-    return definition.replace(f" REFERENCES {table}(", f" REFERENCES {shadow}(", 1)

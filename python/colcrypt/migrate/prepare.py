@@ -4,11 +4,13 @@ record the migration, all in the caller's one transaction (an error leaves nothi
 from colcrypt.migrate.shadow_indexes import INDEXES_SQL, index_statements
 from colcrypt.migrate.sqlgen import (
     BIDX_SUFFIX,
+    CONTEXT_VERSION,
     METADATA,
     SHADOW_SUFFIX,
     Column,
     Plan,
     bidx_indexes,
+    context_prefix,
     create_shadow,
     generated_function,
     ident,
@@ -17,10 +19,11 @@ from colcrypt.migrate.sqlgen import (
 )
 from colcrypt.migrate.sqlgen import trigger_function as row_function
 from colcrypt.migrate.state import find_live, log_event
-from colcrypt.plpy_helpers import fail, query
+from colcrypt.plpy_helpers import as_owner, fail, query
 
 TABLE_SQL = """
-SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind, c.relispartition
+SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind, c.relispartition,
+       c.relowner::regrole::text AS owner
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1
 """
 COLUMNS_SQL = """
@@ -109,13 +112,13 @@ def _check_columns(plpy, name: str, oid: int, all_cols: list[dict], wanted: list
             fail(plpy, "KC015", f"column {col} of {name} is used by {', '.join(dependents)}",
                   "Those would break once the column holds ciphertext (random nonces make equal values differ). "
                   "Drop or change them first; equality lookups later use a blind index.")
-        bad = plpy.execute(ROUND_TRIP_SQL.format(col=ident(col), source=source, type=c["type"]))[0]["n"]
+        bad = as_owner(plpy, oid, ROUND_TRIP_SQL.format(col=ident(col), source=source, type=c["type"]))[0]["n"]
         if bad:
             fail(plpy, "KC015", f"values of column {col} of {name} ({c['type']}) do not survive text round trip",
                   "colcrypt encrypts a value's text form and casts it back; this type loses information that way.")
 
 
-def _check_key(plpy, key_id: str | None) -> None:
+def _check_key(plpy, key_id: str | None, table: str, t: dict) -> None:
     if not key_id:
         fail(plpy, "KC008", "p_key_id is empty", "Pass a key from colcrypt.keyring, e.g. 'crm-pii'.")
     versions = query(plpy, "SELECT state FROM colcrypt.key_versions WHERE key_id = $1", ["text"], [key_id])
@@ -125,9 +128,18 @@ def _check_key(plpy, key_id: str | None) -> None:
     if not any(v["state"] == "active" for v in versions):
         fail(plpy, "KC007", f"key {key_id!r} has no active version",
               "Rotate it to a new version (colcrypt keys rotate) or use another key.")
-    # The triggers encrypt as this role: make sure it can, before anything is created.
-    query(plpy, "SELECT colcrypt.encrypt_column('probe', $1, 'colcrypt.prepare') IS NOT NULL AS ok", ["text"],
-          [key_id])
+    # The triggers encrypt with the table owner's rights: make sure it can, before anything is created.
+    try:
+        with plpy.subtransaction():
+            as_owner(plpy, t["oid"], "SELECT colcrypt.encrypt_column('probe', $1, 'colcrypt.prepare') AS v", ["text"],
+                     [key_id])
+    except plpy.SPIError as e:
+        if getattr(e, "sqlstate", None) != "42501":
+            raise
+        fail(plpy, "42501", f"role {t['owner']}, the owner of {table}, may not use key {key_id!r} ({e.args[0]})",
+             f"The dual-write triggers encrypt with the rights of the table's owner. Grant it the key: SELECT "
+             f"colcrypt.grant_key({literal(key_id)}, {literal(t['owner'])}); server-side unwrapping must be "
+             "configured (colcrypt.kek_file or colcrypt.provider_config, docs/keys.md).")
 
 
 def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, key_id: str | None,
@@ -147,21 +159,29 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
     all_cols = query(plpy, COLUMNS_SQL, ["oid"], [oid])
     source = f"{ident(schema)}.{ident(relname)}"
     _check_columns(plpy, table, oid, all_cols, columns, key, source)
-    _check_key(plpy, key_id)
+    _check_key(plpy, key_id, table, t)
     blind = list(blind or [])
     if any(b not in columns for b in blind) or len(set(blind)) != len(blind):
         fail(plpy, "KC008", f"p_blind_index names columns that are not among the columns to encrypt: {blind}",
              "A blind index is for encrypted columns with equality lookups, e.g. ARRAY['email'].")
+    # a database not updated from 0.2.0 yet has no context_version: its migrations take version 1's contexts
+    version = CONTEXT_VERSION if query(plpy, "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid ="
+                                             " 'colcrypt.migrations'::regclass AND attname = 'context_version') AS v",
+                                       [], [])[0]["v"] else 1
     plan = Plan(schema, relname, tuple(Column(c["attname"], c["type"], c["attnotnull"]) for c in all_cols),
-                tuple(columns), tuple(key), key_id, f"{schema}.{relname}", tuple(blind))
+                tuple(columns), tuple(key), key_id,
+                context_prefix(schema, relname) if version > 1 else f"{schema}.{relname}", tuple(blind),
+                context_version=version)
     _check_names(plpy, table, plan, oid)
 
     migration_id = plpy.execute("SELECT nextval('colcrypt.migrations_migration_id_seq') AS id")[0]["id"]
     row_fn = generated_function("dual_write", migration_id)
     trunc_fn = generated_function("truncate", migration_id)
     shadow_comment = f"colcrypt: encrypted copy of {source} (migration {migration_id})"
+    owner = ident(t["owner"])
     statements = [
         create_shadow(plan),
+        f"ALTER TABLE {plan.shadow} OWNER TO {owner}",  # its indexes and the triggers' writes run as the owner
         *bidx_indexes(plan),
         *index_statements(query(plpy, INDEXES_SQL, ["oid", "text[]", "text[]"], [oid, list(columns), key]), plan),
         f"COMMENT ON TABLE {plan.shadow} IS {literal(shadow_comment)}",
@@ -170,6 +190,8 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
         truncate_function(plan, trunc_fn),
         f"COMMENT ON FUNCTION {trunc_fn}() IS {literal(f'colcrypt: TRUNCATE of {source} empties {plan.shadow}')}",
         f"REVOKE ALL ON FUNCTION {row_fn}(), {trunc_fn}() FROM PUBLIC",
+        f"ALTER FUNCTION {row_fn}() OWNER TO {owner}",  # definers: they run as the owner, never as the DBA
+        f"ALTER FUNCTION {trunc_fn}() OWNER TO {owner}",
         f"CREATE TRIGGER colcrypt_dual_write AFTER INSERT OR UPDATE OR DELETE ON {source}"
         f" FOR EACH ROW EXECUTE FUNCTION {row_fn}()",
     ]
@@ -190,7 +212,7 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
                 " key_columns, key_types, key_id, context_prefix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
           ["int8", "text", "oid", "oid", "text[]", "text[]", "text[]", "text[]", "text", "text"],
           [migration_id, table, oid, shadow_oid, list(columns), blind, key, [plan.type_of(k) for k in key], key_id,
-           plan.context_prefix])
+           plan.context_prefix])  # context_version: its default, 2
     detail = {"columns": list(columns), "blind_index": blind, "key_id": key_id, "key_columns": key,
               "shadow": plan.shadow}
     log_event(plpy, migration_id, table, "prepare", detail)

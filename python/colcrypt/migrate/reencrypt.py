@@ -8,14 +8,15 @@ changes). Resumable: a run skips what is done. Works at any stage from dual_writ
 import time
 
 from colcrypt.migrate import schedule
-from colcrypt.migrate.sqlgen import BIDX_SUFFIX, SHADOW_SUFFIX, ident, literal
+from colcrypt.migrate.sqlgen import BIDX_SUFFIX, SHADOW_SUFFIX, column_context, ident, literal
 from colcrypt.migrate.state import log_event
-from colcrypt.plpy_helpers import fail, interval_seconds, query
+from colcrypt.plpy_helpers import as_owner, commit, fail, interval_seconds, pin, query
 
 MIGRATION_SQL = """
 SELECT m.migration_id, m.table_name, m.columns, m.key_columns, m.key_id, m.context_prefix, m.blind_index,
-       m.shadow::text AS shadow, m.shadow::oid AS shadow_oid
-FROM colcrypt.migrations m
+       coalesce((to_jsonb(m) ->> 'context_version')::int, 1) AS context_version,  -- 1 before 0.2.1
+       quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS shadow, m.shadow::oid AS shadow_oid
+FROM colcrypt.migrations m JOIN pg_class c ON c.oid = m.shadow JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE (m.source = $1 OR m.name_view = $1) AND m.state <> 'rolled_back'
 ORDER BY m.migration_id DESC LIMIT 1
 """
@@ -49,13 +50,14 @@ def batch_sql(m: dict, types: dict[str, str]) -> str:
     key_text = (f"(s.{keys[0]})::text" if len(keys) == 1 else "ROW(" + ", ".join(f"s.{k}" for k in keys) + ")::text")
     sets = []
     for c in m["columns"]:
-        ctx = f"{literal(m['context_prefix'] + '.' + c + '#')} || {key_text}"
+        column = column_context(m["context_prefix"], m["context_version"], c)
+        ctx = f"{literal(column + '#')} || {key_text}"
         plain = f"colcrypt.decrypt_column(s.{ident(c + SHADOW_SUFFIX)}, {ctx})"
         sets.append(f"{ident(c + SHADOW_SUFFIX)} = CASE WHEN {_older(c)} THEN colcrypt.encrypt_column({plain}, "
                     f"{literal(m['key_id'])}, {ctx}) ELSE s.{ident(c + SHADOW_SUFFIX)} END")
         if c in m["blind_index"]:
             sets.append(f"{ident(c + BIDX_SUFFIX)} = CASE WHEN {_older(c)} THEN colcrypt.blind_index({plain}, "
-                        f"{literal(m['key_id'])}, {literal(m['context_prefix'] + '.' + c)}) "
+                        f"{literal(m['key_id'])}, {literal(column)}) "
                         f"ELSE s.{ident(c + BIDX_SUFFIX)} END")
     match = " AND ".join(f"s.{k} = b.{k}" for k in keys)
     order = ", ".join(f"s.{k}" for k in keys)
@@ -75,6 +77,7 @@ SELECT (SELECT count(*) FROM b)::int AS seen, (SELECT count(*) FROM u)::int AS d
 
 
 def reencrypt(plpy, table: str, oid: int | None, batch_size: int, sleep, max_runtime=None) -> None:
+    pin(plpy)  # the table's name was resolved with the caller's search_path; nothing else is
     m = _migration(plpy, table, oid, batch_size)
     active = query(plpy, ACTIVE_SQL, ["text"], [m["key_id"]])
     if not active:
@@ -89,7 +92,7 @@ def reencrypt(plpy, table: str, oid: int | None, batch_size: int, sleep, max_run
              "Run colcrypt.reencrypt as a superuser (it sets session_replication_role = replica per batch).")
     types = {r["name"]: r["type"] for r in query(plpy, KEY_TYPES_SQL, ["oid", "text[]"],
                                                    [m["shadow_oid"], list(m["key_columns"])])}
-    plan = plpy.prepare(batch_sql(m, types), ["text[]", "int4", "int4"])
+    batch = batch_sql(m, types)
     pause = interval_seconds(plpy, sleep) or 0.0
     limit = interval_seconds(plpy, max_runtime)
     started, seen, done, clean = time.monotonic(), 0, 0, False
@@ -99,8 +102,8 @@ def reencrypt(plpy, table: str, oid: int | None, batch_size: int, sleep, max_run
         while True:
             if quiet:
                 plpy.execute("SET LOCAL session_replication_role = replica")  # the table's triggers stay quiet
-            r = plpy.execute(plan, [last, batch_size, version])[0]
-            plpy.commit()
+            r = as_owner(plpy, m["shadow_oid"], batch, ["text[]", "int4", "int4"], [last, batch_size, version])[0]
+            commit(plpy)
             seen, moved, last = seen + r["seen"], moved + r["done"], r["last"]
             if r["seen"] < batch_size or (limit is not None and time.monotonic() - started >= limit):
                 break

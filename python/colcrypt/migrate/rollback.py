@@ -6,13 +6,14 @@ the triggers, the view and the shadow go."""
 
 from colcrypt.migrate.cutover import DEPENDENT_VIEWS_SQL, instead_function_name
 from colcrypt.migrate.cutover_sql import view_decrypt
-from colcrypt.migrate.foreign_keys import add_foreign_key
+from colcrypt.migrate.foreign_keys import add_foreign_key, definition, foreign_key
 from colcrypt.migrate.privileges import set_privileges
+from colcrypt.migrate.row_triggers import ENABLE
 from colcrypt.migrate.schedule import unschedule_all
 from colcrypt.migrate.sqlgen import generated_function, ident
 from colcrypt.migrate.state import event_detail, live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import lock_names_of, run_switch, switch_timeout
-from colcrypt.plpy_helpers import query
+from colcrypt.plpy_helpers import as_owner, execute_one, query
 
 BEFORE_CLEANUP = ("dual_write", "backfilling", "backfilled", "validated", "cutover_reads", "cutover_writes",
                   "finalized")
@@ -57,10 +58,12 @@ def _undo(plpy, m: dict, plan, finalized: dict | None) -> None:
     if finalized is not None:
         _catch_up(plpy, m, plan, finalized)
     if m["state"] in ("cutover_writes", "finalized"):  # the plaintext table is in step; its triggers fire there again
-        for name in event_detail(plpy, m, "cutover writes").get("triggers", []):
-            plpy.execute(f"ALTER TABLE {plan.source} ENABLE TRIGGER {ident(name)}")
-        set_privileges(plpy, m["source_oid"], m["view_oid"], "GRANT", writes_only=m["state"] == "cutover_writes")
-    if m["view_oid"]:
+        moved = event_detail(plpy, m, "cutover writes")
+        for name in moved.get("triggers", []):
+            enable = ENABLE[moved.get("enabled", {}).get(name, "O")]
+            execute_one(plpy, f"ALTER TABLE {plan.source} {enable} TRIGGER {ident(name)}")
+    if m["view_oid"]:  # the read cutover took every privilege of the table's grantees to the name
+        set_privileges(plpy, m["source_oid"], m["view_oid"], "GRANT", writes_only=False)
         plpy.execute(f"ALTER TABLE {plan.source} RENAME TO {ident(m['view_name'])}")
         for d in dependents:  # their text names the view; now the name is the table again
             options = f" WITH ({d['options']})" if d["options"] else ""
@@ -79,7 +82,9 @@ def _catch_up(plpy, m: dict, plan, finalized: dict) -> None:
     shadow (rows deleted since, rows the name's trigger wrote since, marked 'final') and give it its
     foreign keys back, NOT VALID (validating would hold the switch's locks for a full scan)."""
     key = " AND ".join(f"s.{ident(k)} = t.{ident(k)}" for k in plan.key_columns)
-    plpy.execute(f"DELETE FROM {plan.source} AS t WHERE NOT EXISTS (SELECT FROM {plan.shadow} AS s WHERE {key})")
+    # as the table's owner: its CHECKs, defaults and index expressions run with its rights
+    as_owner(plpy, m["source_oid"],
+             f"DELETE FROM {plan.source} AS t WHERE NOT EXISTS (SELECT FROM {plan.shadow} AS s WHERE {key})")
     cols = ", ".join(ident(c.name) for c in plan.columns)
     values = ", ".join(view_decrypt(plan, c.name, "s") if c.name in plan.sensitive else f"s.{ident(c.name)}"
                        for c in plan.columns)
@@ -87,17 +92,20 @@ def _catch_up(plpy, m: dict, plan, finalized: dict) -> None:
                      if c.name not in plan.key_columns and c.identity != "a")
     overriding = " OVERRIDING SYSTEM VALUE" if any(c.identity == "a" for c in plan.columns) else ""
     conflict = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
-    plpy.execute(f"INSERT INTO {plan.source} AS t ({cols}){overriding} SELECT {values} FROM {plan.shadow} AS s"
-                 f" WHERE s.migration_status = 'final'"
-                 f" ON CONFLICT ({', '.join(ident(k) for k in plan.key_columns)}) {conflict}")
+    as_owner(plpy, m["source_oid"], f"INSERT INTO {plan.source} AS t ({cols}){overriding} SELECT {values}"
+                                    f" FROM {plan.shadow} AS s WHERE s.migration_status = 'final'"
+                                    f" ON CONFLICT ({', '.join(ident(k) for k in plan.key_columns)}) {conflict}")
     restored = []
     for fk in finalized["foreign_keys_in"] + finalized["foreign_keys_out"]:
-        rel = _name(plpy, fk["rel_oid"]) if "rel_oid" in fk else plan.source
-        ref = _name(plpy, fk["ref_oid"])  # its name now, which a cutover of its own may have changed
-        definition = fk["def"].replace(f" REFERENCES {fk['ref']}(", f" REFERENCES {ref}(", 1)
-        if "rel_oid" in fk:
-            plpy.execute(f"ALTER TABLE {rel} DROP CONSTRAINT {ident(fk['name'])}")
-        if add_foreign_key(plpy, rel, fk["name"], definition):
+        into = "rel_oid" in fk  # a key of another table into this one; else one of this table, on the shadow now
+        rel = _name(plpy, fk["rel_oid"]) if into else plan.source
+        parts = foreign_key(plpy, fk["rel_oid"] if into else m["shadow_oid"], fk["name"])
+        # what it references now: this table again, or the other table by its name now (a cutover of its
+        # own may have changed it)
+        ref = plan.source if into or parts["ref_oid"] == m["shadow_oid"] else _name(plpy, parts["ref_oid"])
+        if into:
+            execute_one(plpy, f"ALTER TABLE {rel} DROP CONSTRAINT {ident(fk['name'])}")
+        if add_foreign_key(plpy, rel, fk["name"], definition(parts, ref)):
             owner = rel if "rel_oid" in fk else f"{ident(plan.schema)}.{ident(m['view_name'])}"
             restored.append(f"ALTER TABLE {owner} VALIDATE CONSTRAINT {ident(fk['name'])}")
     if restored:

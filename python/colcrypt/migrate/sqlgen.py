@@ -11,6 +11,20 @@ METADATA = {"encryption_key_id": "text", "encryption_algorithm": "text", "encryp
             "migration_status": "text"}  # the shadow's last columns
 
 
+CONTEXT_VERSION = 2  # migrations.context_version of new migrations
+
+
+def context_prefix(schema: str, table: str) -> str:
+    """The first part of every value's context: the table, quoted, so that no two tables share it."""
+    return f"{ident(schema)}.{ident(table)}"
+
+
+def column_context(prefix: str, version: int, column: str) -> str:
+    """A column's context (blind indexes; values add '#' and the row key). Version 1 (migrations
+    prepared before 0.2.1) joined unquoted names, so that s."t"."x.c" and s."t.x"."c" met."""
+    return f"{prefix}.{column}" if version == 1 else f"{prefix}.{ident(column)}"
+
+
 def ident(name: str) -> str:
     """A quoted identifier, whatever the name holds."""
     return '"' + name.replace('"', '""') + '"'
@@ -41,9 +55,13 @@ class Plan:
     sensitive: tuple[str, ...]
     key_columns: tuple[str, ...]
     key_id: str
-    context_prefix: str  # schema.table at prepare time: part of every value's associated data
+    context_prefix: str  # "schema"."table" at prepare time: part of every value's associated data
     blind: tuple[str, ...] = ()  # sensitive columns that also get a blind index <col>_bidx
     shadow_table: str = ""  # the shadow's name when it is no longer <table>_encrypted (after cutover)
+    context_version: int = CONTEXT_VERSION
+
+    def column_context(self, column: str) -> str:
+        return column_context(self.context_prefix, self.context_version, column)
 
     @property
     def source(self) -> str:
@@ -69,6 +87,23 @@ class Plan:
         return names + list(METADATA)
 
 
+def dollar_quoted(body: str) -> str:
+    """body between dollar quotes whose tag it does not contain (a column name may hold any text)."""
+    tag, n = "colcrypt", 0
+    while f"${tag}$" in body:
+        n += 1
+        tag = f"colcrypt{n}"
+    return f"${tag}$\n{body}\n${tag}$"
+
+
+def trigger_function_sql(function: str, body: str, replace: bool = False, definer: bool = True) -> str:
+    """CREATE FUNCTION of a generated trigger function: PL/pgSQL, search_path pinned. A definer one
+    runs as its owner, which is the table's owner (never the DBA who ran the step)."""
+    return (f"CREATE {'OR REPLACE ' if replace else ''}FUNCTION {function}() RETURNS trigger\n"
+            f"LANGUAGE plpgsql VOLATILE SECURITY {'DEFINER' if definer else 'INVOKER'}\n"
+            f"SET search_path = pg_catalog, pg_temp\nAS {dollar_quoted(body)}")
+
+
 def generated_function(kind: str, migration_id: int) -> str:
     """The name of a function generated for a migration: dual_write, truncate or instead."""
     return f"colcrypt.{ident(f'{kind}_{int(migration_id)}')}"
@@ -81,7 +116,7 @@ def key_text(plan: Plan, row: str) -> str:
 
 
 def context(plan: Plan, column: str, row: str) -> str:
-    return f"{literal(f'{plan.context_prefix}.{column}#')} || {key_text(plan, row)}"
+    return f"{literal(plan.column_context(column) + '#')} || {key_text(plan, row)}"
 
 
 def encrypt(plan: Plan, column: str, row: str) -> str:
@@ -99,7 +134,7 @@ def blind_index(plan: Plan, column: str, row: str) -> str:
     """The column's blind index of a row's value: keyed by the column, not the row, so that equal
     values can be looked up."""
     return (f"colcrypt.blind_index(({row}.{ident(column)})::text, {literal(plan.key_id)},"
-            f" {literal(f'{plan.context_prefix}.{column}')})")
+            f" {literal(plan.column_context(column))})")
 
 
 def shadow_values(plan: Plan, row: str, status: str) -> list[str]:
@@ -149,11 +184,7 @@ def trigger_function(plan: Plan, function: str) -> str:
     """The dual-write row trigger: INSERT and UPDATE upsert the encrypted row (a key change first
     deletes the old key), DELETE deletes it. AFTER triggers see the row as finally written."""
     key_changed = " OR ".join(f"OLD.{ident(k)} IS DISTINCT FROM NEW.{ident(k)}" for k in plan.key_columns)
-    return f"""CREATE FUNCTION {function}() RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $colcrypt$
-BEGIN
+    return trigger_function_sql(function, f"""BEGIN
     IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND ({key_changed})) THEN
         DELETE FROM {plan.shadow} AS s WHERE {_key_match(plan, 's', 'OLD')};
     END IF;
@@ -161,18 +192,13 @@ BEGIN
         {upsert(plan, 'NEW', 'dual_write')};
     END IF;
     RETURN NULL;
-END
-$colcrypt$"""
+END""")
 
 
-def truncate_function(plan: Plan, function: str) -> str:
+def truncate_function(plan: Plan, function: str, replace: bool = False) -> str:
     """TRUNCATE of the table empties the shadow; TRUNCATE of one partition removes the shadow rows
     whose keys are no longer in the table."""
-    return f"""CREATE FUNCTION {function}() RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $colcrypt$
-BEGIN
+    return trigger_function_sql(function, f"""BEGIN
     IF TG_RELID = {literal(plan.source)}::regclass THEN
         TRUNCATE {plan.shadow};
     ELSE
@@ -180,8 +206,7 @@ BEGIN
         WHERE NOT EXISTS (SELECT FROM {plan.source} AS t WHERE {_key_match(plan, 't', 's')});
     END IF;
     RETURN NULL;
-END
-$colcrypt$"""
+END""", replace=replace)
 
 
 def _key_tuple(plan: Plan, row: str | None = None) -> str:

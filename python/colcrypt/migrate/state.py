@@ -47,10 +47,11 @@ def set_paused(plpy, table: str, table_oid: int | None, paused: bool, reason: st
 
 
 def plan_of(plpy, m: dict) -> Plan:
-    cols = query(plpy, COLUMNS_SQL, ["oid"], [m["source_oid"]])
     """The migration's plan from the catalog: its plaintext table (renamed after cutover), its shadow."""
+    cols = query(plpy, COLUMNS_SQL, ["oid"], [m["source_oid"]])
     return Plan(m["schema_name"], m["rel_name"], columns_of(cols), tuple(m["columns"]), tuple(m["key_columns"]),
-                m["key_id"], m["context_prefix"], tuple(m["blind_index"]), m["shadow_name"])
+                m["key_id"], m["context_prefix"], tuple(m["blind_index"]), m["shadow_name"],
+                m.get("context_version", 1))  # 1 in a database not updated from 0.2.0 yet
 
 
 def columns_of(rows) -> tuple[Column, ...]:

@@ -7,7 +7,7 @@ import time
 from colcrypt.migrate.schedule import remove_retired
 from colcrypt.migrate.sqlgen import validation
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
-from colcrypt.plpy_helpers import fail
+from colcrypt.plpy_helpers import as_owner, fail
 
 AFTER_BACKFILL = ("backfilled", "validated", "cutover_reads", "cutover_writes")
 
@@ -20,13 +20,15 @@ def validate(plpy, table: str, oid: int | None, sample_size: int | None) -> dict
     require_state(plpy, m, AFTER_BACKFILL, "validate")
     plan = plan_of(plpy, m)
     started = time.monotonic()
+    # decrypted with the table owner's key grant, as the owner (its policies, casts and types never run as the DBA)
     if sample_size is None:
-        r = plpy.execute(validation(plan, sampled=False))[0]
+        r = as_owner(plpy, m["source_oid"], validation(plan, sampled=False))[0]
     else:
         estimate = plpy.execute(plpy.prepare("SELECT greatest(reltuples, 1) AS n FROM pg_class WHERE oid = $1",
                                              ["oid"]), [m["source_oid"]])[0]["n"]
         percent = min(100.0, 100.0 * 3 * sample_size / estimate)
-        r = plpy.execute(plpy.prepare(validation(plan, sampled=True), ["float8", "int8"]), [percent, sample_size])[0]
+        r = as_owner(plpy, m["source_oid"], validation(plan, sampled=True), ["float8", "int8"],
+                     [percent, sample_size])[0]
     seconds = time.monotonic() - started
     examples = {k: r[f"{k}_keys"] or [] for k in ("mismatched", "missing", "orphaned")}
     passed = r["mismatched"] == 0 and r["missing"] == 0 and r["orphaned"] == 0

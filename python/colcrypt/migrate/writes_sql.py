@@ -6,7 +6,7 @@ shadow. Pure Python."""
 
 from colcrypt.migrate import row_triggers
 from colcrypt.migrate.cutover_sql import own_identity, view_decrypt
-from colcrypt.migrate.sqlgen import Plan, ident, literal, shadow_values
+from colcrypt.migrate.sqlgen import Plan, ident, literal, shadow_values, trigger_function_sql
 
 REVERSE_WRITE = "colcrypt.reverse_write"  # the trigger depth and function of the write in progress
 
@@ -30,11 +30,7 @@ def mirror_function(plan: Plan, function: str, called: list[dict] = ()) -> str:
     ours = ", ".join(f"NEW.{ident(c)}" if c in plan.sensitive else f"r.{ident(c)}" for c in back)
     theirs = ", ".join(f"n.{ident(c)}" for c in back)
     new_key = " AND ".join(f"t.{ident(k)} = n.{ident(k)}" for k in plan.key_columns)
-    return f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $colcrypt$
-DECLARE
+    return trigger_function_sql(function, f"""DECLARE
     r record;
     n record;
     wrote boolean;
@@ -61,8 +57,7 @@ BEGIN
         PERFORM set_config({literal(REVERSE_WRITE)}, '', true);
     END IF;
     RETURN NULL;
-END
-$colcrypt$"""
+END""", replace=True)
 
 
 def _checks(name: str, checks: list[tuple[str, str]], required: list[str]) -> str:
@@ -117,11 +112,7 @@ def writes_function(plan: Plan, function: str, name: str, *, reverse_tag: str | 
     old = ", ".join(f"OLD.{ident(c.name)}" for c in plan.columns)
     unchanged = f"ROW({read})::text IS NOT DISTINCT FROM ROW({old})::text"
     reverse = _reverse(plan, reverse_tag) if reverse_tag else {"INSERT": "", "UPDATE": "", "DELETE": ""}
-    return f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $colcrypt$
-BEGIN{fill}{row_triggers.before(list(called))}
+    return trigger_function_sql(function, f"""BEGIN{fill}{row_triggers.before(list(called))}
 {_checks(name, list(checks), list(required))}    IF TG_OP = 'INSERT' THEN
         INSERT INTO {plan.shadow} AS s ({', '.join(ident(n) for n in names)})
             VALUES ({', '.join(values)}){back};{reverse['INSERT']}{row_triggers.after(list(called), 'INSERT')}
@@ -145,8 +136,7 @@ BEGIN{fill}{row_triggers.before(list(called))}
         RETURN NEW;
     END IF;{reverse['DELETE']}{row_triggers.after(list(called), 'DELETE')}
     RETURN OLD;
-END
-$colcrypt$"""
+END""", replace=True)
 
 
 def _reverse(plan: Plan, tag: str) -> dict[str, str]:
