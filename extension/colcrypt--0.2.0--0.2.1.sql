@@ -34,6 +34,411 @@ AS 'MODULE_PATHNAME', 'colcrypt_as_owner';
 COMMENT ON FUNCTION colcrypt._as_owner(oid, text, "any") IS
 'Internal: colcrypt._as_owner(p_relation, p_sql) with the statement''s parameters $1, $2, ... after them.';
 
+-- sql/functions/add_key.sql
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) add keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
+CREATE OR REPLACE FUNCTION colcrypt.add_key(
+    p_key_id text,
+    p_version integer,
+    p_provider text,
+    p_kek_ref text,
+    p_wrapped_key bytea,
+    p_kcv bytea
+)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_counter text := format('key_counter_%s_v%s', left(md5(p_key_id), 16), p_version);
+BEGIN
+    IF p_key_id IS NULL OR p_key_id !~ '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC008',
+            MESSAGE = format('colcrypt: %L is not a valid key id', p_key_id),
+            HINT = 'A key id is 1 to 128 characters: letters, digits and . _ : / -, starting with a letter or digit.';
+    END IF;
+    IF EXISTS (
+        SELECT 1 FROM colcrypt.key_versions AS k
+        WHERE k.key_id = p_key_id AND k.version = p_version
+    ) THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC011',
+            MESSAGE = format('colcrypt: key %s version %s already exists', p_key_id, p_version),
+            HINT = 'Choose another key id, or rotate the key to make a new version.';
+    END IF;
+    EXECUTE format('CREATE SEQUENCE colcrypt.%I INCREMENT BY 256 MINVALUE 0 START WITH 256', v_counter);
+    EXECUTE format('GRANT SELECT ON SEQUENCE colcrypt.%I TO PUBLIC', v_counter);
+    INSERT INTO colcrypt.key_versions (key_id, version, provider, kek_ref, wrapped_key, kcv, counter)
+    VALUES (
+        p_key_id, p_version, p_provider, p_kek_ref, p_wrapped_key, p_kcv,
+        format('colcrypt.%I', v_counter)::regclass
+    );
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.add_key(text, integer, text, text, bytea, bytea) IS
+'Adds a wrapped data-key version to the keyring, with its encryption-counter sequence. '
+'Called by colcrypt keys create, which generates and wraps the key outside the database.';
+
+-- sql/functions/grant_key.sql
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) grant keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
+CREATE OR REPLACE FUNCTION colcrypt.grant_key(p_key_id text, p_role text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_role regrole := pg_catalog.to_regrole(p_role);
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC004',
+            MESSAGE = format('colcrypt: key %L is not in colcrypt.keyring', p_key_id),
+            HINT = 'Create it first: colcrypt keys create KEY_ID. List keys with SELECT key_id FROM colcrypt.keyring.';
+    END IF;
+    IF v_role IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '42704',
+            MESSAGE = format('colcrypt: role %L does not exist', p_role),
+            HINT = 'Create the role first, or check the spelling (role names are case-sensitive when quoted).';
+    END IF;
+    IF EXISTS (SELECT FROM colcrypt.key_grants AS g WHERE g.key_id = p_key_id AND g.grantee = v_role) THEN
+        RETURN;  -- granted already: nothing to log
+    END IF;
+    INSERT INTO colcrypt.key_grants (key_id, grantee) VALUES (p_key_id, v_role)
+    ON CONFLICT (key_id, grantee) DO NOTHING;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.grant_key(text, text) IS
+'Lets sessions of p_role (and of its members) have key p_key_id unwrapped server-side on first use. '
+'Needs colcrypt.kek_file (or another provider) configured by a superuser. Idempotent.';
+
+-- sql/functions/revoke_key.sql
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) revoke grants, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
+CREATE OR REPLACE FUNCTION colcrypt.revoke_key(p_key_id text, p_role text)
+RETURNS boolean
+LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH revoked AS (
+        DELETE FROM colcrypt.key_grants AS g
+        WHERE g.key_id = p_key_id AND g.grantee = pg_catalog.to_regrole(p_role)
+        RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM revoked)
+$$;
+
+COMMENT ON FUNCTION colcrypt.revoke_key(text, text) IS
+'Removes the grant of key p_key_id to p_role; returns whether there was one. '
+'Sessions of p_role that hold the key unwrapped server-side lose it at their next use of it.';
+
+-- sql/functions/rotate_key.sql
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) rotate keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
+CREATE OR REPLACE FUNCTION colcrypt.rotate_key(
+    p_key_id text,
+    p_version integer,
+    p_provider text,
+    p_kek_ref text,
+    p_wrapped_key bytea,
+    p_kcv bytea
+)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_last integer;
+BEGIN
+    PERFORM FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id FOR UPDATE;
+    SELECT max(k.version) INTO v_last FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id;
+    IF v_last IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC004',
+            MESSAGE = format('colcrypt: key %s is not in colcrypt.keyring', p_key_id),
+            HINT = 'Create it first: colcrypt keys create.';
+    END IF;
+    IF p_version IS DISTINCT FROM v_last + 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC011',
+            MESSAGE = format('colcrypt: key %s is at version %s, so its next version is %s, not %s', p_key_id,
+                             v_last, v_last + 1, p_version),
+            HINT = 'Another rotation ran meanwhile; run colcrypt keys rotate again.';
+    END IF;
+    UPDATE colcrypt.key_versions AS k SET state = 'retired', state_changed_at = pg_catalog.now()
+    WHERE k.key_id = p_key_id AND k.state = 'active';
+    PERFORM colcrypt.add_key(p_key_id, p_version, p_provider, p_kek_ref, p_wrapped_key, p_kcv);
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.rotate_key(text, integer, text, text, bytea, bytea) IS
+'Data-key rotation: adds version p_version (the next one) of p_key_id, wrapped outside the database, as the '
+'active version; the previous active version becomes retired (values under it still decrypt). Sessions that '
+'load the key from then on encrypt with the new version; CALL colcrypt.reencrypt(table) moves existing values. '
+'Called by colcrypt keys rotate.';
+
+-- sql/functions/rewrap_key.sql
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) rewrap keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
+CREATE OR REPLACE FUNCTION colcrypt.rewrap_key(
+    p_key_id text,
+    p_version integer,
+    p_provider text,
+    p_kek_ref text,
+    p_wrapped_key bytea,
+    p_kcv bytea
+)
+RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_row colcrypt.key_versions%ROWTYPE;
+BEGIN
+    SELECT * INTO v_row FROM colcrypt.key_versions AS k
+    WHERE k.key_id = p_key_id AND k.version = p_version
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC004',
+            MESSAGE = format('colcrypt: key %s version %s is not in colcrypt.keyring', p_key_id, p_version),
+            HINT = 'See SELECT key_id, version FROM colcrypt.keyring.';
+    END IF;
+    IF v_row.state = 'destroyed' THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC007',
+            MESSAGE = format('colcrypt: key %s version %s was destroyed', p_key_id, p_version),
+            HINT = 'A destroyed key cannot be rewrapped.';
+    END IF;
+    IF p_kcv IS DISTINCT FROM v_row.kcv THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC005',
+            MESSAGE = format('colcrypt: the new wrapping of key %s version %s holds another data key', p_key_id,
+                             p_version),
+            HINT = 'Rewrapping changes only the KEK; unwrap the key with its current KEK and wrap that same key.';
+    END IF;
+    IF p_provider IS NULL OR p_kek_ref IS NULL OR p_wrapped_key IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC008',
+            MESSAGE = format('colcrypt: rewrap of key %s needs a provider, a KEK reference and the wrapped key',
+                             p_key_id),
+            HINT = 'Use colcrypt keys rewrap, which supplies them.';
+    END IF;
+    UPDATE colcrypt.key_versions AS k
+    SET provider = p_provider, kek_ref = p_kek_ref, wrapped_key = p_wrapped_key
+    WHERE k.key_id = p_key_id AND k.version = p_version;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.rewrap_key(text, integer, text, text, bytea, bytea) IS
+'KEK rotation of one data-key version: replaces its provider, KEK reference and wrapped form, after checking '
+'that the new wrapping holds the same data key (its key check value). No value is re-encrypted. Called by '
+'colcrypt keys rewrap, which unwraps with the old KEK and wraps with the new one outside the database.';
+
+-- sql/functions/destroy_key.sql
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) destroy keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
+CREATE OR REPLACE FUNCTION colcrypt.destroy_key(p_key_id text, p_version integer DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    IF NOT EXISTS (SELECT FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC004',
+            MESSAGE = format('colcrypt: key %s is not in colcrypt.keyring', p_key_id),
+            HINT = 'See SELECT key_id, version, state FROM colcrypt.keyring.';
+    END IF;
+    IF p_version IS NOT NULL AND NOT EXISTS (
+        SELECT FROM colcrypt.key_versions AS k WHERE k.key_id = p_key_id AND k.version = p_version
+    ) THEN
+        RAISE EXCEPTION USING ERRCODE = 'KC004',
+            MESSAGE = format('colcrypt: key %s has no version %s', p_key_id, p_version),
+            HINT = 'See SELECT key_id, version, state FROM colcrypt.keyring.';
+    END IF;
+    UPDATE colcrypt.key_versions AS k
+    SET state = 'destroyed', state_changed_at = pg_catalog.now(), wrapped_key = '\x'::bytea
+    WHERE k.key_id = p_key_id AND (p_version IS NULL OR k.version = p_version) AND k.state <> 'destroyed';
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    PERFORM colcrypt.forget_keys();
+    RETURN v_count;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt.destroy_key(text, integer) IS
+'Crypto-shredding: destroys every version of p_key_id (or only p_version) — the wrapped data key is erased '
+'from the keyring, so no KEK can recover it, and values encrypted under it can never be decrypted again (KC007). '
+'Backends that hold the key drop it at their next use of it (colcrypt._keyring_changed); this session forgets '
+'its keys at once. Irreversible: backups of the keyring taken before still hold the wrapped key. '
+'Returns the number of versions destroyed.';
+
+-- sql/functions/chain_event.sql
+-- security: INVOKER. Runs as whoever logs a migration step.
+CREATE OR REPLACE FUNCTION colcrypt._chain_event()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.row_hash IS NOT NULL THEN
+        RETURN NEW;  -- restored from a dump with its links and hash, which colcrypt.verify_audit() checks
+    END IF;
+    -- one writer at a time, so that each row links to the one committed before it
+    PERFORM pg_advisory_xact_lock(hashtextextended('colcrypt.migration_events', 0));
+    SELECT e.event_id, e.row_hash INTO NEW.prev_event_id, NEW.prev_hash
+    FROM colcrypt.migration_events AS e ORDER BY e.event_id DESC LIMIT 1;
+    NEW.row_hash := colcrypt._event_hash(NEW);
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt._chain_event() IS
+'Internal: links each new row of colcrypt.migration_events to the previous one by its hash.';
+
+-- sql/functions/log_key_event.sql
+-- security: INVOKER. Runs as whoever changes the keyring (key administration is not granted to PUBLIC).
+CREATE OR REPLACE FUNCTION colcrypt._log_key_event()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_event text;
+    v_detail jsonb;
+BEGIN
+    IF TG_TABLE_NAME = 'key_grants' THEN
+        v_event := CASE TG_OP WHEN 'INSERT' THEN 'key granted' ELSE 'key grant revoked' END;
+        v_detail := CASE TG_OP
+            WHEN 'INSERT' THEN jsonb_build_object('key_id', NEW.key_id, 'role', NEW.grantee::text)
+            ELSE jsonb_build_object('key_id', OLD.key_id, 'role', OLD.grantee::text)
+        END;
+    ELSIF TG_OP = 'INSERT' THEN
+        v_event := 'key version created';
+        v_detail := jsonb_build_object('key_id', NEW.key_id, 'version', NEW.version, 'provider', NEW.provider,
+                                       'kek_ref', NEW.kek_ref, 'state', NEW.state);
+    ELSIF TG_OP = 'DELETE' THEN
+        v_event := 'key version removed';
+        v_detail := jsonb_build_object('key_id', OLD.key_id, 'version', OLD.version, 'state', OLD.state);
+    ELSE
+        v_event := CASE WHEN NEW.state IS DISTINCT FROM OLD.state THEN 'key version ' || NEW.state
+                        ELSE 'key version rewrapped' END;
+        v_detail := jsonb_build_object('key_id', NEW.key_id, 'version', NEW.version, 'state', NEW.state,
+                                       'provider', NEW.provider, 'kek_ref', NEW.kek_ref,
+                                       'previous_state', OLD.state, 'previous_provider', OLD.provider,
+                                       'previous_kek_ref', OLD.kek_ref);
+    END IF;
+    IF TG_OP = 'INSERT' THEN  -- BEFORE INSERT: the new row names its event
+        IF NEW.logged_as IS NOT NULL THEN
+            RETURN NEW;  -- restored from a dump, with the event log that holds its event
+        END IF;
+        INSERT INTO colcrypt.migration_events (table_name, event, detail)
+        VALUES ('colcrypt.keyring', v_event, v_detail) RETURNING event_id INTO NEW.logged_as;
+        RETURN NEW;
+    END IF;
+    INSERT INTO colcrypt.migration_events (table_name, event, detail) VALUES ('colcrypt.keyring', v_event, v_detail);
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION colcrypt._log_key_event() IS
+'Internal: records each change of the keyring (a key version created, rewrapped, retired, destroyed or removed; '
+'a grant given or revoked) in colcrypt.migration_events under table_name colcrypt.keyring, without key material; '
+'a new row names its event in logged_as (a restored row, which has one, is not logged again).';
+
+-- sql/upgrades/0.2.0--0.2.1/keyring_log.sql
+-- A keyring row names the event that logged its creation (logged_as), so that a restore from a dump logs
+-- nothing twice; the triggers are made again (sql/triggers/keyring.sql follows). Rows made before the
+-- events were logged (0.1.0) are logged now, as recorded.
+ALTER TABLE colcrypt.key_versions ADD COLUMN logged_as bigint;
+ALTER TABLE colcrypt.key_grants ADD COLUMN logged_as bigint;
+ALTER TABLE colcrypt.key_versions ALTER COLUMN created_by SET DEFAULT session_user;
+ALTER TABLE colcrypt.key_grants ALTER COLUMN granted_by SET DEFAULT session_user;
+
+DROP TRIGGER colcrypt_log_key_event ON colcrypt.key_versions;
+DROP TRIGGER colcrypt_log_key_event ON colcrypt.key_grants;
+DROP TRIGGER colcrypt_keyring_changed ON colcrypt.key_versions;
+DROP TRIGGER colcrypt_keyring_changed ON colcrypt.key_grants;
+
+UPDATE colcrypt.key_versions AS k SET logged_as = e.event_id
+FROM (
+    SELECT DISTINCT ON (e.detail ->> 'key_id', e.detail ->> 'version')
+        e.event_id,
+        e.detail ->> 'key_id' AS key_id,
+        (e.detail ->> 'version')::integer AS version
+    FROM colcrypt.migration_events AS e
+    WHERE e.table_name = 'colcrypt.keyring' AND e.event = 'key version created'
+    ORDER BY e.detail ->> 'key_id', e.detail ->> 'version', e.event_id DESC
+) AS e
+WHERE k.key_id = e.key_id AND k.version = e.version;
+
+UPDATE colcrypt.key_grants AS g SET logged_as = e.event_id
+FROM (
+    SELECT DISTINCT ON (e.detail ->> 'key_id', e.detail ->> 'role')
+        e.event_id,
+        e.detail ->> 'key_id' AS key_id,
+        e.detail ->> 'role' AS role_name
+    FROM colcrypt.migration_events AS e
+    WHERE e.table_name = 'colcrypt.keyring' AND e.event = 'key granted'
+    ORDER BY e.detail ->> 'key_id', e.detail ->> 'role', e.event_id DESC
+) AS e
+WHERE g.key_id = e.key_id AND g.grantee::text = e.role_name;
+
+WITH logged AS (
+    INSERT INTO colcrypt.migration_events (table_name, event, detail)
+    SELECT
+        'colcrypt.keyring' AS table_name,
+        'key version recorded' AS event,
+        pg_catalog.jsonb_build_object(
+            'key_id', k.key_id, 'version', k.version, 'provider', k.provider, 'kek_ref', k.kek_ref,
+            'state', k.state, 'created_at', k.created_at
+        ) AS detail
+    FROM colcrypt.key_versions AS k
+    WHERE k.logged_as IS NULL
+    ORDER BY k.key_id, k.version
+    RETURNING event_id, detail
+)
+
+UPDATE colcrypt.key_versions AS k SET logged_as = l.event_id
+FROM logged AS l
+WHERE k.key_id = l.detail ->> 'key_id' AND k.version = (l.detail ->> 'version')::integer;
+
+WITH logged AS (
+    INSERT INTO colcrypt.migration_events (table_name, event, detail)
+    SELECT
+        'colcrypt.keyring' AS table_name,
+        'key grant recorded' AS event,
+        pg_catalog.jsonb_build_object('key_id', g.key_id, 'role', g.grantee::text, 'granted_at', g.granted_at) AS detail
+    FROM colcrypt.key_grants AS g
+    WHERE g.logged_as IS NULL
+    ORDER BY g.key_id, g.grantee::text
+    RETURNING event_id, detail
+)
+
+UPDATE colcrypt.key_grants AS g SET logged_as = l.event_id
+FROM logged AS l
+WHERE g.key_id = l.detail ->> 'key_id' AND g.grantee::text = l.detail ->> 'role';
+
+-- sql/triggers/keyring.sql
+-- Every change of the keyring and of the grants is logged, and reaches running sessions.
+CREATE TRIGGER colcrypt_log_key_event
+AFTER DELETE OR UPDATE OF state, provider, kek_ref, wrapped_key ON colcrypt.key_versions
+FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
+CREATE TRIGGER colcrypt_log_key_event AFTER DELETE ON colcrypt.key_grants
+FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
+CREATE TRIGGER colcrypt_log_key_creation BEFORE INSERT ON colcrypt.key_versions
+FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
+CREATE TRIGGER colcrypt_log_key_creation BEFORE INSERT ON colcrypt.key_grants
+FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
+
+CREATE TRIGGER colcrypt_keyring_changed
+AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON colcrypt.key_versions
+FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._keyring_changed();
+CREATE TRIGGER colcrypt_keyring_changed
+AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON colcrypt.key_grants
+FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._keyring_changed();
+
 -- sql/functions/ddl_refusal.sql
 -- security: INVOKER. It only reads the command it is given.
 CREATE OR REPLACE FUNCTION colcrypt._ddl_refusal(p_command pg_ddl_command)
@@ -135,10 +540,14 @@ COMMENT ON COLUMN colcrypt.key_versions.state IS
 COMMENT ON COLUMN colcrypt.key_versions.created_at IS
 'When the version was added (transaction start of colcrypt.add_key, or of colcrypt.rotate_key).';
 COMMENT ON COLUMN colcrypt.key_versions.created_by IS
-'The role that added the version (current_user of colcrypt.add_key, run by colcrypt keys create or rotate).';
+'The role that added the version: the session_user of colcrypt.add_key (run by colcrypt keys create or rotate), '
+'the role that logged in, whatever role it had set (0.2.0 recorded the current_user).';
 COMMENT ON COLUMN colcrypt.key_versions.state_changed_at IS
 'When state last changed (transaction start): created_at until a rotation retires the version or '
 'colcrypt.destroy_key destroys it. A rewrap leaves it as it is.';
+COMMENT ON COLUMN colcrypt.key_versions.logged_as IS
+'The event of colcrypt.migration_events that logged the version''s creation. A row restored from a dump brings '
+'it along, so that restoring logs nothing twice.';
 
 -- colcrypt.key_grants
 
@@ -149,9 +558,13 @@ COMMENT ON COLUMN colcrypt.key_grants.grantee IS
 'The role granted the key: its sessions, and those of its members (pg_has_role MEMBER), may have the key '
 'unwrapped server-side on first use.';
 COMMENT ON COLUMN colcrypt.key_grants.granted_by IS
-'The role that ran colcrypt.grant_key (current_user). Granting the key again keeps the first grant''s row.';
+'The role that ran colcrypt.grant_key (its session_user; 0.2.0 recorded the current_user). Granting the key '
+'again keeps the first grant''s row.';
 COMMENT ON COLUMN colcrypt.key_grants.granted_at IS
 'When the key was granted (transaction start of colcrypt.grant_key).';
+COMMENT ON COLUMN colcrypt.key_grants.logged_as IS
+'The event of colcrypt.migration_events that logged the grant. A row restored from a dump brings it along, so '
+'that restoring logs nothing twice.';
 
 -- colcrypt.discovery_runs
 
@@ -394,8 +807,9 @@ COMMENT ON COLUMN colcrypt.migration_events.prev_event_id IS
 COMMENT ON COLUMN colcrypt.migration_events.prev_hash IS
 'row_hash of the event named by prev_event_id; NULL for the first event.';
 COMMENT ON COLUMN colcrypt.migration_events.row_hash IS
-'SHA-256 of prev_hash and this row''s content (colcrypt._event_hash), set when the row is inserted and checked '
-'by colcrypt.verify_audit; events logged under 0.1.0 were chained by the update to 0.2.0.';
+'SHA-256 of prev_hash and this row''s content (colcrypt._event_hash), set when the row is inserted (a row '
+'restored from a dump keeps its own) and checked by colcrypt.verify_audit; events logged under 0.1.0 were chained '
+'by the update to 0.2.0.';
 
 -- colcrypt.validations
 
@@ -535,3 +949,27 @@ TO public;
 GRANT SELECT, INSERT, UPDATE ON colcrypt.discovery_runs TO public;
 GRANT SELECT, INSERT ON colcrypt.discovery_findings TO public;
 GRANT USAGE ON SEQUENCE colcrypt.discovery_runs_run_id_seq TO public;
+
+-- sql/roles.sql
+-- Key administration without superuser: members of colcrypt_key_admin create, rotate, rewrap, destroy
+-- and grant keys (SECURITY DEFINER functions that touch only the keyring). The role is the cluster's, so
+-- that one GRANT serves every database with colcrypt; it is made once and outlives DROP EXTENSION.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'colcrypt_key_admin') THEN
+        CREATE ROLE colcrypt_key_admin NOLOGIN;
+        COMMENT ON ROLE colcrypt_key_admin IS
+        'colcrypt: its members administer keys (colcrypt.add_key, grant_key, revoke_key, rotate_key, rewrap_key, '
+        'destroy_key) in each database that has colcrypt, without being superusers.';
+    END IF;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION
+colcrypt.add_key(text, integer, text, text, bytea, bytea),
+colcrypt.rotate_key(text, integer, text, text, bytea, bytea),
+colcrypt.rewrap_key(text, integer, text, text, bytea, bytea),
+colcrypt.destroy_key(text, integer),
+colcrypt.grant_key(text, text),
+colcrypt.revoke_key(text, text)
+TO colcrypt_key_admin;

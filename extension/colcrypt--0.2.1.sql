@@ -20,8 +20,9 @@ CREATE TABLE colcrypt.key_versions (
     state text NOT NULL DEFAULT 'active',
     counter regclass NOT NULL,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    created_by name NOT NULL DEFAULT current_user,
+    created_by name NOT NULL DEFAULT session_user,
     state_changed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    logged_as bigint,
     PRIMARY KEY (key_id, version),
     CONSTRAINT key_versions_key_id_format
     CHECK (key_id ~ '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$'),
@@ -52,8 +53,9 @@ COMMENT ON COLUMN colcrypt.key_versions.counter IS
 CREATE TABLE colcrypt.key_grants (
     key_id text NOT NULL,
     grantee regrole NOT NULL,
-    granted_by name NOT NULL DEFAULT current_user,
+    granted_by name NOT NULL DEFAULT session_user,
     granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    logged_as bigint,
     PRIMARY KEY (key_id, grantee)
 );
 
@@ -573,7 +575,9 @@ COMMENT ON FUNCTION colcrypt._unwrap_key(text, integer, bytea) IS
 'it to the C key cache, which calls it with a one-time token. Not callable by PUBLIC, and useless to call directly.';
 
 -- sql/functions/add_key.sql
--- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) add keys, as themselves.
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) add keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
 CREATE OR REPLACE FUNCTION colcrypt.add_key(
     p_key_id text,
     p_version integer,
@@ -583,7 +587,7 @@ CREATE OR REPLACE FUNCTION colcrypt.add_key(
     p_kcv bytea
 )
 RETURNS void
-LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -617,7 +621,9 @@ COMMENT ON FUNCTION colcrypt.add_key(text, integer, text, text, bytea, bytea) IS
 'Called by colcrypt keys create, which generates and wraps the key outside the database.';
 
 -- sql/functions/rewrap_key.sql
--- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) rewrap keys, as themselves.
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) rewrap keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
 CREATE OR REPLACE FUNCTION colcrypt.rewrap_key(
     p_key_id text,
     p_version integer,
@@ -627,7 +633,7 @@ CREATE OR REPLACE FUNCTION colcrypt.rewrap_key(
     p_kcv bytea
 )
 RETURNS void
-LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -670,7 +676,9 @@ COMMENT ON FUNCTION colcrypt.rewrap_key(text, integer, text, text, bytea, bytea)
 'colcrypt keys rewrap, which unwraps with the old KEK and wraps with the new one outside the database.';
 
 -- sql/functions/rotate_key.sql
--- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) rotate keys, as themselves.
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) rotate keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
 CREATE OR REPLACE FUNCTION colcrypt.rotate_key(
     p_key_id text,
     p_version integer,
@@ -680,7 +688,7 @@ CREATE OR REPLACE FUNCTION colcrypt.rotate_key(
     p_kcv bytea
 )
 RETURNS void
-LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -712,10 +720,12 @@ COMMENT ON FUNCTION colcrypt.rotate_key(text, integer, text, text, bytea, bytea)
 'Called by colcrypt keys rotate.';
 
 -- sql/functions/destroy_key.sql
--- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) destroy keys, as themselves.
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) destroy keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
 CREATE OR REPLACE FUNCTION colcrypt.destroy_key(p_key_id text, p_version integer DEFAULT NULL)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -783,10 +793,12 @@ COMMENT ON FUNCTION colcrypt.key_usage(text) IS
 'be destroyed.';
 
 -- sql/functions/grant_key.sql
--- security: INVOKER. Key administrators (EXECUTE is revoked from PUBLIC) grant as themselves.
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) grant keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
 CREATE OR REPLACE FUNCTION colcrypt.grant_key(p_key_id text, p_role text)
 RETURNS void
-LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -802,6 +814,9 @@ BEGIN
             MESSAGE = format('colcrypt: role %L does not exist', p_role),
             HINT = 'Create the role first, or check the spelling (role names are case-sensitive when quoted).';
     END IF;
+    IF EXISTS (SELECT FROM colcrypt.key_grants AS g WHERE g.key_id = p_key_id AND g.grantee = v_role) THEN
+        RETURN;  -- granted already: nothing to log
+    END IF;
     INSERT INTO colcrypt.key_grants (key_id, grantee) VALUES (p_key_id, v_role)
     ON CONFLICT (key_id, grantee) DO NOTHING;
 END
@@ -812,10 +827,12 @@ COMMENT ON FUNCTION colcrypt.grant_key(text, text) IS
 'Needs colcrypt.kek_file (or another provider) configured by a superuser. Idempotent.';
 
 -- sql/functions/revoke_key.sql
--- security: INVOKER. Key administrators (EXECUTE is revoked from PUBLIC) revoke as themselves.
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) revoke grants, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
 CREATE OR REPLACE FUNCTION colcrypt.revoke_key(p_key_id text, p_role text)
 RETURNS boolean
-LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH revoked AS (
@@ -1349,6 +1366,9 @@ LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF NEW.row_hash IS NOT NULL THEN
+        RETURN NEW;  -- restored from a dump with its links and hash, which colcrypt.verify_audit() checks
+    END IF;
     -- one writer at a time, so that each row links to the one committed before it
     PERFORM pg_advisory_xact_lock(hashtextextended('colcrypt.migration_events', 0));
     SELECT e.event_id, e.row_hash INTO NEW.prev_event_id, NEW.prev_hash
@@ -1463,6 +1483,14 @@ BEGIN
                                        'previous_state', OLD.state, 'previous_provider', OLD.provider,
                                        'previous_kek_ref', OLD.kek_ref);
     END IF;
+    IF TG_OP = 'INSERT' THEN  -- BEFORE INSERT: the new row names its event
+        IF NEW.logged_as IS NOT NULL THEN
+            RETURN NEW;  -- restored from a dump, with the event log that holds its event
+        END IF;
+        INSERT INTO colcrypt.migration_events (table_name, event, detail)
+        VALUES ('colcrypt.keyring', v_event, v_detail) RETURNING event_id INTO NEW.logged_as;
+        RETURN NEW;
+    END IF;
     INSERT INTO colcrypt.migration_events (table_name, event, detail) VALUES ('colcrypt.keyring', v_event, v_detail);
     RETURN NULL;
 END
@@ -1470,7 +1498,8 @@ $$;
 
 COMMENT ON FUNCTION colcrypt._log_key_event() IS
 'Internal: records each change of the keyring (a key version created, rewrapped, retired, destroyed or removed; '
-'a grant given or revoked) in colcrypt.migration_events under table_name colcrypt.keyring, without key material.';
+'a grant given or revoked) in colcrypt.migration_events under table_name colcrypt.keyring, without key material; '
+'a new row names its event in logged_as (a restored row, which has one, is not logged again).';
 
 -- sql/functions/keyring_changed.sql
 -- security: INVOKER. Runs as whoever changes the keyring or the grants.
@@ -1498,9 +1527,13 @@ FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._refuse_event_change();
 -- sql/triggers/keyring.sql
 -- Every change of the keyring and of the grants is logged, and reaches running sessions.
 CREATE TRIGGER colcrypt_log_key_event
-AFTER INSERT OR DELETE OR UPDATE OF state, provider, kek_ref, wrapped_key ON colcrypt.key_versions
+AFTER DELETE OR UPDATE OF state, provider, kek_ref, wrapped_key ON colcrypt.key_versions
 FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
-CREATE TRIGGER colcrypt_log_key_event AFTER INSERT OR DELETE ON colcrypt.key_grants
+CREATE TRIGGER colcrypt_log_key_event AFTER DELETE ON colcrypt.key_grants
+FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
+CREATE TRIGGER colcrypt_log_key_creation BEFORE INSERT ON colcrypt.key_versions
+FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
+CREATE TRIGGER colcrypt_log_key_creation BEFORE INSERT ON colcrypt.key_grants
 FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
 
 CREATE TRIGGER colcrypt_keyring_changed
@@ -1619,10 +1652,14 @@ COMMENT ON COLUMN colcrypt.key_versions.state IS
 COMMENT ON COLUMN colcrypt.key_versions.created_at IS
 'When the version was added (transaction start of colcrypt.add_key, or of colcrypt.rotate_key).';
 COMMENT ON COLUMN colcrypt.key_versions.created_by IS
-'The role that added the version (current_user of colcrypt.add_key, run by colcrypt keys create or rotate).';
+'The role that added the version: the session_user of colcrypt.add_key (run by colcrypt keys create or rotate), '
+'the role that logged in, whatever role it had set (0.2.0 recorded the current_user).';
 COMMENT ON COLUMN colcrypt.key_versions.state_changed_at IS
 'When state last changed (transaction start): created_at until a rotation retires the version or '
 'colcrypt.destroy_key destroys it. A rewrap leaves it as it is.';
+COMMENT ON COLUMN colcrypt.key_versions.logged_as IS
+'The event of colcrypt.migration_events that logged the version''s creation. A row restored from a dump brings '
+'it along, so that restoring logs nothing twice.';
 
 -- colcrypt.key_grants
 
@@ -1633,9 +1670,13 @@ COMMENT ON COLUMN colcrypt.key_grants.grantee IS
 'The role granted the key: its sessions, and those of its members (pg_has_role MEMBER), may have the key '
 'unwrapped server-side on first use.';
 COMMENT ON COLUMN colcrypt.key_grants.granted_by IS
-'The role that ran colcrypt.grant_key (current_user). Granting the key again keeps the first grant''s row.';
+'The role that ran colcrypt.grant_key (its session_user; 0.2.0 recorded the current_user). Granting the key '
+'again keeps the first grant''s row.';
 COMMENT ON COLUMN colcrypt.key_grants.granted_at IS
 'When the key was granted (transaction start of colcrypt.grant_key).';
+COMMENT ON COLUMN colcrypt.key_grants.logged_as IS
+'The event of colcrypt.migration_events that logged the grant. A row restored from a dump brings it along, so '
+'that restoring logs nothing twice.';
 
 -- colcrypt.discovery_runs
 
@@ -1878,8 +1919,9 @@ COMMENT ON COLUMN colcrypt.migration_events.prev_event_id IS
 COMMENT ON COLUMN colcrypt.migration_events.prev_hash IS
 'row_hash of the event named by prev_event_id; NULL for the first event.';
 COMMENT ON COLUMN colcrypt.migration_events.row_hash IS
-'SHA-256 of prev_hash and this row''s content (colcrypt._event_hash), set when the row is inserted and checked '
-'by colcrypt.verify_audit; events logged under 0.1.0 were chained by the update to 0.2.0.';
+'SHA-256 of prev_hash and this row''s content (colcrypt._event_hash), set when the row is inserted (a row '
+'restored from a dump keeps its own) and checked by colcrypt.verify_audit; events logged under 0.1.0 were chained '
+'by the update to 0.2.0.';
 
 -- colcrypt.validations
 
@@ -2019,3 +2061,27 @@ TO public;
 GRANT SELECT, INSERT, UPDATE ON colcrypt.discovery_runs TO public;
 GRANT SELECT, INSERT ON colcrypt.discovery_findings TO public;
 GRANT USAGE ON SEQUENCE colcrypt.discovery_runs_run_id_seq TO public;
+
+-- sql/roles.sql
+-- Key administration without superuser: members of colcrypt_key_admin create, rotate, rewrap, destroy
+-- and grant keys (SECURITY DEFINER functions that touch only the keyring). The role is the cluster's, so
+-- that one GRANT serves every database with colcrypt; it is made once and outlives DROP EXTENSION.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'colcrypt_key_admin') THEN
+        CREATE ROLE colcrypt_key_admin NOLOGIN;
+        COMMENT ON ROLE colcrypt_key_admin IS
+        'colcrypt: its members administer keys (colcrypt.add_key, grant_key, revoke_key, rotate_key, rewrap_key, '
+        'destroy_key) in each database that has colcrypt, without being superusers.';
+    END IF;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION
+colcrypt.add_key(text, integer, text, text, bytea, bytea),
+colcrypt.rotate_key(text, integer, text, text, bytea, bytea),
+colcrypt.rewrap_key(text, integer, text, text, bytea, bytea),
+colcrypt.destroy_key(text, integer),
+colcrypt.grant_key(text, text),
+colcrypt.revoke_key(text, text)
+TO colcrypt_key_admin;

@@ -24,10 +24,14 @@ COMMENT ON COLUMN colcrypt.key_versions.state IS
 COMMENT ON COLUMN colcrypt.key_versions.created_at IS
 'When the version was added (transaction start of colcrypt.add_key, or of colcrypt.rotate_key).';
 COMMENT ON COLUMN colcrypt.key_versions.created_by IS
-'The role that added the version (current_user of colcrypt.add_key, run by colcrypt keys create or rotate).';
+'The role that added the version: the session_user of colcrypt.add_key (run by colcrypt keys create or rotate), '
+'the role that logged in, whatever role it had set (0.2.0 recorded the current_user).';
 COMMENT ON COLUMN colcrypt.key_versions.state_changed_at IS
 'When state last changed (transaction start): created_at until a rotation retires the version or '
 'colcrypt.destroy_key destroys it. A rewrap leaves it as it is.';
+COMMENT ON COLUMN colcrypt.key_versions.logged_as IS
+'The event of colcrypt.migration_events that logged the version''s creation. A row restored from a dump brings '
+'it along, so that restoring logs nothing twice.';
 
 -- colcrypt.key_grants
 
@@ -38,9 +42,13 @@ COMMENT ON COLUMN colcrypt.key_grants.grantee IS
 'The role granted the key: its sessions, and those of its members (pg_has_role MEMBER), may have the key '
 'unwrapped server-side on first use.';
 COMMENT ON COLUMN colcrypt.key_grants.granted_by IS
-'The role that ran colcrypt.grant_key (current_user). Granting the key again keeps the first grant''s row.';
+'The role that ran colcrypt.grant_key (its session_user; 0.2.0 recorded the current_user). Granting the key '
+'again keeps the first grant''s row.';
 COMMENT ON COLUMN colcrypt.key_grants.granted_at IS
 'When the key was granted (transaction start of colcrypt.grant_key).';
+COMMENT ON COLUMN colcrypt.key_grants.logged_as IS
+'The event of colcrypt.migration_events that logged the grant. A row restored from a dump brings it along, so '
+'that restoring logs nothing twice.';
 
 -- colcrypt.discovery_runs
 
@@ -283,8 +291,9 @@ COMMENT ON COLUMN colcrypt.migration_events.prev_event_id IS
 COMMENT ON COLUMN colcrypt.migration_events.prev_hash IS
 'row_hash of the event named by prev_event_id; NULL for the first event.';
 COMMENT ON COLUMN colcrypt.migration_events.row_hash IS
-'SHA-256 of prev_hash and this row''s content (colcrypt._event_hash), set when the row is inserted and checked '
-'by colcrypt.verify_audit; events logged under 0.1.0 were chained by the update to 0.2.0.';
+'SHA-256 of prev_hash and this row''s content (colcrypt._event_hash), set when the row is inserted (a row '
+'restored from a dump keeps its own) and checked by colcrypt.verify_audit; events logged under 0.1.0 were chained '
+'by the update to 0.2.0.';
 
 -- colcrypt.validations
 

@@ -1,4 +1,6 @@
--- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) add keys, as themselves.
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) add keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
 CREATE OR REPLACE FUNCTION colcrypt.add_key(
     p_key_id text,
     p_version integer,
@@ -8,7 +10,7 @@ CREATE OR REPLACE FUNCTION colcrypt.add_key(
     p_kcv bytea
 )
 RETURNS void
-LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

@@ -1,7 +1,9 @@
--- security: INVOKER. Only key administrators (EXECUTE is revoked from PUBLIC) destroy keys, as themselves.
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) destroy keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
 CREATE OR REPLACE FUNCTION colcrypt.destroy_key(p_key_id text, p_version integer DEFAULT NULL)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

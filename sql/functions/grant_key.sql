@@ -1,7 +1,9 @@
--- security: INVOKER. Key administrators (EXECUTE is revoked from PUBLIC) grant as themselves.
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) grant keys, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
 CREATE OR REPLACE FUNCTION colcrypt.grant_key(p_key_id text, p_role text)
 RETURNS void
-LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -16,6 +18,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '42704',
             MESSAGE = format('colcrypt: role %L does not exist', p_role),
             HINT = 'Create the role first, or check the spelling (role names are case-sensitive when quoted).';
+    END IF;
+    IF EXISTS (SELECT FROM colcrypt.key_grants AS g WHERE g.key_id = p_key_id AND g.grantee = v_role) THEN
+        RETURN;  -- granted already: nothing to log
     END IF;
     INSERT INTO colcrypt.key_grants (key_id, grantee) VALUES (p_key_id, v_role)
     ON CONFLICT (key_id, grantee) DO NOTHING;

@@ -29,6 +29,14 @@ BEGIN
                                        'previous_state', OLD.state, 'previous_provider', OLD.provider,
                                        'previous_kek_ref', OLD.kek_ref);
     END IF;
+    IF TG_OP = 'INSERT' THEN  -- BEFORE INSERT: the new row names its event
+        IF NEW.logged_as IS NOT NULL THEN
+            RETURN NEW;  -- restored from a dump, with the event log that holds its event
+        END IF;
+        INSERT INTO colcrypt.migration_events (table_name, event, detail)
+        VALUES ('colcrypt.keyring', v_event, v_detail) RETURNING event_id INTO NEW.logged_as;
+        RETURN NEW;
+    END IF;
     INSERT INTO colcrypt.migration_events (table_name, event, detail) VALUES ('colcrypt.keyring', v_event, v_detail);
     RETURN NULL;
 END
@@ -36,4 +44,5 @@ $$;
 
 COMMENT ON FUNCTION colcrypt._log_key_event() IS
 'Internal: records each change of the keyring (a key version created, rewrapped, retired, destroyed or removed; '
-'a grant given or revoked) in colcrypt.migration_events under table_name colcrypt.keyring, without key material.';
+'a grant given or revoked) in colcrypt.migration_events under table_name colcrypt.keyring, without key material; '
+'a new row names its event in logged_as (a restored row, which has one, is not logged again).';

@@ -1,7 +1,9 @@
--- security: INVOKER. Key administrators (EXECUTE is revoked from PUBLIC) revoke as themselves.
+-- security: DEFINER. Key administrators (members of colcrypt_key_admin, or roles granted EXECUTE; it is
+-- revoked from PUBLIC) revoke grants, without rights of their own on colcrypt's tables. It touches nothing but
+-- colcrypt's keyring (search_path pinned); the event log records the session_user.
 CREATE OR REPLACE FUNCTION colcrypt.revoke_key(p_key_id text, p_role text)
 RETURNS boolean
-LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
+LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH revoked AS (

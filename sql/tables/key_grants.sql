@@ -1,8 +1,9 @@
 CREATE TABLE colcrypt.key_grants (
     key_id text NOT NULL,
     grantee regrole NOT NULL,
-    granted_by name NOT NULL DEFAULT current_user,
+    granted_by name NOT NULL DEFAULT session_user,
     granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    logged_as bigint,
     PRIMARY KEY (key_id, grantee)
 );
 

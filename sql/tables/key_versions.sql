@@ -8,8 +8,9 @@ CREATE TABLE colcrypt.key_versions (
     state text NOT NULL DEFAULT 'active',
     counter regclass NOT NULL,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    created_by name NOT NULL DEFAULT current_user,
+    created_by name NOT NULL DEFAULT session_user,
     state_changed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    logged_as bigint,
     PRIMARY KEY (key_id, version),
     CONSTRAINT key_versions_key_id_format
     CHECK (key_id ~ '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$'),

@@ -1,8 +1,12 @@
 -- Every change of the keyring and of the grants is logged, and reaches running sessions.
 CREATE TRIGGER colcrypt_log_key_event
-AFTER INSERT OR DELETE OR UPDATE OF state, provider, kek_ref, wrapped_key ON colcrypt.key_versions
+AFTER DELETE OR UPDATE OF state, provider, kek_ref, wrapped_key ON colcrypt.key_versions
 FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
-CREATE TRIGGER colcrypt_log_key_event AFTER INSERT OR DELETE ON colcrypt.key_grants
+CREATE TRIGGER colcrypt_log_key_event AFTER DELETE ON colcrypt.key_grants
+FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
+CREATE TRIGGER colcrypt_log_key_creation BEFORE INSERT ON colcrypt.key_versions
+FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
+CREATE TRIGGER colcrypt_log_key_creation BEFORE INSERT ON colcrypt.key_grants
 FOR EACH ROW EXECUTE FUNCTION colcrypt._log_key_event();
 
 CREATE TRIGGER colcrypt_keyring_changed

@@ -20,8 +20,11 @@ COMMITS = {"colcrypt.backfill(text,integer,interval,interval,integer,integer,int
            "colcrypt.reencrypt(text,integer,interval,interval)"}  # no SET allowed
 # These resolve p_table with the caller's search_path, then pin it themselves.
 # The event trigger's function reads colcrypt.migrations for every role's DDL (it resolves nothing a role can
-# create; event triggers need no EXECUTE).
-EXTENSION_DEFINERS = {"colcrypt._guard_ddl()"}
+# create; event triggers need no EXECUTE); key administration runs for members of colcrypt_key_admin.
+KEY_ADMIN = {"colcrypt.add_key(text,integer,text,text,bytea,bytea)", "colcrypt.grant_key(text,text)",
+             "colcrypt.revoke_key(text,text)", "colcrypt.rewrap_key(text,integer,text,text,bytea,bytea)",
+             "colcrypt.rotate_key(text,integer,text,text,bytea,bytea)", "colcrypt.destroy_key(text,integer)"}
+EXTENSION_DEFINERS = {"colcrypt._guard_ddl()"} | KEY_ADMIN
 CALLER_NAMES = {"colcrypt.prepare(text,text[],text,text[])", "colcrypt.pause(text,text)",
                 "colcrypt.schedule_backfill(text,integer,integer,interval)", "colcrypt.resume(text)",
                 "colcrypt.validate(text,integer)", "colcrypt.cutover(text,text,boolean,interval,integer,interval)",

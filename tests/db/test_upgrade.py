@@ -131,11 +131,17 @@ def test_a_migration_in_progress_survives_the_upgrade(cluster):
 
         assert install(conn) == f"updated extension colcrypt 0.1.0 -> {__version__}"
 
-        # the rows logged under 0.1.0 are unchanged and chained; new ones join the chain
-        assert conn.execute("SELECT event_id, event, detail FROM colcrypt.migration_events "
-                            "ORDER BY event_id").fetchall() == events_before
+        # the rows logged under 0.1.0 are unchanged and chained; the keyring made before it logged its changes
+        # is recorded (0.2.1: each keyring row names its event); new ones join the chain
+        after = conn.execute("SELECT event_id, event, detail FROM colcrypt.migration_events"
+                             " ORDER BY event_id").fetchall()
+        assert after[:len(events_before)] == events_before
+        assert [e[1] for e in after[len(events_before):]] == ["key version recorded", "key grant recorded"]
+        assert scalar(conn, "SELECT count(*) FROM colcrypt.key_versions k JOIN colcrypt.migration_events e"
+                            " ON e.event_id = k.logged_as") == 1
         events, _, _, problem = conn.execute("SELECT * FROM colcrypt.verify_audit()").fetchone()
-        assert (events, problem) == (len(events_before), None)
+        assert (events, problem) == (len(after), None)
+        events_before = after
         conn.execute("UPDATE patients SET ssn = NULL WHERE id = 4001")
         conn.execute("DELETE FROM patients WHERE id = 4002")
         conn.execute("INSERT INTO patients VALUES (9999, 'after-upgrade@example.com', '999-99-9999')")
