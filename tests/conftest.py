@@ -99,3 +99,38 @@ def app_role(db):
     with db.connect() as c:
         c.execute("DROP OWNED BY app_user")
         c.execute("DROP ROLE app_user")
+
+
+@dataclass
+class Roles:
+    """The roles users have, none of them a superuser: an application role that reads and writes through
+    the tables' names, the tables' owner (it owns the schema app, where the tests put its tables), and a
+    key administrator (a member of colcrypt_key_admin). Key k is granted to the owner, whose triggers
+    encrypt, and to the application. Role names are unique to the test's database."""
+
+    db: Database
+    app: str
+    owner: str
+    keyadmin: str
+
+    def connect(self, role: str, **kwargs) -> psycopg.Connection:
+        kwargs.setdefault("autocommit", True)
+        return psycopg.connect(self.db.cluster.dsn(self.db.name, user=role), **kwargs)
+
+
+@pytest.fixture
+def roles(db) -> Roles:
+    r = Roles(db, f"{db.name}_app", f"{db.name}_owner", f"{db.name}_keyadmin")
+    with db.connect() as c:
+        for name in (r.app, r.owner, r.keyadmin):
+            c.execute(f'CREATE ROLE "{name}" LOGIN')
+        c.execute(f'GRANT colcrypt_key_admin TO "{r.keyadmin}"')
+        c.execute(f'CREATE SCHEMA app AUTHORIZATION "{r.owner}"')
+        c.execute(f'GRANT USAGE ON SCHEMA app TO "{r.app}"')
+        c.execute("SELECT colcrypt.grant_key('k', %s), colcrypt.grant_key('k', %s)", (r.owner, r.app))
+    yield r
+    with db.connect() as c:
+        c.execute("SET colcrypt.allow_ddl = on")  # migrations the test left live
+        for name in (r.app, r.owner, r.keyadmin):
+            c.execute(f'DROP OWNED BY "{name}" CASCADE')
+            c.execute(f'DROP ROLE "{name}"')

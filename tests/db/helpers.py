@@ -29,3 +29,25 @@ def column_context(conn, table: str, column: str) -> str:
     prefix, version = conn.execute("SELECT context_prefix, context_version FROM colcrypt.migrations"
                                    " WHERE table_name = %s ORDER BY migration_id DESC LIMIT 1", (table,)).fetchone()
     return sqlgen.column_context(prefix, version, column)
+
+
+# The DBA steps, in order, each with the state it leaves the migration in (after prepare: dual_write).
+STEPS = (
+    ("validated", ("CALL colcrypt.backfill(%s)", "SELECT FROM colcrypt.validate(%s)")),
+    ("cutover_reads", ("SELECT FROM colcrypt.cutover(%s, 'reads')",)),
+    ("cutover_writes", ("SELECT FROM colcrypt.cutover(%s, 'writes')",)),
+    ("finalized", ("SELECT FROM colcrypt.finalize(%s)",)),
+    ("cleaned", ("SELECT FROM colcrypt.cleanup(%s, '0')",)),
+)
+STAGES = ("dual_write", *(state for state, _ in STEPS))
+
+
+def walk(conn, table: str, columns, at_each_stage, key: str = "k", until: str = "cleaned") -> None:
+    """Migrate table (as the superuser of conn) through every stage up to until, calling at_each_stage(stage)
+    after each step."""
+    conn.execute("SELECT FROM colcrypt.prepare(%s, %s, %s)", (table, list(columns), key))
+    at_each_stage("dual_write")
+    for state, sqls in STEPS[:STAGES.index(until)]:
+        for sql in sqls:
+            conn.execute(sql, (table,))
+        at_each_stage(state)

@@ -1,0 +1,161 @@
+"""What the application's roles and a non-superuser table owner do through the table's name, at every stage
+of a migration: their schema changes, row locks, LOCK TABLE, CREATE INDEX and ANALYZE, and what a revoked
+role can still reach (nothing)."""
+
+import threading
+
+import psycopg
+import pytest
+
+from tests.db.helpers import STAGES, raises_sqlstate, scalar, walk
+
+TABLE = """
+CREATE TABLE app.jobs (id int PRIMARY KEY, state text NOT NULL DEFAULT 'queued', ssn text, note text);
+INSERT INTO app.jobs (id, ssn) SELECT g, 'ssn-' || g::text FROM generate_series(1, 20) AS g;
+"""
+
+
+@pytest.fixture
+def jobs(roles):
+    with roles.connect(roles.owner) as owner:
+        owner.execute(TABLE)
+        owner.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON app.jobs TO "{roles.app}"')
+    return roles
+
+
+def test_a_table_owners_ddl_works_with_colcrypt_installed(conn, roles):
+    """0.2.0's DDL guard read colcrypt.migrations as the DDL's author: every non-superuser's ALTER TABLE and
+    DROP TABLE failed with 42501, on any table, before any migration."""
+    with roles.connect(roles.owner) as owner:
+        owner.execute("CREATE TABLE app.t (id int PRIMARY KEY, ssn text)")
+        owner.execute("ALTER TABLE app.t ADD COLUMN born date, ALTER COLUMN ssn SET NOT NULL")
+        owner.execute("CREATE TEMP TABLE scratch (a int); ALTER TABLE scratch ADD COLUMN b int; DROP TABLE scratch")
+        owner.execute("ALTER TABLE app.t RENAME TO t2; DROP TABLE app.t2")
+        owner.execute("CREATE TABLE app.t (id int PRIMARY KEY, ssn text)")
+    conn.execute("SELECT FROM colcrypt.prepare('app.t', ARRAY['ssn'], 'k')")
+    with roles.connect(roles.owner) as owner:
+        # what a migration needs unchanged is refused, with what it is
+        with raises_sqlstate("KC020", "ADD COLUMN (app.t)"):
+            owner.execute("ALTER TABLE app.t ADD COLUMN x int")
+        with raises_sqlstate("KC020", "RENAME"):
+            owner.execute("ALTER TABLE app.t RENAME COLUMN ssn TO s")
+        with raises_sqlstate("KC020", "DROP of app.t_encrypted"):
+            owner.execute("DROP TABLE app.t_encrypted")
+        # what an application's migration tool and pg_restore do to a table is not
+        owner.execute("ALTER TABLE app.t ADD CONSTRAINT ssn_long CHECK (length(ssn) > 2) NOT VALID")
+        owner.execute("ALTER TABLE app.t VALIDATE CONSTRAINT ssn_long, ALTER COLUMN id SET STATISTICS 500")
+        owner.execute("CREATE INDEX ON app.t (id) INCLUDE (ssn); ANALYZE app.t")
+        owner.execute("ALTER TABLE app.t ENABLE ALWAYS TRIGGER colcrypt_dual_write")
+        owner.execute("CREATE TEMP TABLE scratch (a int); ALTER TABLE scratch ADD COLUMN b int; DROP TABLE scratch")
+    conn.execute("SELECT FROM colcrypt.rollback('app.t')")
+    with roles.connect(roles.owner) as owner:
+        owner.execute("ALTER TABLE app.t ADD COLUMN x int; DROP TABLE app.t")
+
+
+def test_row_locks_and_lock_table_through_the_name_at_every_stage(conn, jobs):
+    """From the read cutover on, 0.2.0 refused FOR UPDATE, FOR SHARE and LOCK TABLE through the name (42501
+    on the shadow): job queues, select_for_update and with_for_update failed."""
+    roles = jobs
+
+    def at(stage: str) -> None:
+        with roles.connect(roles.app) as worker, roles.connect(roles.app) as other:
+            with worker.transaction():
+                got = worker.execute("SELECT id, ssn FROM app.jobs WHERE state = 'queued' ORDER BY id LIMIT 1"
+                                     " FOR UPDATE SKIP LOCKED").fetchone()
+                with other.transaction():  # a second worker skips the locked job and takes the next
+                    second = other.execute("SELECT id FROM app.jobs WHERE state = 'queued' ORDER BY id LIMIT 1"
+                                           " FOR UPDATE SKIP LOCKED").fetchone()
+                    assert second[0] == got[0] + 1, stage
+                    with pytest.raises(psycopg.errors.LockNotAvailable):
+                        other.execute("SELECT FROM app.jobs WHERE id = %s FOR UPDATE NOWAIT", (got[0],))
+                worker.execute("UPDATE app.jobs SET state = 'done', note = %s WHERE id = %s", (stage, got[0]))
+            for mode in ("FOR SHARE", "FOR NO KEY UPDATE", "FOR KEY SHARE"):
+                with worker.transaction():
+                    assert worker.execute(f"SELECT ssn FROM app.jobs WHERE id = 20 {mode}").fetchone() == ("ssn-20",)
+            with worker.transaction():
+                worker.execute("LOCK TABLE app.jobs IN ROW EXCLUSIVE MODE")
+                worker.execute("LOCK TABLE app.jobs IN SHARE MODE NOWAIT")
+        assert scalar(conn, "SELECT note FROM app.jobs WHERE id = %s", (STAGES.index(stage) + 1,)) == stage
+
+    walk(conn, "app.jobs", ["ssn"], at)
+
+
+def test_a_waiting_update_through_the_name_sees_the_row_a_lock_protected(conn, jobs):
+    roles = jobs
+    walk(conn, "app.jobs", ["ssn"], lambda stage: None, until="cutover_writes")
+    with roles.connect(roles.app) as first, roles.connect(roles.app) as second:
+        first.execute("BEGIN")
+        first.execute("SELECT FROM app.jobs WHERE id = 1 FOR UPDATE")
+        done = threading.Event()
+
+        def take() -> None:
+            with second.transaction():
+                second.execute("SELECT FROM app.jobs WHERE id = 1 FOR UPDATE")  # waits for the first
+                second.execute("UPDATE app.jobs SET note = coalesce(note, '') || 'second' WHERE id = 1")
+            done.set()
+
+        waiter = threading.Thread(target=take)
+        waiter.start()
+        assert not done.wait(0.5)  # blocked by the first's row lock
+        first.execute("UPDATE app.jobs SET note = 'first;' WHERE id = 1")
+        first.execute("COMMIT")
+        waiter.join(10)
+    assert scalar(conn, "SELECT note FROM app.jobs WHERE id = 1") == "first;second"
+
+
+def test_the_owner_indexes_and_analyzes_the_table_that_holds_its_rows(conn, jobs):
+    """In 0.2.0 the shadow belonged to the DBA: its owner could not CREATE INDEX or ANALYZE it after the
+    cutover."""
+    roles = jobs
+
+    def at(stage: str) -> None:
+        with roles.connect(roles.owner) as owner:
+            n = STAGES.index(stage)
+            owner.execute(f"CREATE INDEX jobs_state_{n} ON app.jobs_encrypted (state)")
+            owner.execute("ANALYZE app.jobs_encrypted")
+            owner.execute("VACUUM app.jobs_encrypted")
+            assert scalar(owner, "SELECT relowner::regrole::text FROM pg_class WHERE oid = 'app.jobs_encrypted'"
+                                 "::regclass") == roles.owner
+
+    walk(conn, "app.jobs", ["ssn"], at)
+
+
+def test_after_the_read_cutover_only_the_name_reaches_the_rows(conn, jobs):
+    """In 0.2.0 roles that could read the table kept reading <table>_plaintext after the read cutover, even
+    once their key grant and their SELECT on the name were revoked."""
+    roles = jobs
+    walk(conn, "app.jobs", ["ssn"], lambda stage: None, until="cutover_reads")
+    with roles.connect(roles.app) as app:
+        assert scalar(app, "SELECT ssn FROM app.jobs WHERE id = 3") == "ssn-3"
+        for table in ("app.jobs_plaintext", "app.jobs_encrypted"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute(f"SELECT * FROM {table}")
+        assert scalar(app, "SELECT count(*) FROM pg_stats WHERE tablename = 'jobs_plaintext'") == 0
+    with roles.connect(roles.owner) as owner:
+        owner.execute(f'REVOKE SELECT ON app.jobs FROM "{roles.app}"')
+    with roles.connect(roles.app) as app:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute("SELECT ssn FROM app.jobs")
+    conn.execute("SELECT FROM colcrypt.rollback('app.jobs')")  # the table's grantees get back what the name had
+    with roles.connect(roles.app) as app:
+        app.execute("INSERT INTO app.jobs (id, ssn) VALUES (99, 'after rollback')")  # no SELECT needed
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute("SELECT ssn FROM app.jobs")
+
+
+def test_a_revoked_membership_reaches_running_sessions(db, conn, jobs):
+    """A key granted to a group role: a member's running session loses it when the membership is revoked
+    (0.2.0 kept the key until the session ended)."""
+    roles = jobs
+    group = f"{db.name}_readers"
+    conn.execute(f'CREATE ROLE "{group}"; GRANT "{group}" TO "{roles.app}"')
+    conn.execute("SELECT colcrypt.revoke_key('k', %s), colcrypt.grant_key('k', %s)", (roles.app, group))
+    walk(conn, "app.jobs", ["ssn"], lambda stage: None, until="cutover_reads")
+    with roles.connect(roles.app) as app:
+        assert scalar(app, "SELECT ssn FROM app.jobs WHERE id = 4") == "ssn-4"
+        conn.execute(f'REVOKE "{group}" FROM "{roles.app}"')
+        with raises_sqlstate("42501"):
+            app.execute("SELECT ssn FROM app.jobs WHERE id = 4")
+        conn.execute(f'GRANT "{group}" TO "{roles.app}"')
+        assert scalar(app, "SELECT ssn FROM app.jobs WHERE id = 4") == "ssn-4"
+    conn.execute(f'REVOKE "{group}" FROM "{roles.app}"; DROP ROLE "{group}"')
