@@ -29,7 +29,7 @@ def test_writes_go_to_the_renamed_table_and_never_set_generated_or_always_identi
     assert own_identity(PLAN) == "id"
     assert ('IF NEW."id" IS NULL THEN\n            INSERT INTO "Shop"."Or""ders_plaintext" AS t ("Region", "Card No")'
             in sql)
-    assert 'ELSE\n            INSERT INTO "Shop"."Or""ders_plaintext" AS t ("Region", "id", "Card No") VALUES' in sql
+    assert "ELSE\n            RAISE EXCEPTION USING ERRCODE = 'generated_always'" in sql  # ALWAYS: never given
     assert "OVERRIDING" not in sql and '"total" =' not in sql and '"id" = NEW' not in sql
     assert 'SET "Region" = NEW."Region", "Card No" = NEW."Card No"' in sql
     assert ('WHERE t."Region" = OLD."Region" AND t."id" = OLD."id" AND ROW(t."Region", t."id", t."Card No", t."total")'

@@ -1,17 +1,18 @@
 """colcrypt.cleanup(table, retain): after finalize, the plaintext table is kept, without grants, for
 the retention period (a daily pg_cron job calls cleanup again until it is due), then dropped in one
-short switch: the sequences its columns own move to the shadow's columns, identity columns become
-the shadow's, colcrypt's triggers and functions go, the constraints finalize moved are validated,
-and the name keeps serving the shadow. Returns what it did and where plaintext may still live."""
+short switch (its sequences belong to the name since the read cutover: sequences), colcrypt's
+triggers and functions go, the constraints finalize moved are validated, and the name keeps
+serving the shadow. Returns what it did and where plaintext may still live."""
 
-from colcrypt.migrate.cutover_sql import own_identity
+from colcrypt.migrate import sequences
 from colcrypt.migrate.finalize import constraint_moves, final_function
+from colcrypt.migrate.preflight import ROW_TYPE_USERS_SQL
 from colcrypt.migrate.residue import residue_of
 from colcrypt.migrate.schedule import cron_here, remove_or_retire
 from colcrypt.migrate.sqlgen import generated_function, ident, literal
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import lock_name, run_switch, switch_timeout
-from colcrypt.plpy_helpers import as_owner, fail, interval_seconds, query
+from colcrypt.plpy_helpers import as_owner, execute_one, fail, interval_seconds, query
 
 DUE_SQL = """
 SELECT state_changed_at + $2::interval AS due, (state_changed_at + $2::interval <= clock_timestamp()) AS is_due
@@ -20,15 +21,6 @@ FROM colcrypt.migrations WHERE migration_id = $1
 NOT_VALID_SQL = """
 SELECT conrelid::regclass::text AS rel, conrelid::oid AS rel_oid, conname::text AS name FROM pg_constraint
 WHERE NOT convalidated AND conparentid = 0 AND (conrelid = $1 OR (contype = 'f' AND confrelid = $1))
-"""
-# Sequences the plaintext table's columns own: 'a' by OWNED BY (serial), 'i' as identity columns.
-SEQUENCES_SQL = """
-SELECT d.objid::regclass::text AS seq, a.attname::text AS col, d.deptype::text AS kind,
-       s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle
-FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid
-JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1
-  AND d.deptype IN ('a', 'i')
 """
 DEPENDENTS_SQL = """
 SELECT DISTINCT pg_describe_object(d.classid, d.objid, 0) AS what FROM pg_depend d
@@ -66,21 +58,23 @@ def cleanup(plpy, table: str, oid: int | None, retain, lock_timeout, retries: in
         return [{"place": "plaintext table", "detail": f"{names['p']} kept without grants until {due['due']}",
                  "action": f"the retention ends then: {when}; colcrypt.rollback(table) is still possible"}] + \
             residue_of(plpy, m, plan)
-    dependents = [r["what"] for r in query(plpy, DEPENDENTS_SQL, ["oid"], [m["source_oid"]])]
+    dependents = [r["what"] for r in query(plpy, DEPENDENTS_SQL, ["oid"], [m["source_oid"]])] + \
+        [r["what"] for r in query(plpy, ROW_TYPE_USERS_SQL, ["oid"], [m["source_oid"]])]
     if dependents:
-        fail(plpy, "KC025", f"{names['p']} cannot be dropped: {', '.join(dependents)} still depend(s) on it",
-             "Re-create them on the name (it serves the same rows) or drop them, then run cleanup again.")
+        fail(plpy, "KC025", f"{names['p']} cannot be dropped: {', '.join(dependents)} still depend(s) on it (or on "
+                            "its row type)",
+             "Re-create them on the name (it serves the same rows; a function that returns the table's rows: RETURNS "
+             "SETOF the name) or drop them, then run cleanup again.")
     moves = constraint_moves(plpy, m, plan, table)
-    sequences = [dict(r) for r in query(plpy, SEQUENCES_SQL, ["oid"], [m["source_oid"]])]
     result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"], m["view_oid"]],
-                        lambda: _drop(plpy, m, plan, moves, sequences), timeout_s, retries)
+                        lambda: _drop(plpy, m, plan, moves), timeout_s, retries)
     remove_or_retire(plpy, job_name(m["migration_id"]))
     set_state(plpy, m, "cleaned")
     residue = [{"place": "plaintext table", "detail": f"{names['p']} dropped",
                 "action": f"{names['s']} holds the rows, encrypted; the name serves them"}] + \
         residue_of(plpy, m, plan, dropped=True)
     log_event(plpy, m["migration_id"], m["table_name"], "cleanup",
-              {**result, "dropped": names["p"], "sequences": [s["seq"] for s in sequences], "validated": validated,
+              {**result, "dropped": names["p"], "validated": validated,
                "residue": residue})  # what the report shows: plaintext_residue() needs the plaintext table
     return residue
 
@@ -99,41 +93,19 @@ def _validate_moved(plpy, m: dict) -> list[str]:
     return done
 
 
-def _drop(plpy, m: dict, plan, moves: dict, sequences: list[dict]) -> None:
+def _drop(plpy, m: dict, plan, moves: dict) -> None:
     lock_name(plpy, m["view_oid"])
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
-    identity_seq = None
-    for s in sequences:  # identity BY DEFAULT: the shadow takes the values the name's trigger draws
-        if s["kind"] == "a":
-            plpy.execute(f"ALTER SEQUENCE {s['seq']} OWNED BY {plan.shadow}.{ident(s['col'])}")
-            continue
-        options = (f"INCREMENT BY {s['seqincrement']} MINVALUE {s['seqmin']} MAXVALUE {s['seqmax']}"
-                   f" CACHE {s['seqcache']}{' CYCLE' if s['seqcycle'] else ''}")
-        plpy.execute(f"ALTER TABLE {plan.shadow} ALTER COLUMN {ident(s['col'])} ADD GENERATED BY DEFAULT AS IDENTITY"
-                     f" ({options})")
-        new = query(plpy, "SELECT pg_get_serial_sequence($1, $2) AS s", ["text", "text"],
-                    [plan.shadow, s["col"]])[0]["s"]
-        # read under the switch's locks: applications draw from the old sequence until then
-        last = query(plpy, "SELECT pg_sequence_last_value($1::regclass) AS v", ["text"], [s["seq"]])[0]["v"]
-        if last is not None:
-            query(plpy, "SELECT setval($1::regclass, $2)", ["text", "int8"], [new, last])
-        _repoint_defaults(plpy, m, plan, s["seq"], new)
-        identity_seq = new if s["col"] == own_identity(plan) else identity_seq
-    plpy.execute(f"DROP TABLE {plan.source}")
+    name = query(plpy, "SELECT $1::regclass::text AS n, relowner::regrole::text AS o FROM pg_class WHERE oid = $1",
+                 ["oid"], [m["view_oid"]])[0]
+    moved = sequences.to_name(plpy, m["source_oid"], plan.source, name["n"], ident(name["o"]))  # (the read cutover
+    if moved["identity"] or moved["serial"]:  # gave them to the name already, unless an owner made one since)
+        log_event(plpy, m["migration_id"], m["table_name"], sequences.EVENT, moved)
+    execute_one(plpy, f"DROP TABLE {plan.source}")
     mid = m["migration_id"]
-    plpy.execute(f"DROP FUNCTION {generated_function('dual_write', mid)}(), {generated_function('truncate', mid)}()")
-    plpy.execute(final_function(plpy, m, plan, moves, identity_seq))
-
-
-def _repoint_defaults(plpy, m: dict, plan, old: str, new: str) -> None:
-    """The name's column defaults that draw from a sequence that goes with the table."""
-    for d in query(plpy, "SELECT a.attname::text AS col, pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attrdef d"
-                         " JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = $1",
-                   ["oid"], [m["view_oid"]]):
-        if literal(old) in d["expr"]:
-            view = f"{ident(plan.schema)}.{ident(m['view_name'])}"
-            plpy.execute(f"ALTER VIEW {view} ALTER COLUMN {ident(d['col'])} SET DEFAULT "
-                         f"{d['expr'].replace(literal(old), literal(new))}")
+    execute_one(plpy, f"DROP FUNCTION {generated_function('dual_write', mid)}(),"
+                      f" {generated_function('truncate', mid)}()")
+    execute_one(plpy, final_function(plpy, m, plan, moves))
 
 
 def _schedule(plpy, m: dict, table: str, retain: str) -> str | None:

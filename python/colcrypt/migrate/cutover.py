@@ -6,14 +6,14 @@ colcrypt.cutover(table, 'writes'): writes through the name go to the shadow firs
 reverse, to the plaintext table; the table's own triggers fire on the shadow; writes that reach the
 plaintext table otherwise (cascades) go on to the shadow through its mirror trigger."""
 
-from colcrypt.migrate import row_triggers
+from colcrypt.migrate import row_triggers, sequences
 from colcrypt.migrate.cutover_sql import (
     create_view,
     instead_of_function,
     own_identity,
     plaintext_plan,
 )
-from colcrypt.migrate.preflight import READERS_WITHOUT_KEY_SQL, preflight
+from colcrypt.migrate.preflight import READERS_WITHOUT_KEY_SQL, ROW_TYPE_USERS_SQL, preflight
 from colcrypt.migrate.privileges import GRANTS_SQL, set_privileges
 from colcrypt.migrate.sqlgen import generated_function, ident, literal, truncate_function
 from colcrypt.migrate.state import event_detail, live_migration, log_event, plan_of, require_state, set_state
@@ -95,6 +95,12 @@ def cutover(plpy, table: str, oid: int | None, stage: str, force: bool, lock_tim
         fail(plpy, "0A000", f"row-level security policies {', '.join(blocking)} of {table} use encrypted columns",
              "The shadow holds those columns encrypted, so the policies cannot be carried over to it. Rewrite them "
              "without the encrypted columns, or keep the table as it is (SELECT colcrypt.rollback(table)).")
+    takers = [u["what"] for u in query(plpy, ROW_TYPE_USERS_SQL, ["oid"], [m["source_oid"]]) if u["takes_it"]]
+    if takers:
+        fail(plpy, "KC027", f"{', '.join(takers)} take(s) rows of {table}, whose type stays the plaintext table's once "
+                            "the name is a view: calls with the rows read through the name would fail",
+             "Make them take the columns they need (or record), or drop them; then cut over. SELECT * FROM "
+             "colcrypt.preflight(table) lists what uses the table's row type.")
     findings = preflight(plpy, table, oid)
     for f in findings:
         plpy.notice(f"colcrypt preflight: {f['kind']}: {f['detail']} -> {f['remedy']}")
@@ -151,6 +157,9 @@ def _switch_reads(plpy, m: dict, plan) -> None:
     execute_one(plpy, truncate_function(plain, trunc_fn, replace=True))
     execute_one(plpy, create_view(plan, invoker=rls["rls"]))
     execute_one(plpy, f"ALTER VIEW {plan.source} OWNER TO {owner}")  # it reads the shadow, the owner's
+    moved = sequences.to_name(plpy, oid, plain.source, plan.source, owner)
+    if moved["identity"] or moved["serial"]:
+        log_event(plpy, m["migration_id"], m["table_name"], sequences.EVENT, moved)
     for d in defaults:
         if d["attname"] == own_identity(plan):
             continue  # the INSTEAD OF trigger leaves it to the table
@@ -242,7 +251,7 @@ def _switch_writes(plpy, m: dict, plan, moved: list[dict], called: list[dict]) -
     for t in moved + called:
         execute_one(plpy, f"ALTER TABLE {plan.source} DISABLE TRIGGER {ident(t['name'])}")
     plpy.execute(writes_function(plan, instead_function_name(m), m["table_name"], reverse_tag=dual_write,
-                                 identity_seq=identity_sequence(plpy, plan), called=called))
+                                 identity_seq=identity_sequence(plpy, m, plan), called=called))
 
 
 def called_triggers(plpy, m: dict) -> list[dict]:
@@ -250,10 +259,11 @@ def called_triggers(plpy, m: dict) -> list[dict]:
     return event_detail(plpy, m, "cutover writes").get("called", [])
 
 
-def identity_sequence(plpy, plan) -> str | None:
-    """The sequence of the table's one identity column, which the name's trigger draws from."""
+def identity_sequence(plpy, m: dict, plan) -> str | None:
+    """The sequence of the table's one identity column, which the name's trigger draws from: the name's
+    since the read cutover (sequences)."""
     identity = own_identity(plan)
     if identity is None:
         return None
-    return query(plpy, "SELECT pg_get_serial_sequence($1, $2) AS s", ["text", "text"],
-                 [plan.source, identity])[0]["s"]
+    return query(plpy, "SELECT pg_get_serial_sequence($1::regclass::text, $2) AS s", ["oid", "text"],
+                 [m["view_oid"], identity])[0]["s"]

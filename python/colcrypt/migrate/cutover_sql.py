@@ -106,5 +106,10 @@ def _insert(plan: Plan, writable: list) -> str:
     if identity is None:
         return statement(writable)
     without = statement([c for c in writable if c.name != identity])
+    given = statement(writable)
+    if next(c for c in plan.columns if c.name == identity).identity == "a":  # the table no longer says so
+        given = f"""RAISE EXCEPTION USING ERRCODE = 'generated_always', COLUMN = {literal(identity)},
+                MESSAGE = {literal(f'cannot insert a non-DEFAULT value into column "{identity}"')},
+                HINT = 'It is an identity column defined as GENERATED ALWAYS; leave it out.';"""
     return (f"IF NEW.{ident(identity)} IS NULL THEN\n            {without}"
-            f"\n        ELSE\n            {statement(writable)}\n        END IF;")
+            f"\n        ELSE\n            {given}\n        END IF;")

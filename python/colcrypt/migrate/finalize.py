@@ -103,7 +103,7 @@ def _switch(plpy, m: dict, plan, moves: dict) -> None:
 def final_function(plpy, m: dict, plan, moves: dict, identity_seq: str | None = None) -> str:
     required = [c.name for c in plan.columns if c.name in plan.sensitive and c.not_null]
     return writes_function(plan, instead_function_name(m), m["table_name"], reverse_tag=None,
-                           identity_seq=identity_seq or identity_sequence(plpy, plan),
+                           identity_seq=identity_seq or identity_sequence(plpy, m, plan),
                            checks=[(c["name"], c["expr"]) for c in moves["checks_trigger"]], required=required,
                            called=called_triggers(plpy, m))
 

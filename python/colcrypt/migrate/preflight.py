@@ -3,7 +3,8 @@
 From pg_stat_statements (when installed): the statements that touch the table in ways a view over
 encrypted columns serves differently (equality, range, LIKE and ORDER BY on an encrypted column,
 ON CONFLICT, TRUNCATE, ALTER). From the catalog: roles that read the table without the key,
-row-level security, materialized views, statement-level and column triggers, rules. Each finding
+row-level security, materialized views, statement-level and column triggers, rules, functions and
+columns of the table's row type. Each finding
 comes with its remedy. The statement matching is pure (statement_findings) and unit-tested."""
 
 import re
@@ -33,6 +34,16 @@ FROM readers r
 WHERE r.privilege_type = 'SELECT'
   AND (r.grantee = 0 OR NOT EXISTS (SELECT FROM colcrypt.key_grants g
                                      WHERE g.key_id = $2 AND pg_has_role(r.grantee, g.grantee, 'MEMBER')))
+ORDER BY 1
+"""
+# What uses the table's row type (pg_depend on its type): functions that return its rows or take them, columns
+# and types made of it. After the read cutover the name is a view, whose rows are of another type.
+ROW_TYPE_USERS_SQL = """
+SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS what,
+       d.classid = 'pg_proc'::regclass AND EXISTS (SELECT FROM pg_proc p WHERE p.oid = d.objid
+                                                      AND c.reltype = ANY (p.proargtypes::oid[])) AS takes_it
+FROM pg_class c JOIN pg_depend d ON d.refclassid = 'pg_type'::regclass AND d.refobjid = c.reltype
+WHERE c.oid = $1 AND d.deptype = 'n'
 ORDER BY 1
 """
 STATEMENTS_SQL = """
@@ -163,4 +174,12 @@ def _catalog_findings(plpy, m: dict) -> list[dict]:
         add("column_trigger", t, "UPDATE OF column triggers fire for every update through the name")
     for r in c["rules"]:
         add("rule", r, "rules on the table do not apply to statements through the name")
+    for u in query(plpy, ROW_TYPE_USERS_SQL, ["oid"], [m["source_oid"]]):
+        if u["takes_it"]:
+            add("row_type", u["what"], "takes the table's rows, which are of another type once the name is a view: "
+                "the read cutover refuses (KC027); make it take the columns it needs (or record)")
+        else:
+            add("row_type", u["what"], "uses the table's row type, which stays the plaintext table's: it works until "
+                "cleanup, which refuses while it does (KC025); after the read cutover re-create it on the name's type "
+                "(e.g. RETURNS SETOF the name)")
     return out

@@ -4,6 +4,7 @@ the view's INSTEAD OF trigger after the read cutover), so nothing written is los
 the triggers, the view and the shadow go."""
 
 
+from colcrypt.migrate import sequences
 from colcrypt.migrate.cutover import DEPENDENT_VIEWS_SQL, instead_function_name
 from colcrypt.migrate.cutover_sql import view_decrypt
 from colcrypt.migrate.foreign_keys import add_foreign_key, definition, foreign_key
@@ -64,6 +65,7 @@ def _undo(plpy, m: dict, plan, finalized: dict | None) -> None:
             execute_one(plpy, f"ALTER TABLE {plan.source} {enable} TRIGGER {ident(name)}")
     if m["view_oid"]:  # the read cutover took every privilege of the table's grantees to the name
         set_privileges(plpy, m["source_oid"], m["view_oid"], "GRANT", writes_only=False)
+        sequences.to_table(plpy, m["view_oid"], plan.source, event_detail(plpy, m, sequences.EVENT))
         plpy.execute(f"ALTER TABLE {plan.source} RENAME TO {ident(m['view_name'])}")
         for d in dependents:  # their text names the view; now the name is the table again
             options = f" WITH ({d['options']})" if d["options"] else ""

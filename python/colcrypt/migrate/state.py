@@ -1,7 +1,9 @@
 """Finding a table's live migration and rebuilding its plan from the catalog."""
 
 import json
+from dataclasses import replace
 
+from colcrypt.migrate import sequences
 from colcrypt.migrate.sqlgen import Column, Plan
 from colcrypt.plpy_helpers import fail, query
 
@@ -47,9 +49,12 @@ def set_paused(plpy, table: str, table_oid: int | None, paused: bool, reason: st
 
 
 def plan_of(plpy, m: dict) -> Plan:
-    """The migration's plan from the catalog: its plaintext table (renamed after cutover), its shadow."""
+    """The migration's plan from the catalog: its plaintext table (renamed after cutover), its shadow. Its
+    identity columns are those of the table, and those that gave their sequence to the name (sequences)."""
     cols = query(plpy, COLUMNS_SQL, ["oid"], [m["source_oid"]])
-    return Plan(m["schema_name"], m["rel_name"], columns_of(cols), tuple(m["columns"]), tuple(m["key_columns"]),
+    identity = event_detail(plpy, m, sequences.EVENT).get("identity", {})
+    columns = tuple(replace(c, identity=identity.get(c.name, c.identity)) for c in columns_of(cols))
+    return Plan(m["schema_name"], m["rel_name"], columns, tuple(m["columns"]), tuple(m["key_columns"]),
                 m["key_id"], m["context_prefix"], tuple(m["blind_index"]), m["shadow_name"],
                 m.get("context_version", 1))  # 1 in a database not updated from 0.2.0 yet
 
