@@ -1593,6 +1593,9 @@ BEGIN
         WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
           AND m.state OPERATOR(pg_catalog.<>) ALL (ARRAY['cleaned', 'rolled_back'])
           AND colcrypt._ddl_refusal(c.command) IS NOT NULL
+          -- finalize disables colcrypt's triggers on the plaintext table (a restore disables them again)
+          AND NOT (colcrypt._ddl_refusal(c.command) OPERATOR(pg_catalog.=) 'DISABLE TRIGGER (of colcrypt)'
+                   AND m.state OPERATOR(pg_catalog.=) 'finalized')
         LIMIT 1;
     END IF;
     IF v_table IS NOT NULL THEN

@@ -30,6 +30,9 @@ subcommand_refusal(AlterTableCmd *cmd)
 		case AT_ValidateConstraintRecurse:
 		case AT_ColumnDefault:
 		case AT_CookedColumnDefault:
+		case AT_DropNotNull:
+		case AT_SetNotNull:
+		case AT_CheckNotNull:
 		case AT_SetStatistics:
 		case AT_SetOptions:
 		case AT_ResetOptions:
@@ -72,10 +75,6 @@ subcommand_refusal(AlterTableCmd *cmd)
 		case AT_DropConstraint:
 		case AT_DropConstraintRecurse:
 			return "DROP CONSTRAINT";
-		case AT_DropNotNull:
-		case AT_SetNotNull:
-		case AT_CheckNotNull:
-			return "SET/DROP NOT NULL";
 		case AT_AddIdentity:
 		case AT_SetIdentity:
 		case AT_DropIdentity:
