@@ -28,8 +28,10 @@ venv: setup $(VENV)/.done
 build:
 	@$(SERVER_PYTHON) tools/build_sql.py --version $(VERSION)
 
+# installed.sha256 says which tree was installed (tools/tree_hash.py); the test suite refuses another.
 install: setup build server-python
 	@$(MAKE) --no-print-directory -C extension PG_CONFIG=$(PG_CONFIG) install >/dev/null
+	@$(SERVER_PYTHON) tools/tree_hash.py > "$$($(PG_CONFIG) --pkglibdir)/colcrypt/installed.sha256"
 	@echo "colcrypt: installed the extension into $$($(PG_CONFIG) --sharedir)/extension and $$($(PG_CONFIG) --pkglibdir)"
 
 # What PL/Python imports inside the server, for the server's own interpreter.

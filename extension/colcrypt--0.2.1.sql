@@ -520,12 +520,13 @@ COMMENT ON FUNCTION colcrypt._provider_context(bytea) IS
 -- security: INVOKER. It only tells where make install put colcrypt's server-side Python code.
 CREATE OR REPLACE FUNCTION colcrypt._python_path()
 RETURNS text
-LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE SECURITY INVOKER
+LANGUAGE c STABLE STRICT PARALLEL SAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'colcrypt_python_path';
 
 COMMENT ON FUNCTION colcrypt._python_path() IS
-'Internal: the directory holding the Python code that colcrypt''s PL/Python functions import.';
+'Internal: the directory holding the Python code that colcrypt''s PL/Python functions import: the release '
+'make install made current (colcrypt/current, resolved when asked).';
 
 -- sql/functions/as_owner.sql
 -- security: INVOKER. It lowers the caller's rights to those of a table's owner for one statement (the C code
@@ -2060,10 +2061,10 @@ colcrypt.call_trigger(regprocedure, text, text[], text, text, anyelement, anyele
 colcrypt.discover(text[], integer, interval)
 TO public;
 
--- discover() runs as its caller and records its runs and findings.
-GRANT SELECT, INSERT, UPDATE ON colcrypt.discovery_runs TO public;
-GRANT SELECT, INSERT ON colcrypt.discovery_findings TO public;
-GRANT USAGE ON SEQUENCE colcrypt.discovery_runs_run_id_seq TO public;
+-- discover() runs as its caller; it stores a run and its findings only for roles that may write them (a
+-- superuser, or one granted INSERT), so that no role can record a finding nobody found. 0.2.0 let PUBLIC.
+GRANT SELECT ON colcrypt.discovery_runs, colcrypt.discovery_findings TO public;
+REVOKE USAGE ON SEQUENCE colcrypt.discovery_runs_run_id_seq FROM public;
 
 -- sql/roles.sql
 -- Key administration without superuser: members of colcrypt_key_admin create, rotate, rewrap, destroy

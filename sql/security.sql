@@ -26,7 +26,7 @@ colcrypt.call_trigger(regprocedure, text, text[], text, text, anyelement, anyele
 colcrypt.discover(text[], integer, interval)
 TO public;
 
--- discover() runs as its caller and records its runs and findings.
-GRANT SELECT, INSERT, UPDATE ON colcrypt.discovery_runs TO public;
-GRANT SELECT, INSERT ON colcrypt.discovery_findings TO public;
-GRANT USAGE ON SEQUENCE colcrypt.discovery_runs_run_id_seq TO public;
+-- discover() runs as its caller; it stores a run and its findings only for roles that may write them (a
+-- superuser, or one granted INSERT), so that no role can record a finding nobody found. 0.2.0 let PUBLIC.
+GRANT SELECT ON colcrypt.discovery_runs, colcrypt.discovery_findings TO public;
+REVOKE USAGE ON SEQUENCE colcrypt.discovery_runs_run_id_seq FROM public;

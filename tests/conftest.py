@@ -6,15 +6,20 @@ parameters), so that the leak tests can read the log.
 """
 
 import itertools
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from colcrypt.cluster import throwaway
+from colcrypt.cluster import DEFAULT_PG_CONFIG, throwaway
 from colcrypt.install import install
 from colcrypt.keys import create_key
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from tree_hash import EXTENSION, PYTHON, tree_hash  # noqa: E402
 
 SETTINGS = {
     "shared_preload_libraries": "'pg_cron, pg_stat_statements, pgaudit'",
@@ -47,8 +52,23 @@ class Database:
         return psycopg.connect(self.dsn, **kwargs)
 
 
+def installed_marker() -> Path:
+    """Where make install records the hash of the tree it installed on this server (tools/tree_hash.py)."""
+    pkglib = subprocess.run([DEFAULT_PG_CONFIG, "--pkglibdir"], capture_output=True, text=True).stdout.strip()
+    return Path(pkglib) / "colcrypt" / "installed.sha256"
+
+
+def installed_tree() -> str | None:
+    marker = installed_marker()
+    return marker.read_text().strip() if marker.exists() else None
+
+
 @pytest.fixture(scope="session")
 def cluster():
+    tree = tree_hash(PYTHON + EXTENSION)
+    if installed_tree() != tree:
+        pytest.exit("the colcrypt installed on this server is not this tree's (run make install; make test does): "
+                    "the suite would test an earlier install", returncode=3)
     c = throwaway("colcrypt-test-")
     c.kek_file = c.init_with_local_kek(SETTINGS)
     c.start()

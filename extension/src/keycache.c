@@ -16,6 +16,9 @@
  */
 #include "colcrypt.h"
 
+#include <limits.h>
+#include <stdlib.h>
+
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 
@@ -621,11 +624,22 @@ colcrypt_loaded_keys(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* Where make install puts the Python code that colcrypt's PL/Python functions import. */
+/*
+ * Where make install put the Python code that colcrypt's PL/Python functions import: the release that
+ * colcrypt/current names, resolved now, so that this backend imports one release whole whatever a later
+ * make install does; or, installed by a version before 0.2.1, colcrypt/python.
+ */
 static void
 server_python_path(char *buf)
 {
-	snprintf(buf, MAXPGPATH, "%s/colcrypt/python", pkglib_path);
+	char		current[MAXPGPATH];
+	char		resolved[PATH_MAX];
+
+	snprintf(current, MAXPGPATH, "%s/colcrypt/current", pkglib_path);
+	if (realpath(current, resolved) != NULL && strlen(resolved) < MAXPGPATH)
+		strlcpy(buf, resolved, MAXPGPATH);
+	else
+		snprintf(buf, MAXPGPATH, "%s/colcrypt/python", pkglib_path);
 }
 
 Datum

@@ -25,8 +25,10 @@ def cmd_install(args) -> None:
 
 
 def cmd_keys_create(args) -> None:
+    from colcrypt import providers
     from colcrypt.keys import create_key
 
+    providers.require_client(args.provider)  # before connecting: what to install comes first
     with _connect(args) as conn:
         info = create_key(conn, args.key_id, args.provider, args.kek_file, args.kek)
     if info["kek_file_created"]:
@@ -37,8 +39,10 @@ def cmd_keys_create(args) -> None:
 
 
 def cmd_keys_rewrap(args) -> None:
+    from colcrypt import providers
     from colcrypt.keys import rewrap_key
 
+    providers.require_client(args.provider)
     with _connect(args) as conn:
         done = rewrap_key(conn, args.key_id, args.provider, args.kek, args.kek_file, args.old_kek_file)
     for d in done:
@@ -314,12 +318,29 @@ def cmd_cleanup(args) -> None:
     with _connect(args) as conn:
         rows = conn.execute("SELECT place, detail, action FROM colcrypt.cleanup(%s, %s, p_lock_timeout => %s)",
                             (args.table, args.retain, f"{args.lock_timeout} ms")).fetchall()
+        if args.purge_statistics and any(r[0] == "planner statistics" for r in rows):
+            rows = _purge_statistics(conn, args.table, rows)
     if args.format == "json":
         print(json.dumps([{"place": p, "detail": d, "action": a} for p, d, a in rows], indent=2))
         return
     print(f"colcrypt: {args.table}: cleanup (retention {args.retain})")
     for place, detail, action in rows:
         print(f"  {place}: {detail}\n      -> {action}")
+
+
+def _purge_statistics(conn, table: str, rows: list) -> list:
+    """VACUUM FULL of pg_statistic, whose file keeps the dropped table's statistics, and a CHECKPOINT; what
+    plaintext_residue says after it (or, when this role may not, the rows as they were)."""
+    try:
+        conn.execute("SET lock_timeout = '2s'")
+        conn.execute("VACUUM FULL pg_catalog.pg_statistic")
+        conn.execute("CHECKPOINT")
+    except psycopg.Error as e:
+        print(f"colcrypt: pg_statistic not rewritten ({e.diag.message_primary}): run VACUUM FULL "
+              "pg_catalog.pg_statistic as a superuser", file=sys.stderr)
+        return rows
+    print("colcrypt: pg_statistic rewritten (VACUUM FULL, CHECKPOINT): the dropped table's statistics are gone")
+    return conn.execute("SELECT place, detail, action FROM colcrypt.plaintext_residue(%s)", (table,)).fetchall()
 
 
 def cmd_rollback(args) -> int:
@@ -539,6 +560,9 @@ def parser() -> argparse.ArgumentParser:
     clean.add_argument("--lock-timeout", type=int, default=200, metavar="MS",
                        help="the longest an application statement waits for the switch, per attempt (default 200)")
     clean.add_argument("--format", choices=["table", "json"], default="table")
+    clean.add_argument("--no-purge-statistics", dest="purge_statistics", action="store_false",
+                       help="leave pg_statistic as it is (by default a dropped table's statistics are purged with"
+                            " VACUUM FULL pg_catalog.pg_statistic and a CHECKPOINT, which needs a superuser)")
     clean.set_defaults(func=cmd_cleanup)
 
     rb = sub.add_parser("rollback", parents=[dsn], help="back to the plaintext table, from any stage before cleanup")

@@ -76,8 +76,8 @@ def _unwrap(plpy, key_id: str, version: int, kek_file: str, config_file: str = "
                             "A superuser sets colcrypt.kek_file in postgresql.conf (docs/keys.md).")
     try:
         kek = local.read_kek_file(kek_file)
-    except ColcryptError as e:  # the path is for superusers only (colcrypt.kek_file is hidden)
-        raise ColcryptError(e.sqlstate, e.args[0].replace(kek_file, "named by colcrypt.kek_file"),
+    except local.KekFileError as e:  # the path is for superusers only (colcrypt.kek_file is hidden)
+        raise ColcryptError(e.sqlstate, f"the KEK file named by colcrypt.kek_file {e.reason}",
                             "A superuser can check the file named by colcrypt.kek_file: it must hold the KEK "
                             "and be readable by the server's account.") from None
     return row["version"], local.unwrap(kek, row["kek_ref"], key_id, row["version"], row["wrapped_key"])

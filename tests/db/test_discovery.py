@@ -3,6 +3,7 @@ a partitioned table, jsonb, identifiers in numeric columns, decoys, an empty tab
 
 import json
 
+import psycopg
 import pytest
 
 from tests.db.helpers import raises_sqlstate, scalar
@@ -74,6 +75,26 @@ def test_discover_stores_the_run(legacy):
     assert scalar(legacy, "SELECT count(*) FROM colcrypt.discovery_findings WHERE run_id = %s", (run[0],)) == \
         len(EXPECTED)
     assert json.dumps(run[2]) == "[]"
+
+
+def test_only_roles_that_may_write_the_findings_store_them(db, legacy, roles):
+    """0.2.0 let PUBLIC insert and update the discovery tables: anyone could forge a finding, or edit a run."""
+    legacy.execute(f'GRANT USAGE ON SCHEMA "Legacy CRM" TO "{roles.app}";'
+                   f' GRANT SELECT ON ALL TABLES IN SCHEMA "Legacy CRM" TO "{roles.app}"')
+    legacy.execute("SELECT * FROM colcrypt.discover(ARRAY['Legacy CRM'])")  # stored: a superuser
+    with roles.connect(roles.app) as app:
+        notices = []
+        app.add_notice_handler(lambda d: notices.append(d.message_primary))
+        found = app.execute("SELECT run_id, column_name FROM colcrypt.discover(ARRAY['Legacy CRM'])").fetchall()
+        assert len(found) == len(EXPECTED) and {r[0] for r in found} == {None}  # found, not stored
+        assert any("not stored" in n for n in notices)
+        assert scalar(app, "SELECT count(*) FROM colcrypt.discovery_findings") == len(EXPECTED)  # it may read them
+        for sql in ("INSERT INTO colcrypt.discovery_runs (sample_size) VALUES (100)",
+                    "UPDATE colcrypt.discovery_runs SET skipped = '[]'",
+                    "INSERT INTO colcrypt.discovery_findings SELECT * FROM colcrypt.discovery_findings LIMIT 1"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute(sql)
+    assert scalar(legacy, "SELECT count(*) FROM colcrypt.discovery_runs") == 1
 
 
 def test_discover_rejects_a_tiny_sample_or_budget(conn):

@@ -1,14 +1,20 @@
 """colcrypt install: idempotent, and clear about what stops it."""
 
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
+from tree_hash import PYTHON, tree_hash
 
 from colcrypt import __version__
 from colcrypt.cli import main
+from tests.conftest import installed_marker
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fresh(cluster, name):
@@ -97,3 +103,29 @@ def _state(pid: int) -> str:
         return next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State"))
     except (FileNotFoundError, StopIteration):
         return "Z"
+
+
+def test_the_server_imports_this_trees_python_from_a_release_of_its_own(conn):
+    """make install puts the server-side package in a directory of its own and then renames one symlink over
+    the last, so that a running pg_cron backfill never imports a half-copied package (0.2.0 copied it in
+    place); each backend resolves the symlink once and keeps that release."""
+    path = Path(conn.execute("SELECT colcrypt._python_path()").fetchone()[0])
+    assert path.parent.name == "releases" and path.name == tree_hash(PYTHON)
+    current = path.parent.parent / "current"
+    assert current.is_symlink() and current.resolve() == path
+    assert (path / "colcrypt" / "plpy_helpers.py").read_text() == \
+        (Path(__file__).resolve().parents[2] / "python/colcrypt/plpy_helpers.py").read_text()
+
+
+def test_the_suite_refuses_an_install_of_another_tree():
+    """pytest after an edit without make install used to test the last install silently."""
+    marker = installed_marker()
+    recorded = marker.read_text()
+    try:
+        marker.write_text("0" * 64 + "\n")  # as if another tree were installed
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                 "tests/db/test_catalog.py::test_every_public_object_has_a_comment"],
+                                capture_output=True, text=True, cwd=ROOT)
+    finally:
+        marker.write_text(recorded)
+    assert result.returncode == 3 and "not this tree's" in result.stdout + result.stderr, result.stdout

@@ -4,6 +4,7 @@ import json
 import os
 import stat
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -279,15 +280,22 @@ def test_retired_key_decrypts_but_does_not_encrypt(conn):
         conn.execute("SELECT colcrypt.decrypt_column(%s, 'c')", (ct,))
 
 
-def test_provider_errors_do_not_reveal_the_kek_path(cluster, app_role):
+@pytest.mark.parametrize("where", ["missing", "directory"])
+def test_provider_errors_do_not_reveal_the_kek_path(cluster, app_role, tmp_path, where):
+    """A missing file, or a directory named as the file (0.2.0 showed that one's path)."""
+    path = "/nonexistent/secret-place/kek"
+    if where == "directory":
+        path = str(tmp_path / "secret-place")
+        Path(path).mkdir()
+        tmp_path.chmod(0o755)
     db = new_database(cluster)
     with db.connect() as admin:
         admin.execute(f"SELECT colcrypt.grant_key('k', '{app_role}')")
-        admin.execute("ALTER SYSTEM SET colcrypt.kek_file = '/nonexistent/secret-place/kek'")
+        admin.execute(f"ALTER SYSTEM SET colcrypt.kek_file = '{path}'")
         admin.execute("SELECT pg_reload_conf()")
     try:
         with psycopg.connect(cluster.dsn(db.name), autocommit=True) as su:
-            _wait_for_setting(su, "/nonexistent/secret-place/kek")
+            _wait_for_setting(su, path)
         with psycopg.connect(cluster.dsn(db.name, user=app_role), autocommit=True) as app:
             with raises_sqlstate("KC006", "colcrypt.kek_file") as info:
                 app.execute("SELECT colcrypt.encrypt_column('x', 'k', 'c')")

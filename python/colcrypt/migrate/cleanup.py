@@ -7,7 +7,7 @@ serving the shadow. Returns what it did and where plaintext may still live."""
 from colcrypt.migrate import sequences
 from colcrypt.migrate.finalize import constraint_moves, final_function
 from colcrypt.migrate.preflight import ROW_TYPE_USERS_SQL
-from colcrypt.migrate.residue import residue_of
+from colcrypt.migrate.residue import dropped_statistics, residue_of
 from colcrypt.migrate.schedule import cron_here, remove_or_retire
 from colcrypt.migrate.sqlgen import generated_function, ident, literal
 from colcrypt.migrate.state import live_migration, log_event, plan_of, require_state, set_state
@@ -66,16 +66,17 @@ def cleanup(plpy, table: str, oid: int | None, retain, lock_timeout, retries: in
              "Re-create them on the name (it serves the same rows; a function that returns the table's rows: RETURNS "
              "SETOF the name) or drop them, then run cleanup again.")
     moves = constraint_moves(plpy, m, plan, table)
+    statistics = dropped_statistics(plpy, m["source_oid"])
     result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"], m["view_oid"]],
                         lambda: _drop(plpy, m, plan, moves), timeout_s, retries)
     remove_or_retire(plpy, job_name(m["migration_id"]))
     set_state(plpy, m, "cleaned")
     residue = [{"place": "plaintext table", "detail": f"{names['p']} dropped",
                 "action": f"{names['s']} holds the rows, encrypted; the name serves them"}] + \
-        residue_of(plpy, m, plan, dropped=True)
+        residue_of(plpy, m, plan, dropped=names["p"], statistics=statistics)
     log_event(plpy, m["migration_id"], m["table_name"], "cleanup",
-              {**result, "dropped": names["p"], "validated": validated,
-               "residue": residue})  # what the report shows: plaintext_residue() needs the plaintext table
+              {**result, "dropped": names["p"], "validated": validated, "statistics": statistics,
+               "residue": residue})  # what the report and plaintext_residue() show: the plaintext table is gone
     return residue
 
 

@@ -2,7 +2,7 @@
 shadow holds them, measured on this server where it can be, with what to do about each place. Part
 of what cleanup reports; callable at any stage."""
 
-from colcrypt.migrate.state import live_migration, plan_of
+from colcrypt.migrate.state import event_detail, find_live, live_migration, plan_of
 from colcrypt.plpy_helpers import query
 
 SETTINGS_SQL = """
@@ -20,13 +20,56 @@ WHERE schemaname = $1 AND tablename = $2 AND attname = ANY($3)
 """
 
 
+# The plaintext table's rows in pg_statistic (its partitions' too), and the file pg_statistic is in now:
+# dropping the table leaves its rows dead in that file until it is rewritten.
+DROPPED_STATISTICS_SQL = """
+SELECT (SELECT count(*) FROM pg_statistic WHERE starelid = $1 OR starelid IN (SELECT relid FROM pg_partition_tree($1)))
+           AS rows,
+       pg_relation_filenode('pg_catalog.pg_statistic') AS filenode
+"""
+CLEANED_SQL = """
+SELECT m.* FROM colcrypt.migrations m WHERE m.name_view = $1 AND m.state = 'cleaned'
+ORDER BY m.migration_id DESC LIMIT 1
+"""
+PURGE = "VACUUM FULL pg_catalog.pg_statistic"
+
+
 def residue(plpy, table: str, oid: int | None) -> list[dict]:
+    """At any stage; after cleanup, from what cleanup measured before it dropped the plaintext table."""
+    cleaned = query(plpy, CLEANED_SQL, ["oid"], [oid]) if oid and not find_live(plpy, oid) else []
+    if cleaned:
+        detail = event_detail(plpy, dict(cleaned[0]), "cleanup")
+        return [r for r in detail.get("residue", []) if r["place"] != "planner statistics"] + \
+            statistics_residue(plpy, detail.get("dropped", table), detail.get("statistics"))
     m = live_migration(plpy, table, oid)
     return residue_of(plpy, m, plan_of(plpy, m))
 
 
-def residue_of(plpy, m: dict, plan, dropped: bool = False) -> list[dict]:
-    """dropped: after cleanup, which has taken the plaintext table and its statistics with it."""
+def dropped_statistics(plpy, table_oid: int) -> dict | None:
+    """DROPPED_STATISTICS_SQL, read just before the plaintext table is dropped (None: this role may not)."""
+    try:
+        with plpy.subtransaction():
+            return dict(query(plpy, DROPPED_STATISTICS_SQL, ["oid"], [table_oid])[0])
+    except plpy.SPIError:  # pg_statistic is the superuser's
+        return None
+
+
+def statistics_residue(plpy, table: str, stats: dict | None) -> list[dict]:
+    """The dropped table's statistics, still in pg_statistic's file unless it was rewritten since."""
+    if stats is not None and (stats["rows"] == 0 or
+                              plpy.execute("SELECT pg_relation_filenode('pg_catalog.pg_statistic') AS f")[0]["f"]
+                              != stats["filenode"]):
+        return []
+    what = (f"the {stats['rows']} statistics rows of {table} (most common values, histogram bounds) are dead rows "
+            "of pg_statistic, still in its file") if stats else f"the statistics of {table} may be dead rows of it"
+    return [{"place": "planner statistics", "detail": f"{what}: a plain VACUUM leaves them there",
+             "action": f"{PURGE} (a superuser or the database owner; it locks the catalog for a moment), then "
+                       "CHECKPOINT; colcrypt cleanup runs it"}]
+
+
+def residue_of(plpy, m: dict, plan, dropped: str | None = None, statistics: dict | None = None) -> list[dict]:
+    """dropped: after cleanup, the name of the plaintext table it dropped; statistics: that table's
+    statistics, which stay in pg_statistic's file (dropped_statistics)."""
     cols = list(plan.sensitive)
     out = []
 
@@ -40,7 +83,10 @@ def residue_of(plpy, m: dict, plan, dropped: bool = False) -> list[dict]:
                                                                   [plan.schema, plan.table, cols])]
     if stats:
         add("planner statistics", f"pg_statistic holds common values and histogram bounds of {', '.join(stats)}",
-            "they go with the plaintext table at cleanup; until then pg_stats shows them to its readers")
+            f"cleanup drops them with the plaintext table, but their rows stay in pg_statistic's file until {PURGE}; "
+            "until then pg_stats shows them to the plaintext table's readers (none after the read cutover)")
+    if dropped:
+        out += statistics_residue(plpy, dropped, statistics)
     try:
         with plpy.subtransaction():
             s = plpy.execute(SETTINGS_SQL)[0]

@@ -43,18 +43,27 @@ def create_kek_file(path: Path) -> bytes:
     return kek
 
 
+class KekFileError(ColcryptError):
+    """A KEK file that cannot serve; reason says why without naming the file (the server hides its path)."""
+
+    def __init__(self, path: Path, reason: str, hint: str):
+        super().__init__("KC006", f"KEK file {path} {reason}", hint)
+        self.reason = reason
+
+
 def read_kek_file(path: Path | str) -> bytes:
     """Read a KEK file holding 64 hex characters or 32 raw bytes."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ColcryptError("KC006", f"KEK file {path} does not exist",
-                            "Create one with colcrypt keys create (it makes the file), "
-                            "or point --kek-file / COLCRYPT_KEK_FILE / colcrypt.kek_file at it.") from None
+        raise KekFileError(path, "does not exist", "Create one with colcrypt keys create (it makes the file), "
+                           "or point --kek-file / COLCRYPT_KEK_FILE / colcrypt.kek_file at it.") from None
     except PermissionError:
-        raise ColcryptError("KC006", f"KEK file {path} is not readable by this process (uid {os.geteuid()})",
-                            "For server-side unwrapping the file must be readable by the server's account.") from None
+        raise KekFileError(path, f"is not readable by this process (uid {os.geteuid()})",
+                           "For server-side unwrapping the file must be readable by the server's account.") from None
+    except OSError as e:  # a directory, a device that fails
+        raise KekFileError(path, f"cannot be read ({e.strerror})", "Name a file that holds the KEK.") from None
     text = raw.strip()
     if len(raw) == KEK_LEN and len(text) != 2 * KEK_LEN:
         return raw
@@ -63,8 +72,8 @@ def read_kek_file(path: Path | str) -> bytes:
     except (UnicodeDecodeError, ValueError):
         kek = b""
     if len(kek) != KEK_LEN:
-        raise ColcryptError("KC006", f"KEK file {path} does not hold a 256-bit key",
-                            "The file must hold 64 hexadecimal characters (or 32 raw bytes).")
+        raise KekFileError(path, "does not hold a 256-bit key",
+                           "The file must hold 64 hexadecimal characters (or 32 raw bytes).")
     return kek
 
 
