@@ -162,3 +162,60 @@ def test_a_migration_in_progress_survives_the_upgrade(cluster):
         # the upgraded catalog is a fresh install's, a migration in progress notwithstanding
         with _database(cluster, None) as fresh:
             _assert_same_catalog(conn, fresh)
+
+
+def test_migrations_of_0_2_0_take_the_owners_rights_and_keep_going(cluster):
+    """A migration 0.2.0 cut over for reads: the shadow and the generated functions were the DBA's, so the owner's
+    code ran with the DBA's rights, and the table's readers kept reading <table>_plaintext. The update gives them
+    to the owner (refused, changing nothing, until the owner may use the key) and takes the readers' rights to
+    the plaintext table; the migration then goes on to its end."""
+    with _database(cluster, "0.2.0") as conn:
+        name = conn.info.dbname
+        owner, app = f"{name}_owner", f"{name}_app"
+        conn.execute(f'CREATE ROLE "{owner}" LOGIN; CREATE ROLE "{app}" LOGIN;'
+                     f' CREATE SCHEMA app AUTHORIZATION "{owner}"; GRANT USAGE ON SCHEMA app TO "{app}"')
+        create_key(conn, "k", kek_file=cluster.kek_file)
+        conn.execute("SELECT colcrypt.grant_key('k', 'postgres'), colcrypt.grant_key('k', %s)", (app,))
+        with psycopg.connect(cluster.dsn(name, user=owner), autocommit=True) as o:
+            o.execute("CREATE TABLE app.t (id serial PRIMARY KEY, ssn text);"
+                      "INSERT INTO app.t (ssn) SELECT 'ssn-' || g::text FROM generate_series(1, 100) g;"
+                      f'GRANT SELECT, INSERT, UPDATE ON app.t TO "{app}";'
+                      f' GRANT USAGE ON SEQUENCE app.t_id_seq TO "{app}"')
+        conn.execute("SELECT FROM colcrypt.prepare('app.t', ARRAY['ssn'], 'k')")
+        conn.execute("CALL colcrypt.backfill('app.t')")
+        conn.execute("SELECT FROM colcrypt.validate('app.t')")
+        conn.execute("SELECT FROM colcrypt.cutover('app.t', 'reads', p_force => true)")  # the owner has no key
+        # as 0.2.0 left it (this tree's code ran against the 0.2.0 schema, which it serves as 0.2.0 did)
+        conn.execute(f'SET colcrypt.allow_ddl = on; ALTER TABLE app.t_encrypted OWNER TO postgres;'
+                     f' GRANT SELECT ON app.t_encrypted TO "{owner}"; ALTER FUNCTION colcrypt.dual_write_1() OWNER TO'
+                     f' postgres; ALTER FUNCTION colcrypt.truncate_1() OWNER TO postgres; ALTER FUNCTION'
+                     f' colcrypt.instead_1() OWNER TO postgres; GRANT SELECT, INSERT, UPDATE ON app.t_plaintext TO'
+                     f' "{app}"; RESET colcrypt.allow_ddl')
+        before = catalog(conn)
+        with raises_sqlstate("42501", "may not use their migration's key") as info:
+            install(conn)
+        assert f"SELECT colcrypt.grant_key('k', '{owner}');" in info.value.diag.message_hint
+        assert catalog(conn) == before and scalar(conn, "SELECT extversion FROM pg_extension"
+                                                        " WHERE extname = 'colcrypt'") == "0.2.0"
+        conn.execute("SELECT colcrypt.grant_key('k', %s)", (owner,))
+        assert install(conn) == f"updated extension colcrypt 0.2.0 -> {__version__}"
+        owners = conn.execute("SELECT relowner::regrole::text FROM pg_class WHERE oid = 'app.t_encrypted'::regclass"
+                              " UNION ALL SELECT DISTINCT proowner::regrole::text FROM pg_proc WHERE proname IN"
+                              " ('dual_write_1', 'truncate_1', 'instead_1')").fetchall()
+        assert owners == [(owner,), (owner,)]
+        with psycopg.connect(cluster.dsn(name, user=app), autocommit=True) as a:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                a.execute("SELECT ssn FROM app.t_plaintext")
+            a.execute("INSERT INTO app.t (ssn) VALUES ('after the update')")
+            assert scalar(a, "SELECT ssn FROM app.t WHERE id = 101") == "after the update"
+        for step in ("SELECT FROM colcrypt.cutover('app.t', 'writes')", "SELECT FROM colcrypt.finalize('app.t')",
+                     "SELECT FROM colcrypt.cleanup('app.t', '0')"):
+            conn.execute(step)
+            assert scalar(conn, "SELECT pg_get_serial_sequence('app.t', 'id')") == "app.t_id_seq", step
+        assert scalar(conn, "SELECT count(*) FROM app.t") == 101
+        with _database(cluster, None) as fresh:
+            _assert_same_catalog(conn, fresh)
+        conn.execute(f'DROP OWNED BY "{owner}" CASCADE; DROP OWNED BY "{app}"')
+    with psycopg.connect(cluster.dsn(), autocommit=True) as su:
+        su.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        su.execute(f'DROP ROLE "{owner}"; DROP ROLE "{app}"')

@@ -4,7 +4,7 @@ short switch (its sequences belong to the name since the read cutover: sequences
 triggers and functions go, the constraints finalize moved are validated, and the name keeps
 serving the shadow. Returns what it did and where plaintext may still live."""
 
-from colcrypt.migrate import sequences
+from colcrypt.migrate.cutover import sequences_to_name
 from colcrypt.migrate.finalize import constraint_moves, final_function
 from colcrypt.migrate.preflight import ROW_TYPE_USERS_SQL
 from colcrypt.migrate.residue import dropped_statistics, residue_of
@@ -99,9 +99,8 @@ def _drop(plpy, m: dict, plan, moves: dict) -> None:
     plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     name = query(plpy, "SELECT $1::regclass::text AS n, relowner::regrole::text AS o FROM pg_class WHERE oid = $1",
                  ["oid"], [m["view_oid"]])[0]
-    moved = sequences.to_name(plpy, m["source_oid"], plan.source, name["n"], ident(name["o"]))  # (the read cutover
-    if moved["identity"] or moved["serial"]:  # gave them to the name already, unless an owner made one since)
-        log_event(plpy, m["migration_id"], m["table_name"], sequences.EVENT, moved)
+    sequences_to_name(plpy, m, plan.source, name["n"], ident(name["o"]))  # before they go with the table
+    plan = plan_of(plpy, m)
     execute_one(plpy, f"DROP TABLE {plan.source}")
     mid = m["migration_id"]
     execute_one(plpy, f"DROP FUNCTION {generated_function('dual_write', mid)}(),"

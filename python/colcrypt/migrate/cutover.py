@@ -157,9 +157,7 @@ def _switch_reads(plpy, m: dict, plan) -> None:
     execute_one(plpy, truncate_function(plain, trunc_fn, replace=True))
     execute_one(plpy, create_view(plan, invoker=rls["rls"]))
     execute_one(plpy, f"ALTER VIEW {plan.source} OWNER TO {owner}")  # it reads the shadow, the owner's
-    moved = sequences.to_name(plpy, oid, plain.source, plan.source, owner)
-    if moved["identity"] or moved["serial"]:
-        log_event(plpy, m["migration_id"], m["table_name"], sequences.EVENT, moved)
+    sequences_to_name(plpy, m, plain.source, plan.source, owner)
     for d in defaults:
         if d["attname"] == own_identity(plan):
             continue  # the INSTEAD OF trigger leaves it to the table
@@ -250,8 +248,20 @@ def _switch_writes(plpy, m: dict, plan, moved: list[dict], called: list[dict]) -
         row_triggers.moved_to(plpy, t, plan.shadow, m["shadow_oid"])
     for t in moved + called:
         execute_one(plpy, f"ALTER TABLE {plan.source} DISABLE TRIGGER {ident(t['name'])}")
+    name = query(plpy, "SELECT $1::regclass::text AS n, relowner::regrole::text AS o FROM pg_class WHERE oid = $1",
+                 ["oid"], [m["view_oid"]])[0]
+    sequences_to_name(plpy, m, plan.source, name["n"], ident(name["o"]))
+    plan = plan_of(plpy, m)  # with the identity columns given to the name
     plpy.execute(writes_function(plan, instead_function_name(m), m["table_name"], reverse_tag=dual_write,
                                  identity_seq=identity_sequence(plpy, m, plan), called=called))
+
+
+def sequences_to_name(plpy, m: dict, table: str, name: str, owner: str) -> None:
+    """The sequences the table's columns still own go to the name's columns (sequences.to_name), logged: at
+    the read cutover, or at a later switch for a migration cut over by 0.2.0 or given a serial column since."""
+    moved = sequences.to_name(plpy, m["source_oid"], table, name, owner)
+    if moved["identity"] or moved["serial"]:
+        log_event(plpy, m["migration_id"], m["table_name"], sequences.EVENT, moved)
 
 
 def called_triggers(plpy, m: dict) -> list[dict]:
@@ -266,4 +276,4 @@ def identity_sequence(plpy, m: dict, plan) -> str | None:
     if identity is None:
         return None
     return query(plpy, "SELECT pg_get_serial_sequence($1::regclass::text, $2) AS s", ["oid", "text"],
-                 [m["view_oid"], identity])[0]["s"]
+                 [m["view_oid"], identity])[0]["s"]  # (each switch gives the name what the table still has)
