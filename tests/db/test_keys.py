@@ -322,3 +322,30 @@ def test_blind_index_matches_the_reference_and_needs_the_key(db, app_role):
     with psycopg.connect(db.cluster.dsn(db.name, user=app_role), autocommit=True) as app:
         with raises_sqlstate("42501"):
             app.execute("SELECT colcrypt.blind_index('x', 'k', 'c')")
+
+
+def test_a_key_administrator_needs_no_superuser(db, roles, tmp_path):
+    """Members of colcrypt_key_admin create, grant, rotate, rewrap and destroy keys; they have no rights on the
+    keyring's tables themselves, and the keyring and the event log record who they are."""
+    from colcrypt.keys import create_key, destroy_key, rewrap_key, rotate_key
+
+    new_kek = tmp_path / "new.kek"
+    with roles.connect(roles.keyadmin) as admin:
+        create_key(admin, "ka", kek_file=db.kek_file)
+        admin.execute("SELECT colcrypt.grant_key('ka', %s)", (roles.app,))
+        assert rotate_key(admin, "ka", db.kek_file)["version"] == 2
+        assert len(rewrap_key(admin, "ka", "local", kek_file=new_kek, old_kek_file=db.kek_file)) == 2
+        assert admin.execute("SELECT colcrypt.revoke_key('ka', %s)", (roles.app,)).fetchone() == (True,)
+        assert destroy_key(admin, "ka", 1) == 1
+        for sql in (f"INSERT INTO colcrypt.key_grants (key_id, grantee) VALUES ('k', '{roles.keyadmin}')",
+                    "UPDATE colcrypt.key_versions SET state = 'active'", "DELETE FROM colcrypt.key_grants"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                admin.execute(sql)
+    with db.connect() as conn:
+        assert {r[0] for r in conn.execute("SELECT created_by FROM colcrypt.key_versions WHERE key_id = 'ka'")} == \
+            {roles.keyadmin}
+        assert {r[0] for r in conn.execute("SELECT by_role FROM colcrypt.migration_events"
+                                           " WHERE detail ->> 'key_id' = 'ka'")} == {roles.keyadmin}
+    with roles.connect(roles.app) as app:  # not an administrator
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute("SELECT colcrypt.grant_key('k', %s)", (roles.app,))
