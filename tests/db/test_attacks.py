@@ -92,7 +92,7 @@ def test_the_owners_code_runs_as_the_owner_in_a_rollback_too(db, conn, roles):
 
 def test_an_index_name_is_never_sql(conn, roles):
     """0.2.0 cut pg_get_indexdef at ' ON <table> USING ', which this name holds: the rest ran as SQL."""
-    evil = f'x ON app.t USING btree(a);ALTER ROLE "{roles.owner}" SUPERUSER;--'
+    evil = f"x ON app.t USING btree(a);ALTER ROLE {roles.owner} SUPERUSER;--"  # the role's name needs no quotes
     with roles.connect(roles.owner) as owner:
         owner.execute("CREATE TABLE app.t (id int PRIMARY KEY, a text, b text, ssn text)")
         owner.execute(psycopg.sql.SQL("CREATE INDEX {} ON app.t (a)").format(psycopg.sql.Identifier(evil)))
@@ -109,7 +109,7 @@ def test_an_index_name_is_never_sql(conn, roles):
 
 
 def test_a_column_name_is_never_sql_even_without_body_checks(conn, roles):
-    evil = f'x$colcrypt$;ALTER ROLE "{roles.owner}" SUPERUSER;--'
+    evil = f"x$colcrypt$;ALTER ROLE {roles.owner} SUPERUSER;--"
     with roles.connect(roles.owner) as owner:
         owner.execute(psycopg.sql.SQL("CREATE TABLE app.t (id int PRIMARY KEY, {} text, ssn text)").format(
             psycopg.sql.Identifier(evil)))
