@@ -409,6 +409,32 @@ COMMENT ON FUNCTION colcrypt.blind_index(text, text, text) IS
 'derived from the active version of p_key_id, bound to p_context (the column''s identity, not the row). Equal '
 'values give equal tokens within one column and key version. NULL gives NULL.';
 
+-- sql/functions/column_context.sql
+-- security: DEFINER. It reads colcrypt.migrations, which only colcrypt's steps may read, to tell anyone who
+-- looks rows up by a blind index (an application role) the context of a migrated column; a context is not
+-- secret. search_path pinned; it resolves nothing the caller gives it but a regclass.
+CREATE OR REPLACE FUNCTION colcrypt.column_context(p_table regclass, p_column text)
+RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE m.context_version
+        WHEN 1 THEN m.context_prefix || '.' || p_column
+        ELSE m.context_prefix || '."' || pg_catalog.replace(p_column, '"', '""') || '"'  -- always quoted
+    END
+    FROM colcrypt.migrations AS m
+    WHERE (m.source = p_table OR m.name_view = p_table) AND m.state <> 'rolled_back'
+      AND p_column = ANY(m.columns)
+    ORDER BY m.migration_id DESC
+    LIMIT 1
+$$;
+
+COMMENT ON FUNCTION colcrypt.column_context(regclass, text) IS
+'The context of column p_column of the migrated table p_table (its name, before or after the cutover): what '
+'colcrypt.blind_index takes for equality lookups on a blind index, e.g. WHERE email_bidx = '
+'colcrypt.blind_index($1, key, colcrypt.column_context(''crm.customers'', ''email'')); a value''s context adds '
+'''#'' and the row''s key. NULL when the column is not migrated.';
+
 -- sql/functions/encrypt_value.sql
 -- security: INVOKER. It encrypts with the caller's own key grants, through encrypt_column.
 -- The settings below make the text form canonical, whatever the session's DateStyle or TimeZone.
@@ -2049,6 +2075,7 @@ colcrypt.decrypt_column(bytea, text),
 colcrypt.decrypt_column(bytea, text, anyelement),
 colcrypt.verify_column(bytea, text, text),
 colcrypt.blind_index(text, text, text),
+colcrypt.column_context(regclass, text),
 colcrypt.encrypt_value(anyelement, text, text),
 colcrypt.decrypt_value(bytea, text, anyelement),
 colcrypt.session_public_key(),

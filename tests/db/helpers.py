@@ -5,8 +5,6 @@ import contextlib
 import psycopg
 import pytest
 
-from colcrypt.migrate import sqlgen
-
 
 @contextlib.contextmanager
 def raises_sqlstate(sqlstate: str, match: str | None = None):
@@ -26,9 +24,7 @@ def scalar(conn, sql, params=None):
 
 def column_context(conn, table: str, column: str) -> str:
     """The context of the column of a migrated table (what prepare binds: values add '#' and the row key)."""
-    prefix, version = conn.execute("SELECT context_prefix, context_version FROM colcrypt.migrations"
-                                   " WHERE table_name = %s ORDER BY migration_id DESC LIMIT 1", (table,)).fetchone()
-    return sqlgen.column_context(prefix, version, column)
+    return conn.execute("SELECT colcrypt.column_context(%s, %s)", (table, column)).fetchone()[0]
 
 
 # The DBA steps, in order, each with the state it leaves the migration in (after prepare: dual_write).
