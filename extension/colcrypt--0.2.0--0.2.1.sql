@@ -23,8 +23,8 @@ COMMENT ON FUNCTION colcrypt._python_path() IS
 
 -- sql/functions/as_owner.sql
 -- security: INVOKER. It lowers the caller's rights to those of a table's owner for one statement (the C code
--- requires the caller to hold the owner's privileges already), in a security-restricted operation, as
--- PostgreSQL's VACUUM and CREATE INDEX do; EXECUTE is revoked from PUBLIC (security.sql).
+-- requires the caller to hold the owner's privileges already, so PUBLIC may execute it: it grants nothing),
+-- in a security-restricted operation, as PostgreSQL's VACUUM and CREATE INDEX do.
 CREATE OR REPLACE FUNCTION colcrypt._as_owner(p_relation oid, p_sql text)
 RETURNS SETOF json
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
@@ -45,6 +45,18 @@ AS 'MODULE_PATHNAME', 'colcrypt_as_owner';
 
 COMMENT ON FUNCTION colcrypt._as_owner(oid, text, "any") IS
 'Internal: colcrypt._as_owner(p_relation, p_sql) with the statement''s parameters $1, $2, ... after them.';
+
+-- sql/functions/statement_count.sql
+-- security: INVOKER. It only parses the text it is given.
+CREATE OR REPLACE FUNCTION colcrypt._statement_count(p_sql text)
+RETURNS integer
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_statement_count';
+
+COMMENT ON FUNCTION colcrypt._statement_count(text) IS
+'Internal: how many statements p_sql holds, as the parser sees it; the migration steps run a statement they '
+'generate only when it is one.';
 
 -- sql/functions/column_context.sql
 -- security: DEFINER. It reads colcrypt.migrations, which only colcrypt's steps may read, to tell anyone who
@@ -983,6 +995,9 @@ colcrypt.forget_keys(),
 colcrypt.loaded_keys(),
 colcrypt._provider_context(bytea),
 colcrypt._python_path(),
+colcrypt._as_owner(oid, text),
+colcrypt._as_owner(oid, text, "any"),
+colcrypt._statement_count(text),
 colcrypt.call_trigger(regprocedure, text, text[], text, text, anyelement, anyelement),
 colcrypt.discover(text[], integer, interval)
 TO public;
@@ -1055,14 +1070,14 @@ BEGIN
                                                         m.owner::regrole::text);
             CONTINUE;
         END IF;
-        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', m.shadow::regclass, m.owner::regrole::text);
+        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %s', m.shadow::regclass, m.owner::regrole);
         FOREACH v_fn IN ARRAY ARRAY[
             pg_catalog.to_regprocedure(pg_catalog.format('colcrypt.dual_write_%s()', m.migration_id)),
             pg_catalog.to_regprocedure(pg_catalog.format('colcrypt.truncate_%s()', m.migration_id)),
             pg_catalog.to_regprocedure(pg_catalog.format('colcrypt.instead_%s()', m.migration_id))
         ] LOOP
             IF v_fn IS NOT NULL THEN
-                EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', v_fn, m.owner::regrole::text);
+                EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %s', v_fn, m.owner::regrole);
             END IF;
         END LOOP;
         IF m.state OPERATOR(pg_catalog.=) ANY (ARRAY['cutover_reads', 'cutover_writes', 'finalized'])
@@ -1072,7 +1087,7 @@ BEGIN
                     a.privilege_type,
                     NULL::name AS col,
                     CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                        ELSE pg_catalog.quote_ident(a.grantee::regrole::text) END AS who
+                        ELSE a.grantee::regrole::text END AS who
                 FROM pg_catalog.pg_class AS c, pg_catalog.aclexplode(c.relacl) AS a
                 WHERE c.oid OPERATOR(pg_catalog.=) m.source AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
                 UNION ALL
@@ -1080,7 +1095,7 @@ BEGIN
                     a.privilege_type,
                     t.attname,
                     CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                        ELSE pg_catalog.quote_ident(a.grantee::regrole::text) END
+                        ELSE a.grantee::regrole::text END
                 FROM pg_catalog.pg_attribute AS t, pg_catalog.aclexplode(t.attacl) AS a
                 WHERE t.attrelid OPERATOR(pg_catalog.=) m.source AND t.attacl IS NOT NULL
                   AND a.grantee OPERATOR(pg_catalog.<>) m.owner

@@ -556,8 +556,8 @@ COMMENT ON FUNCTION colcrypt._python_path() IS
 
 -- sql/functions/as_owner.sql
 -- security: INVOKER. It lowers the caller's rights to those of a table's owner for one statement (the C code
--- requires the caller to hold the owner's privileges already), in a security-restricted operation, as
--- PostgreSQL's VACUUM and CREATE INDEX do; EXECUTE is revoked from PUBLIC (security.sql).
+-- requires the caller to hold the owner's privileges already, so PUBLIC may execute it: it grants nothing),
+-- in a security-restricted operation, as PostgreSQL's VACUUM and CREATE INDEX do.
 CREATE OR REPLACE FUNCTION colcrypt._as_owner(p_relation oid, p_sql text)
 RETURNS SETOF json
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
@@ -578,6 +578,18 @@ AS 'MODULE_PATHNAME', 'colcrypt_as_owner';
 
 COMMENT ON FUNCTION colcrypt._as_owner(oid, text, "any") IS
 'Internal: colcrypt._as_owner(p_relation, p_sql) with the statement''s parameters $1, $2, ... after them.';
+
+-- sql/functions/statement_count.sql
+-- security: INVOKER. It only parses the text it is given.
+CREATE OR REPLACE FUNCTION colcrypt._statement_count(p_sql text)
+RETURNS integer
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'colcrypt_statement_count';
+
+COMMENT ON FUNCTION colcrypt._statement_count(text) IS
+'Internal: how many statements p_sql holds, as the parser sees it; the migration steps run a statement they '
+'generate only when it is one.';
 
 -- sql/functions/unwrap_key.sql
 -- security: INVOKER. The grant check must see the real caller. It trusts no argument: the KEK file
@@ -2084,6 +2096,9 @@ colcrypt.forget_keys(),
 colcrypt.loaded_keys(),
 colcrypt._provider_context(bytea),
 colcrypt._python_path(),
+colcrypt._as_owner(oid, text),
+colcrypt._as_owner(oid, text, "any"),
+colcrypt._statement_count(text),
 colcrypt.call_trigger(regprocedure, text, text[], text, text, anyelement, anyelement),
 colcrypt.discover(text[], integer, interval)
 TO public;

@@ -23,6 +23,9 @@ colcrypt.forget_keys(),
 colcrypt.loaded_keys(),
 colcrypt._provider_context(bytea),
 colcrypt._python_path(),
+colcrypt._as_owner(oid, text),
+colcrypt._as_owner(oid, text, "any"),
+colcrypt._statement_count(text),
 colcrypt.call_trigger(regprocedure, text, text[], text, text, anyelement, anyelement),
 colcrypt.discover(text[], integer, interval)
 TO public;

@@ -113,8 +113,13 @@ colcrypt_as_owner(PG_FUNCTION_ARGS)
 	 * An error unwinds the switch with the (sub)transaction it aborts, which restores the user id,
 	 * the security context and the settings, as for PostgreSQL's own maintenance commands.
 	 */
+	/*
+	 * NOFORCE_RLS: the step reads every row, as PostgreSQL's own maintenance does; the owner can turn FORCE ROW
+	 * LEVEL SECURITY off itself, so this grants nothing.
+	 */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION |
+						   SECURITY_NOFORCE_RLS);
 	guc_level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
@@ -139,7 +144,8 @@ colcrypt_as_owner(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 
-	AtEOXact_GUC(true, guc_level);
+	/* false: whatever the owner's code SET (even without LOCAL) goes, as after VACUUM and CREATE INDEX */
+	AtEOXact_GUC(false, guc_level);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return (Datum) 0;
 }

@@ -9,6 +9,7 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
@@ -42,6 +43,26 @@ check_function(Oid fn)
 				 errhint("Only PL/pgSQL, PL/Python and other procedural-language trigger functions can run on "
 						 "rows written through a migrated table's name.")));
 	ReleaseSysCache(tup);
+}
+
+static bool
+owns_relation(Oid relid)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_ownercheck(RelationRelationId, relid, GetUserId());
+#else
+	return pg_class_ownercheck(relid, GetUserId());
+#endif
+}
+
+static bool
+may_execute(Oid fn)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_aclcheck(ProcedureRelationId, fn, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
+#else
+	return pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
+#endif
 }
 
 static HeapTuple
@@ -101,7 +122,7 @@ colcrypt_call_trigger(PG_FUNCTION_ARGS)
 	 * relation as a trigger (it owns the relation and may execute the function), which would fire it
 	 * on any row it writes there. The generated functions that call it run as the table's owner.
 	 */
-	if (!pg_class_ownercheck(relid, GetUserId()) || pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+	if (!owns_relation(relid) || !may_execute(fn))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("colcrypt: call_trigger may run %s only for the owner of %s", format_procedure(fn),

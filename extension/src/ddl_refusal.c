@@ -14,6 +14,12 @@
 
 PG_FUNCTION_INFO_V1(colcrypt_ddl_refusal);
 
+static bool
+is_colcrypts(const char *trigger)
+{
+	return trigger != NULL && strncmp(trigger, "colcrypt", 8) == 0;
+}
+
 /* The subcommand's refusal, or NULL when it cannot break the migration. */
 static const char *
 subcommand_refusal(AlterTableCmd *cmd)
@@ -23,11 +29,13 @@ subcommand_refusal(AlterTableCmd *cmd)
 		case AT_AddIndex:
 		case AT_ReAddIndex:
 		case AT_AddConstraint:
+#if PG_VERSION_NUM < 160000
 		case AT_AddConstraintRecurse:
+		case AT_ValidateConstraintRecurse:
+#endif
 		case AT_AddIndexConstraint:
 		case AT_AlterConstraint:
 		case AT_ValidateConstraint:
-		case AT_ValidateConstraintRecurse:
 		case AT_ColumnDefault:
 		case AT_CookedColumnDefault:
 		case AT_DropNotNull:
@@ -52,28 +60,37 @@ subcommand_refusal(AlterTableCmd *cmd)
 		case AT_DisableRowSecurity:
 		case AT_ForceRowSecurity:
 		case AT_NoForceRowSecurity:
-		case AT_EnableTrig:
 		case AT_EnableAlwaysTrig:
-		case AT_EnableReplicaTrig:
-		case AT_EnableTrigAll:
-		case AT_EnableTrigUser:
 		case AT_ReAddStatistics:
 		case AT_ReAddComment:
 			return NULL;
 		case AT_DisableTrig:
 			/* the table's own triggers may be disabled; colcrypt's carry every write */
-			return cmd->name && strncmp(cmd->name, "colcrypt", 8) == 0 ? "DISABLE TRIGGER (of colcrypt)" : NULL;
+			return is_colcrypts(cmd->name) ? "DISABLE TRIGGER (of colcrypt)" : NULL;
+		case AT_EnableTrig:
+		case AT_EnableReplicaTrig:
+			/* colcrypt's fire ALWAYS, so that sessions with session_replication_role = replica are captured */
+			return is_colcrypts(cmd->name) ? "ENABLE (REPLICA) TRIGGER (of colcrypt: ALWAYS only)" : NULL;
+		case AT_EnableTrigAll:
+		case AT_EnableTrigUser:
+			return "ENABLE TRIGGER ALL/USER (colcrypt's fire ALWAYS)";
 		case AT_AddColumn:
+#if PG_VERSION_NUM < 160000
 		case AT_AddColumnRecurse:
+#endif
 		case AT_AddColumnToView:
 			return "ADD COLUMN";
 		case AT_DropColumn:
+#if PG_VERSION_NUM < 160000
 		case AT_DropColumnRecurse:
+#endif
 			return "DROP COLUMN";
 		case AT_AlterColumnType:
 			return "ALTER COLUMN TYPE";
 		case AT_DropConstraint:
+#if PG_VERSION_NUM < 160000
 		case AT_DropConstraintRecurse:
+#endif
 			return "DROP CONSTRAINT";
 		case AT_AddIdentity:
 		case AT_SetIdentity:

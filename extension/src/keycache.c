@@ -8,8 +8,8 @@
  * its assign hook then drops every key.
  *
  * A change of the keyring or of the grants (triggers calling colcrypt._keyring_changed) sends a
- * relcache invalidation of colcrypt.key_versions to every backend, and a change of roles or role
- * memberships a syscache invalidation of pg_authid or pg_auth_members; before its next use of the cache
+ * relcache invalidation of colcrypt.key_versions to every backend, and a change of role memberships a
+ * syscache invalidation of pg_auth_members; before its next use of the cache
  * each one drops the keys it unwrapped server-side (unwrapped again, with the grants and versions as
  * they are then) and re-reads the state of the keys its client loaded (destroyed: dropped; retired:
  * no longer used to encrypt).
@@ -87,7 +87,7 @@ keyring_invalidated(Datum arg, Oid relid)
 		keyring_changed = true;
 }
 
-/* A change of roles or memberships (REVOKE role FROM member) may take a key grant away, as a change of the grants does. */
+/* A change of role memberships (REVOKE role FROM member) may take a key grant away, as a change of the grants does. */
 static void
 roles_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -193,7 +193,6 @@ keycache_define_gucs(void)
 {
 	CacheRegisterRelcacheCallback(keyring_invalidated, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, roles_changed, (Datum) 0);
-	CacheRegisterSyscacheCallback(AUTHOID, roles_changed, (Datum) 0);
 	DefineCustomStringVariable("colcrypt.kek_file",
 							   "File holding the local provider's key-encryption key, for server-side unwrapping.",
 							   "Readable only by the server's operating-system account. Set in postgresql.conf.",

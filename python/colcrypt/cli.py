@@ -3,6 +3,7 @@
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -331,13 +332,21 @@ def cmd_cleanup(args) -> None:
 def _purge_statistics(conn, table: str, rows: list) -> list:
     """VACUUM FULL of pg_statistic, whose file keeps the dropped table's statistics, and a CHECKPOINT; what
     plaintext_residue says after it (or, when this role may not, the rows as they were)."""
-    try:
-        conn.execute("SET lock_timeout = '2s'")
-        conn.execute("VACUUM FULL pg_catalog.pg_statistic")
-        conn.execute("CHECKPOINT")
-    except psycopg.Error as e:
-        print(f"colcrypt: pg_statistic not rewritten ({e.diag.message_primary}): run VACUUM FULL "
-              "pg_catalog.pg_statistic as a superuser", file=sys.stderr)
+    conn.execute("SET lock_timeout = '200ms'")  # a queued rewrite would hold up every query's planning
+    for attempt in range(5):
+        try:
+            conn.execute("VACUUM FULL pg_catalog.pg_statistic")
+            conn.execute("CHECKPOINT")
+            break
+        except psycopg.errors.LockNotAvailable:
+            time.sleep(0.5 * (attempt + 1))
+        except psycopg.Error as e:
+            print(f"colcrypt: pg_statistic not rewritten ({e.diag.message_primary}): run VACUUM FULL "
+                  "pg_catalog.pg_statistic as a superuser", file=sys.stderr)
+            return rows
+    else:
+        print("colcrypt: pg_statistic not rewritten (it stayed busy): run VACUUM FULL pg_catalog.pg_statistic at "
+              "a quiet moment", file=sys.stderr)
         return rows
     print("colcrypt: pg_statistic rewritten (VACUUM FULL, CHECKPOINT): the dropped table's statistics are gone")
     return conn.execute("SELECT place, detail, action FROM colcrypt.plaintext_residue(%s)", (table,)).fetchall()

@@ -15,9 +15,20 @@ def query(plpy, sql: str, types: list[str], args: list) -> list:
 
 
 def execute_one(plpy, sql: str) -> None:
-    """Run generated SQL (DDL) as one statement: prepared, so that text that could end one statement
-    and start another is refused instead of run."""
-    plpy.execute(plpy.prepare(sql))
+    """Run generated SQL (DDL) only if the parser sees one statement in it (SPI runs every statement of
+    a text, prepared or not): a name or text the table's owner chose can never end one and start another."""
+    if owner_rights(plpy) and query(plpy, "SELECT colcrypt._statement_count($1) AS n", ["text"], [sql])[0]["n"] != 1:
+        fail(plpy, "KC028", "generated SQL would have run more than one statement",
+             "A name or text the table's owner chose (an index, trigger or column name, a trigger's arguments) holds "
+             "SQL. Nothing was run; rename it, or drop it, and run the step again.")
+    plpy.execute(sql)
+
+
+def owner_rights(plpy) -> bool:
+    """Whether this database's colcrypt runs what the table's owner controls with the owner's rights
+    (0.2.1 on; a database not updated yet is served as its version did)."""
+    return query(plpy, "SELECT pg_catalog.to_regprocedure('colcrypt._as_owner(oid,text)') IS NOT NULL AS ok",
+                 [], [])[0]["ok"]
 
 
 def interval_seconds(plpy, interval: str | None) -> float | None:
@@ -74,8 +85,7 @@ def as_owner(plpy, relation: int, sql: str, types: list[str] = (), args: list = 
     """Rows of one statement run with the rights of the owner of relation (colcrypt._as_owner: a
     security-restricted operation), so that nothing the owner controls runs with the caller's rights.
     In a database not yet updated from a version without it, as the caller, as that version did."""
-    if not query(plpy, "SELECT pg_catalog.to_regprocedure('colcrypt._as_owner(oid,text)') IS NOT NULL AS ok", [],
-                 [])[0]["ok"]:
+    if not owner_rights(plpy):
         return [dict(r) for r in plpy.execute(plpy.prepare(sql, list(types)), list(args))]
     params = "".join(f", ${i}" for i in range(3, 3 + len(types)))
     rows = query(plpy, f"SELECT colcrypt._as_owner($1, $2{params}) AS r", ["oid", "text", *types],

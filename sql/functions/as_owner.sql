@@ -1,6 +1,6 @@
 -- security: INVOKER. It lowers the caller's rights to those of a table's owner for one statement (the C code
--- requires the caller to hold the owner's privileges already), in a security-restricted operation, as
--- PostgreSQL's VACUUM and CREATE INDEX do; EXECUTE is revoked from PUBLIC (security.sql).
+-- requires the caller to hold the owner's privileges already, so PUBLIC may execute it: it grants nothing),
+-- in a security-restricted operation, as PostgreSQL's VACUUM and CREATE INDEX do.
 CREATE OR REPLACE FUNCTION colcrypt._as_owner(p_relation oid, p_sql text)
 RETURNS SETOF json
 LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER

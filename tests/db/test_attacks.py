@@ -41,8 +41,19 @@ def escalation(role: str, kek_file) -> str:
 
 
 HOSTILE_TABLE = """
-CREATE FUNCTION app.in_index(a text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS
-    $f$ BEGIN PERFORM app.escalate('index expression'); RETURN a; END $f$;
+CREATE FUNCTION app.in_index(a text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $f$
+BEGIN
+    PERFORM app.escalate('index expression');
+    -- left behind for the DBA's next statement, with a look-alike = in front of pg_catalog's
+    PERFORM pg_catalog.set_config('search_path', 'app, pg_catalog', false);
+    RETURN a;
+END $f$;
+CREATE FUNCTION app.eq(a bigint, b bigint) RETURNS boolean LANGUAGE plpgsql AS
+    $f$ BEGIN PERFORM app.escalate('a planted ='); RETURN a OPERATOR(pg_catalog.=) b; END $f$;
+CREATE OPERATOR app.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = app.eq);
+CREATE FUNCTION app.eq(a integer, b integer) RETURNS boolean LANGUAGE plpgsql AS
+    $f$ BEGIN PERFORM app.escalate('a planted ='); RETURN a OPERATOR(pg_catalog.=) b; END $f$;
+CREATE OPERATOR app.= (LEFTARG = integer, RIGHTARG = integer, FUNCTION = app.eq);
 CREATE FUNCTION app.in_check(n int) RETURNS boolean LANGUAGE plpgsql AS
     $f$ BEGIN RETURN app.escalate('check'); END $f$;
 CREATE FUNCTION app.in_default() RETURNS int LANGUAGE plpgsql AS
@@ -71,6 +82,7 @@ def test_nothing_the_owner_controls_runs_with_the_dbas_rights(db, conn, roles):
 
         walk(conn, "app.t", ["ssn"], writes)
     conn.execute("CALL colcrypt.reencrypt('app.t')")
+    assert scalar(conn, "SELECT pg_catalog.current_setting('search_path')") == '"$user", public'  # nothing left
     seen = conn.execute("SELECT DISTINCT who::text, what FROM app.seen ORDER BY 1, 2").fetchall()
     assert {who for who, _ in seen} <= {roles.owner, roles.app}, seen  # never the DBA (postgres)
     assert {what for _, what in seen} >= {"index expression", "check", "default", "trigger t", "trigger t_encrypted"}
@@ -235,3 +247,42 @@ def test_no_planted_function_or_operator_is_reached_by_a_dba_step(db, conn, role
     assert steps == list(STAGES)
     assert conn.execute("SELECT DISTINCT what, query FROM public.hits").fetchall() == []
     assert not superuser(conn, planted)
+
+
+def test_a_trigger_name_that_holds_sql_is_refused_at_the_write_cutover(conn, roles):
+    """The WHEN condition of a trigger that moves to the shadow is taken from the server's rendering of its
+    definition, which holds the trigger's name: a name that holds the text around the condition is refused."""
+    evil = " FOR EACH ROW WHEN (true)EXECUTE FUNCTION app.f();SELECT app.g()--"
+    with roles.connect(roles.owner) as owner:
+        owner.execute("CREATE TABLE app.t (id int PRIMARY KEY, n int, ssn text); INSERT INTO app.t VALUES (1, 1, 'x');"
+                      "CREATE TABLE app.ran (what text); GRANT INSERT ON app.ran TO PUBLIC;"
+                      "CREATE FUNCTION app.f() RETURNS trigger LANGUAGE plpgsql AS"
+                      " $f$ BEGIN NEW.n := NEW.n + 1; RETURN NEW; END $f$;"
+                      "CREATE FUNCTION app.g() RETURNS void LANGUAGE sql AS $f$ INSERT INTO app.ran VALUES ('g') $f$;"
+                      "CREATE TRIGGER fine BEFORE UPDATE ON app.t FOR EACH ROW WHEN (NEW.n IS DISTINCT FROM OLD.n)"
+                      " EXECUTE FUNCTION app.f()")
+        owner.execute(psycopg.sql.SQL("CREATE TRIGGER {} BEFORE INSERT ON app.t FOR EACH ROW WHEN (NEW.n > 0)"
+                                      " EXECUTE FUNCTION app.f()").format(psycopg.sql.Identifier(evil[:63])))
+    walk(conn, "app.t", ["ssn"], lambda stage: None, until="cutover_reads")
+    with raises_sqlstate("KC024", "hold the text that surrounds its WHEN condition"):
+        conn.execute("SELECT FROM colcrypt.cutover('app.t', 'writes')")
+    assert scalar(conn, "SELECT count(*) FROM app.ran") == 0 and not superuser(conn, roles.owner)
+    with roles.connect(roles.owner) as owner:  # renamed, it moves, its WHEN condition with it
+        owner.execute("SET colcrypt.allow_ddl = on")
+        owner.execute(psycopg.sql.SQL("ALTER TRIGGER {} ON app.t_plaintext RENAME TO plain").format(
+            psycopg.sql.Identifier(evil[:63])))
+    conn.execute("SELECT FROM colcrypt.cutover('app.t', 'writes')")
+    defs = [r[0] for r in conn.execute("SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid ="
+                                       " 'app.t_encrypted'::regclass ORDER BY tgname")]
+    assert defs == ["CREATE TRIGGER fine BEFORE UPDATE ON app.t_encrypted FOR EACH ROW WHEN ((new.n IS DISTINCT FROM"
+                    " old.n)) EXECUTE FUNCTION app.f()",
+                    "CREATE TRIGGER plain BEFORE INSERT ON app.t_encrypted FOR EACH ROW WHEN ((new.n > 0)) EXECUTE"
+                    " FUNCTION app.f()"]
+    conn.execute("UPDATE app.t SET n = 5 WHERE id = 1")
+    assert scalar(conn, "SELECT n FROM app.t WHERE id = 1") == 6  # the moved trigger fired, with its condition
+
+
+def test_generated_sql_runs_only_as_one_statement(conn):
+    assert conn.execute("SELECT colcrypt._statement_count('SELECT 1'), colcrypt._statement_count('SELECT 1; SELECT 2'),"
+                        " colcrypt._statement_count($x$CREATE FUNCTION f() RETURNS int AS 'SELECT 1; SELECT 2'"
+                        " LANGUAGE sql$x$)").fetchone() == (1, 2, 1)

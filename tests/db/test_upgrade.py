@@ -164,19 +164,21 @@ def test_a_migration_in_progress_survives_the_upgrade(cluster):
             _assert_same_catalog(conn, fresh)
 
 
-def test_migrations_of_0_2_0_take_the_owners_rights_and_keep_going(cluster):
+@pytest.mark.parametrize("suffix", ["_owner", " Owner"], ids=["plain", "quoted"])
+def test_migrations_of_0_2_0_take_the_owners_rights_and_keep_going(cluster, suffix):
     """A migration 0.2.0 cut over for reads: the shadow and the generated functions were the DBA's, so the owner's
     code ran with the DBA's rights, and the table's readers kept reading <table>_plaintext. The update gives them
     to the owner (refused, changing nothing, until the owner may use the key) and takes the readers' rights to
     the plaintext table; the migration then goes on to its end."""
     with _database(cluster, "0.2.0") as conn:
         name = conn.info.dbname
-        owner, app = f"{name}_owner", f"{name}_app"
+        owner, app = f"{name}{suffix}", f"{name}_app"
+        rendered = owner if suffix == "_owner" else f'"{owner}"'  # as regrole renders it
         conn.execute(f'CREATE ROLE "{owner}" LOGIN; CREATE ROLE "{app}" LOGIN;'
                      f' CREATE SCHEMA app AUTHORIZATION "{owner}"; GRANT USAGE ON SCHEMA app TO "{app}"')
         create_key(conn, "k", kek_file=cluster.kek_file)
         conn.execute("SELECT colcrypt.grant_key('k', 'postgres'), colcrypt.grant_key('k', %s)", (app,))
-        with psycopg.connect(cluster.dsn(name, user=owner), autocommit=True) as o:
+        with psycopg.connect(cluster.dsn(name), user=owner, autocommit=True) as o:
             o.execute("CREATE TABLE app.t (id serial PRIMARY KEY, ssn text);"
                       "INSERT INTO app.t (ssn) SELECT 'ssn-' || g::text FROM generate_series(1, 100) g;"
                       f'GRANT SELECT, INSERT, UPDATE ON app.t TO "{app}";'
@@ -185,24 +187,26 @@ def test_migrations_of_0_2_0_take_the_owners_rights_and_keep_going(cluster):
         conn.execute("CALL colcrypt.backfill('app.t')")
         conn.execute("SELECT FROM colcrypt.validate('app.t')")
         conn.execute("SELECT FROM colcrypt.cutover('app.t', 'reads', p_force => true)")  # the owner has no key
-        # as 0.2.0 left it (this tree's code ran against the 0.2.0 schema, which it serves as 0.2.0 did)
-        conn.execute(f'SET colcrypt.allow_ddl = on; ALTER TABLE app.t_encrypted OWNER TO postgres;'
-                     f' GRANT SELECT ON app.t_encrypted TO "{owner}"; ALTER FUNCTION colcrypt.dual_write_1() OWNER TO'
-                     f' postgres; ALTER FUNCTION colcrypt.truncate_1() OWNER TO postgres; ALTER FUNCTION'
-                     f' colcrypt.instead_1() OWNER TO postgres; GRANT SELECT, INSERT, UPDATE ON app.t_plaintext TO'
-                     f' "{app}"; RESET colcrypt.allow_ddl')
+        # this tree's code serves the 0.2.0 schema as 0.2.0 did: the shadow and the functions are the DBA's
+        assert conn.execute("SELECT relowner::regrole::text FROM pg_class WHERE oid = 'app.t_encrypted'::regclass"
+                            " UNION ALL SELECT DISTINCT proowner::regrole::text FROM pg_proc WHERE proname IN"
+                            " ('dual_write_1', 'truncate_1', 'instead_1')").fetchall() == [("postgres",), ("postgres",)]
+        # and 0.2.0 left the table's grants on the plaintext table
+        conn.execute(f'GRANT SELECT, INSERT, UPDATE ON app.t_plaintext TO "{app}"')
+        with psycopg.connect(cluster.dsn(name, user=app), autocommit=True) as a:  # writes work before the update
+            a.execute("UPDATE app.t SET ssn = 'before the update' WHERE id = 1")
         before = catalog(conn)
         with raises_sqlstate("42501", "may not use their migration's key") as info:
             install(conn)
-        assert f"SELECT colcrypt.grant_key('k', '{owner}');" in info.value.diag.message_hint
+        assert f"SELECT colcrypt.grant_key('k', '{rendered}');" in info.value.diag.message_hint
         assert catalog(conn) == before and scalar(conn, "SELECT extversion FROM pg_extension"
                                                         " WHERE extname = 'colcrypt'") == "0.2.0"
-        conn.execute("SELECT colcrypt.grant_key('k', %s)", (owner,))
+        conn.execute("SELECT colcrypt.grant_key('k', %s)", (rendered,))
         assert install(conn) == f"updated extension colcrypt 0.2.0 -> {__version__}"
         owners = conn.execute("SELECT relowner::regrole::text FROM pg_class WHERE oid = 'app.t_encrypted'::regclass"
                               " UNION ALL SELECT DISTINCT proowner::regrole::text FROM pg_proc WHERE proname IN"
                               " ('dual_write_1', 'truncate_1', 'instead_1')").fetchall()
-        assert owners == [(owner,), (owner,)]
+        assert owners == [(rendered,), (rendered,)]
         with psycopg.connect(cluster.dsn(name, user=app), autocommit=True) as a:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 a.execute("SELECT ssn FROM app.t_plaintext")

@@ -34,3 +34,15 @@ def test_the_cli_says_which_extra_to_install(without, capsys):
     out = capsys.readouterr()
     assert code == 1 and "Traceback" not in out.err
     assert "python-pkcs11" in out.err and "pip install 'colcrypt[pkcs11]'" in out.err
+
+
+def test_the_server_never_loads_a_pkcs11_module_named_in_the_keyring():
+    """Key administrators write the keyring; 0.2.0's server loaded the module-path of a keyring entry."""
+    from colcrypt.providers import pkcs11
+
+    uri = "pkcs11:token=t;object=o;module-path=/opt/evil.so"
+    with pytest.raises(ColcryptError) as info:
+        pkcs11.Provider(uri, config={"module": "/usr/lib/softhsm/libsofthsm2.so"})
+    assert info.value.sqlstate == "KC006" and "module-path" in info.value.args[0]
+    client = pkcs11.Provider(uri)  # a client may name its library, which the keyring does not keep
+    assert client.module == "/opt/evil.so" and client.ref == "pkcs11:token=t;object=o"

@@ -96,10 +96,10 @@ def _validate_moved(plpy, m: dict) -> list[str]:
 
 def _drop(plpy, m: dict, plan, moves: dict) -> None:
     lock_name(plpy, m["view_oid"])
-    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
+    execute_one(plpy, f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     name = query(plpy, "SELECT $1::regclass::text AS n, relowner::regrole::text AS o FROM pg_class WHERE oid = $1",
                  ["oid"], [m["view_oid"]])[0]
-    sequences_to_name(plpy, m, plan.source, name["n"], ident(name["o"]))  # before they go with the table
+    sequences_to_name(plpy, m, plan.source, name["n"], name["o"])  # before they go with the table
     plan = plan_of(plpy, m)
     execute_one(plpy, f"DROP TABLE {plan.source}")
     mid = m["migration_id"]

@@ -19,7 +19,7 @@ from colcrypt.migrate.sqlgen import generated_function, ident, literal, truncate
 from colcrypt.migrate.state import event_detail, live_migration, log_event, plan_of, require_state, set_state
 from colcrypt.migrate.switch import lock_name, run_switch, switch_timeout
 from colcrypt.migrate.writes_sql import mirror_function, writes_function
-from colcrypt.plpy_helpers import execute_one, fail, interval_seconds, query
+from colcrypt.plpy_helpers import execute_one, fail, interval_seconds, owner_rights, query
 
 STAGES = ("reads", "writes")
 
@@ -143,12 +143,12 @@ def _switch_reads(plpy, m: dict, plan) -> None:
     table's grantees keep their privileges on the name only (with row-level security, whose writes
     the table's policies check as the caller, they keep those on the table too)."""
     oid = int(m["source_oid"])
-    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")  # then read what it has
+    execute_one(plpy, f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")  # then read what it has
     dependents = [dict(r) for r in query(plpy, DEPENDENT_VIEWS_SQL, ["oid"], [oid])]
     defaults = query(plpy, DEFAULTS_SQL, ["oid", "text"], [oid, plan.source])
     comments = query(plpy, COMMENTS_SQL, ["oid"], [oid])
     grants = query(plpy, GRANTS_SQL, ["oid"], [oid])
-    owner = ident(plpy.execute(f"SELECT relowner::regrole::text AS o FROM pg_class WHERE oid = {oid}")[0]["o"])
+    owner = plpy.execute(f"SELECT relowner::regrole::text AS o FROM pg_class WHERE oid = {oid}")[0]["o"]
     rls = query(plpy, RLS_SQL, ["oid"], [oid])[0]
     plain = plaintext_plan(plan)
     fn = instead_function_name(m)
@@ -175,7 +175,10 @@ def _switch_reads(plpy, m: dict, plan) -> None:
         set_privileges(plpy, oid, oid, "REVOKE", writes_only=False)
     execute_one(plpy, instead_of_function(plain, fn, m["table_name"], invoker=rls["rls"]))
     execute_one(plpy, f"REVOKE ALL ON FUNCTION {fn}() FROM PUBLIC")
-    execute_one(plpy, f"ALTER FUNCTION {fn}() OWNER TO {owner}")  # a definer: it runs as the owner, not the DBA
+    if owner_rights(plpy):  # a definer: it runs as the owner, not the DBA
+        execute_one(plpy, f"ALTER FUNCTION {fn}() OWNER TO {owner}")
+    else:  # a database not updated from 0.2.0: the DBA's shadow, which the owner's view reads
+        execute_one(plpy, f"GRANT SELECT ON {plan.shadow} TO {owner}")
     execute_one(plpy, f"COMMENT ON FUNCTION {fn}() IS "
                       f"{literal(f'colcrypt: writes through {plan.source} go to {plain.source}')}")
     execute_one(plpy, f"CREATE TRIGGER colcrypt_instead INSTEAD OF INSERT OR UPDATE OR DELETE ON {plan.source}"
@@ -195,18 +198,18 @@ def _carry_row_security(plpy, plan, oid: int, force: bool, grants: list) -> None
     """Reads through the (security_invoker) view meet the table's policies on the shadow, which the
     table's readers may then read (ciphertext without the key); writes go on to the plaintext table
     with the caller's rights, so its own policies check them."""
-    plpy.execute(f"ALTER TABLE {plan.shadow} ENABLE ROW LEVEL SECURITY")
+    execute_one(plpy, f"ALTER TABLE {plan.shadow} ENABLE ROW LEVEL SECURITY")
     if force:
-        plpy.execute(f"ALTER TABLE {plan.shadow} FORCE ROW LEVEL SECURITY")
+        execute_one(plpy, f"ALTER TABLE {plan.shadow} FORCE ROW LEVEL SECURITY")
     for p in query(plpy, POLICIES_SQL, ["oid"], [oid]):
         kind = "PERMISSIVE" if p["polpermissive"] else "RESTRICTIVE"
         using = f" USING ({p['qual']})" if p["qual"] else ""
         check = f" WITH CHECK ({p['check']})" if p["check"] else ""
-        plpy.execute(f"CREATE POLICY {ident(p['polname'])} ON {plan.shadow} AS {kind} FOR {p['cmd']}"
+        execute_one(plpy, f"CREATE POLICY {ident(p['polname'])} ON {plan.shadow} AS {kind} FOR {p['cmd']}"
                      f" TO {', '.join(p['roles'])}{using}{check}")
     for g in grants:
         if g["privilege_type"] == "SELECT" and g["col"] is None:
-            plpy.execute(f"GRANT SELECT ON {plan.shadow} TO {g['who']}")
+            execute_one(plpy, f"GRANT SELECT ON {plan.shadow} TO {g['who']}")
 
 
 def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -> dict:
@@ -241,7 +244,7 @@ def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -
 
 def _switch_writes(plpy, m: dict, plan, moved: list[dict], called: list[dict]) -> None:
     lock_name(plpy, m["view_oid"])
-    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
+    execute_one(plpy, f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     dual_write = generated_function("dual_write", m["migration_id"])
     plpy.execute(mirror_function(plan, dual_write, called))
     for t in moved:
@@ -250,7 +253,7 @@ def _switch_writes(plpy, m: dict, plan, moved: list[dict], called: list[dict]) -
         execute_one(plpy, f"ALTER TABLE {plan.source} DISABLE TRIGGER {ident(t['name'])}")
     name = query(plpy, "SELECT $1::regclass::text AS n, relowner::regrole::text AS o FROM pg_class WHERE oid = $1",
                  ["oid"], [m["view_oid"]])[0]
-    sequences_to_name(plpy, m, plan.source, name["n"], ident(name["o"]))
+    sequences_to_name(plpy, m, plan.source, name["n"], name["o"])
     plan = plan_of(plpy, m)  # with the identity columns given to the name
     plpy.execute(writes_function(plan, instead_function_name(m), m["table_name"], reverse_tag=dual_write,
                                  identity_seq=identity_sequence(plpy, m, plan), called=called))

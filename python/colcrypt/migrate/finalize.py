@@ -81,8 +81,8 @@ def _switch(plpy, m: dict, plan, moves: dict) -> None:
                   but=m["view_oid"])
     children = sorted({f["rel"] for f in moves["fks_in"]})  # before the table: their writers lock them first
     if children:
-        plpy.execute(f"LOCK TABLE {', '.join(children)} IN ACCESS EXCLUSIVE MODE")
-    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
+        execute_one(plpy, f"LOCK TABLE {', '.join(children)} IN ACCESS EXCLUSIVE MODE")
+    execute_one(plpy, f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     for fk in moves["fks_out"]:  # a self-reference points at the shadow too
         parts = foreign_key(plpy, m["source_oid"], fk["name"])
         ref = plan.shadow if parts["ref_oid"] == m["source_oid"] else fk["ref"]

@@ -36,13 +36,15 @@ WHERE r.privilege_type = 'SELECT'
                                      WHERE g.key_id = $2 AND pg_has_role(r.grantee, g.grantee, 'MEMBER')))
 ORDER BY 1
 """
-# What uses the table's row type (pg_depend on its type): functions that return its rows or take them, columns
-# and types made of it. After the read cutover the name is a view, whose rows are of another type.
+# What uses the table's row type or its array (pg_depend on the types): functions that return its rows or take
+# them, columns and types made of them. After the read cutover the name is a view, whose rows are of another type.
 ROW_TYPE_USERS_SQL = """
-SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS what,
+SELECT DISTINCT pg_describe_object(d.classid, d.objid, d.objsubid) AS what,
        d.classid = 'pg_proc'::regclass AND EXISTS (SELECT FROM pg_proc p WHERE p.oid = d.objid
-                                                      AND c.reltype = ANY (p.proargtypes::oid[])) AS takes_it
-FROM pg_class c JOIN pg_depend d ON d.refclassid = 'pg_type'::regclass AND d.refobjid = c.reltype
+                                                      AND p.proargtypes::oid[] && ARRAY[c.reltype, ty.typarray])
+           AS takes_it
+FROM pg_class c JOIN pg_type ty ON ty.oid = c.reltype
+JOIN pg_depend d ON d.refclassid = 'pg_type'::regclass AND d.refobjid IN (c.reltype, ty.typarray)
 WHERE c.oid = $1 AND d.deptype = 'n'
 ORDER BY 1
 """

@@ -19,7 +19,7 @@ from colcrypt.migrate.sqlgen import (
 )
 from colcrypt.migrate.sqlgen import trigger_function as row_function
 from colcrypt.migrate.state import find_live, log_event
-from colcrypt.plpy_helpers import as_owner, fail, query
+from colcrypt.plpy_helpers import as_owner, execute_one, fail, owner_rights, query
 
 TABLE_SQL = """
 SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind, c.relispartition,
@@ -178,10 +178,12 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
     row_fn = generated_function("dual_write", migration_id)
     trunc_fn = generated_function("truncate", migration_id)
     shadow_comment = f"colcrypt: encrypted copy of {source} (migration {migration_id})"
-    owner = ident(t["owner"])
+    owner = t["owner"]  # regrole's text: quoted where it must be
+    # the owner's from 0.2.1 on (a database not updated yet: the caller's, as 0.2.0 had them)
+    owned = owner_rights(plpy)
     statements = [
         create_shadow(plan),
-        f"ALTER TABLE {plan.shadow} OWNER TO {owner}",  # its indexes and the triggers' writes run as the owner
+        *([f"ALTER TABLE {plan.shadow} OWNER TO {owner}"] if owned else []),  # its indexes and writes: the owner's
         *bidx_indexes(plan),
         *index_statements(query(plpy, INDEXES_SQL, ["oid", "text[]", "text[]"], [oid, list(columns), key]), plan),
         f"COMMENT ON TABLE {plan.shadow} IS {literal(shadow_comment)}",
@@ -190,8 +192,9 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
         truncate_function(plan, trunc_fn),
         f"COMMENT ON FUNCTION {trunc_fn}() IS {literal(f'colcrypt: TRUNCATE of {source} empties {plan.shadow}')}",
         f"REVOKE ALL ON FUNCTION {row_fn}(), {trunc_fn}() FROM PUBLIC",
-        f"ALTER FUNCTION {row_fn}() OWNER TO {owner}",  # definers: they run as the owner, never as the DBA
-        f"ALTER FUNCTION {trunc_fn}() OWNER TO {owner}",
+        # definers: they run as the owner, never as the DBA
+        *([f"ALTER FUNCTION {row_fn}() OWNER TO {owner}", f"ALTER FUNCTION {trunc_fn}() OWNER TO {owner}"]
+          if owned else []),
         f"CREATE TRIGGER colcrypt_dual_write AFTER INSERT OR UPDATE OR DELETE ON {source}"
         f" FOR EACH ROW EXECUTE FUNCTION {row_fn}()",
     ]
@@ -205,7 +208,7 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
         statements.append(f"ALTER TABLE {rel} ENABLE ALWAYS TRIGGER colcrypt_truncate")
         statements.append(f"ALTER TABLE {rel} ENABLE ALWAYS TRIGGER colcrypt_dual_write")
     for sql in statements:
-        plpy.execute(sql)
+        execute_one(plpy, sql)
 
     shadow_oid = plpy.execute(f"SELECT {literal(plan.shadow)}::regclass::oid AS o")[0]["o"]
     query(plpy, "INSERT INTO colcrypt.migrations (migration_id, table_name, source, shadow, columns, blind_index,"

@@ -3,7 +3,7 @@
 (the view, which took the table's grants) holds."""
 
 from colcrypt.migrate.sqlgen import ident
-from colcrypt.plpy_helpers import query
+from colcrypt.plpy_helpers import execute_one, query
 
 GRANTS_SQL = """
 SELECT g.*, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END AS who FROM (
@@ -28,7 +28,7 @@ def set_privileges(plpy, table_oid: int, grants_of: int, verb: str, writes_only:
             continue
         cols = f" ({ident(g['col'])})" if g["col"] else ""
         if verb == "REVOKE":
-            plpy.execute(f"REVOKE {g['privilege_type']}{cols} ON {table} FROM {g['who']}")
+            execute_one(plpy, f"REVOKE {g['privilege_type']}{cols} ON {table} FROM {g['who']}")
         else:
             option = " WITH GRANT OPTION" if g["is_grantable"] else ""
-            plpy.execute(f"GRANT {g['privilege_type']}{cols} ON {table} TO {g['who']}{option}")
+            execute_one(plpy, f"GRANT {g['privilege_type']}{cols} ON {table} TO {g['who']}{option}")

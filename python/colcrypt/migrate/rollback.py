@@ -12,7 +12,15 @@ from colcrypt.migrate.privileges import set_privileges
 from colcrypt.migrate.row_triggers import ENABLE
 from colcrypt.migrate.schedule import unschedule_all
 from colcrypt.migrate.sqlgen import generated_function, ident
-from colcrypt.migrate.state import event_detail, live_migration, log_event, plan_of, require_state, set_state
+from colcrypt.migrate.state import (
+    event_detail,
+    event_details,
+    live_migration,
+    log_event,
+    plan_of,
+    require_state,
+    set_state,
+)
 from colcrypt.migrate.switch import lock_names_of, run_switch, switch_timeout
 from colcrypt.plpy_helpers import as_owner, execute_one, query
 
@@ -50,12 +58,12 @@ def _undo(plpy, m: dict, plan, finalized: dict | None) -> None:
     if m["view_oid"]:
         # The name's lock first, as applications take it first (then the tables') - the other order
         # deadlocks with them; renaming it aside takes that lock (see switch.lock_name).
-        plpy.execute(f"ALTER VIEW {ident(plan.schema)}.{ident(m['view_name'])} RENAME TO {ident(aside)}")
+        execute_one(plpy, f"ALTER VIEW {ident(plan.schema)}.{ident(m['view_name'])} RENAME TO {ident(aside)}")
     if finalized is not None:
         lock_names_of(plpy, [fk["rel_oid"] for fk in finalized["foreign_keys_in"]] +
                       [fk["ref_oid"] for fk in finalized["foreign_keys_in"] + finalized["foreign_keys_out"]],
                       but=m["view_oid"])
-    plpy.execute(f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
+    execute_one(plpy, f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     if finalized is not None:
         _catch_up(plpy, m, plan, finalized)
     if m["state"] in ("cutover_writes", "finalized"):  # the plaintext table is in step; its triggers fire there again
@@ -65,18 +73,23 @@ def _undo(plpy, m: dict, plan, finalized: dict | None) -> None:
             execute_one(plpy, f"ALTER TABLE {plan.source} {enable} TRIGGER {ident(name)}")
     if m["view_oid"]:  # the read cutover took every privilege of the table's grantees to the name
         set_privileges(plpy, m["source_oid"], m["view_oid"], "GRANT", writes_only=False)
-        sequences.to_table(plpy, m["view_oid"], plan.source, event_detail(plpy, m, sequences.EVENT))
-        plpy.execute(f"ALTER TABLE {plan.source} RENAME TO {ident(m['view_name'])}")
+        moved = {"serial": [], "identity": {}}
+        for d in event_details(plpy, m, sequences.EVENT):
+            moved["serial"] += d.get("serial", [])
+            moved["identity"].update(d.get("identity", {}))
+        sequences.to_table(plpy, m["view_oid"], plan.source, moved)
+        execute_one(plpy, f"ALTER TABLE {plan.source} RENAME TO {ident(m['view_name'])}")
         for d in dependents:  # their text names the view; now the name is the table again
             options = f" WITH ({d['options']})" if d["options"] else ""
-            plpy.execute(f"CREATE OR REPLACE VIEW {d['name']}{options} AS {d['def']}")
-        plpy.execute(f"DROP VIEW {ident(plan.schema)}.{ident(aside)}")
-        plpy.execute(f"DROP FUNCTION {instead_function_name(m)}()")
+            execute_one(plpy, f"CREATE OR REPLACE VIEW {d['name']}{options} AS {d['def']}")
+        execute_one(plpy, f"DROP VIEW {ident(plan.schema)}.{ident(aside)}")
+        execute_one(plpy, f"DROP FUNCTION {instead_function_name(m)}()")
     for t in query(plpy, TRIGGERS_SQL, ["regclass"], [m["source_oid"]]):
-        plpy.execute(f"DROP TRIGGER {ident(t['tgname'])} ON {t['rel']}")
+        execute_one(plpy, f"DROP TRIGGER {ident(t['tgname'])} ON {t['rel']}")
     mid = m["migration_id"]
-    plpy.execute(f"DROP FUNCTION {generated_function('dual_write', mid)}(), {generated_function('truncate', mid)}()")
-    plpy.execute(f"DROP TABLE {plan.shadow}")
+    execute_one(plpy, f"DROP FUNCTION {generated_function('dual_write', mid)}(),"
+                      f" {generated_function('truncate', mid)}()")
+    execute_one(plpy, f"DROP TABLE {plan.shadow}")
 
 
 def _catch_up(plpy, m: dict, plan, finalized: dict) -> None:

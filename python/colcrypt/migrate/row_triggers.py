@@ -62,16 +62,26 @@ def args_of(t: dict) -> list[str]:
     return [a.decode() for a in bytes(t["raw_args"] or b"").split(b"\0")[:-1]]
 
 
-def _when(t: dict) -> str:
+MARKS = (" WHEN (", ") EXECUTE FUNCTION ")  # around the condition in pg_get_triggerdef's text
+
+
+def _condition(plpy, t: dict) -> str:
     """The WHEN condition as the server renders it. PostgreSQL renders it only inside the whole
-    definition, so it is taken from there; create_on() runs the result as one statement and
-    moved_to() checks that the new trigger is the same as the old, so a condition cut wrong (its
-    trigger's arguments are the owner's text) is refused, never run."""
-    start = t["def"].index(" FOR EACH ROW WHEN (") + len(" FOR EACH ROW WHEN (")
-    return t["def"][start:t["def"].rindex(") EXECUTE FUNCTION ")]
+    definition, between the first MARKS[0] and the last MARKS[1]; when a name or an argument the owner
+    chose holds either, it could be cut wrong, so the move is refused. (The statement built with it runs
+    only as one statement, and moved_to() checks the trigger it made.)"""
+    chosen = [t["name"], t["rendered"], t["function_name"], t["constraint_from"] or "", t["old_table"] or "",
+              t["new_table"] or "", *t["columns"], *args_of(t)]
+    if any(mark.strip() in text for mark in MARKS for text in chosen):
+        fail(plpy, "KC024", f"trigger {t['name']} cannot be made again on the shadow: its name, table, function or "
+                            "arguments hold the text that surrounds its WHEN condition",
+             "Rename it (or its function), or rewrite its condition inside the function; until then keep the "
+             "read cutover.")
+    start = t["def"].index(MARKS[0]) + len(MARKS[0])
+    return t["def"][start:t["def"].rindex(MARKS[1])]
 
 
-def create_on(t: dict, table: str) -> str:
+def create_on(plpy, t: dict, table: str) -> str:
     """CREATE TRIGGER for a TRIGGERS_SQL row on another table, built from the catalog's parts."""
     events = " OR ".join(f"UPDATE OF {', '.join(ident(c) for c in t['columns'])}" if e == "UPDATE" and t["columns"]
                          else e for e in t["events"])
@@ -87,7 +97,7 @@ def create_on(t: dict, table: str) -> str:
         sql += " REFERENCING " + " ".join(transitions)
     sql += f" FOR EACH {'ROW' if t['per_row'] else 'STATEMENT'}"
     if t["has_when"]:
-        sql += f" WHEN ({_when(t)})"
+        sql += f" WHEN ({_condition(plpy, t)})"
     return sql + f" EXECUTE FUNCTION {t['function_name']}({', '.join(literal(a) for a in args_of(t))})"
 
 
@@ -97,7 +107,7 @@ ENABLE = {"O": "ENABLE", "A": "ENABLE ALWAYS", "R": "ENABLE REPLICA"}
 def moved_to(plpy, t: dict, table: str, table_oid: int) -> None:
     """The trigger made again on table, enabled as it was; refused (KC024) unless its definition is
     then the old one's but for the table."""
-    execute_one(plpy, create_on(t, table))
+    execute_one(plpy, create_on(plpy, t, table))
     if t["enabled"] != "O":
         execute_one(plpy, f"ALTER TABLE {table} {ENABLE[t['enabled']]} TRIGGER {ident(t['name'])}")
     new = query(plpy, "SELECT pg_get_triggerdef(t.oid) AS def, quote_ident(n.nspname) || '.' || quote_ident(c.relname)"

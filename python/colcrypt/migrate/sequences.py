@@ -86,7 +86,8 @@ def to_name(plpy, table_oid: int, table: str, name: str, owner: str) -> dict:
 
 def to_table(plpy, name_oid: int, table: str, moved: dict) -> None:
     """Give the sequences back to table's columns (a rollback, before the name goes): serial columns own
-    theirs again, identity columns are identity columns again, at the same position."""
+    theirs again, identity columns are identity columns again, at the same position (the name's
+    sequences go with the name)."""
     for s in query(plpy, OWNED_SQL, ["oid"], [name_oid]):
         col = ident(s["col"])
         if s["col"] in moved.get("serial", []):
@@ -97,8 +98,7 @@ def to_table(plpy, name_oid: int, table: str, moved: dict) -> None:
             continue
         at = _position(plpy, s["seq"])
         grants = query(plpy, GRANTS_SQL, ["text"], [s["seq"]])
-        aside = f"{s['schema']}.{ident(_aside(s))}"
-        execute_one(plpy, f"ALTER SEQUENCE {s['seq']} OWNED BY NONE")
+        # aside, still the name's: it goes with the view (whose defaults may draw from it)
         execute_one(plpy, f"ALTER SEQUENCE {s['seq']} RENAME TO {ident(_aside(s))}")
         execute_one(plpy, f"ALTER TABLE {table} ALTER COLUMN {col} DROP DEFAULT")
         execute_one(plpy, f"ALTER TABLE {table} ALTER COLUMN {col} ADD GENERATED"
@@ -106,4 +106,3 @@ def to_table(plpy, name_oid: int, table: str, moved: dict) -> None:
                           f" (SEQUENCE NAME {s['seq']} {_options(s, with_type=False)})")
         _set_position(plpy, s["seq"], at)
         _grant(plpy, grants, s["seq"])
-        execute_one(plpy, f"DROP SEQUENCE {aside}")

@@ -52,7 +52,7 @@ def plan_of(plpy, m: dict) -> Plan:
     """The migration's plan from the catalog: its plaintext table (renamed after cutover), its shadow. Its
     identity columns are those of the table, and those that gave their sequence to the name (sequences)."""
     cols = query(plpy, COLUMNS_SQL, ["oid"], [m["source_oid"]])
-    identity = event_detail(plpy, m, sequences.EVENT).get("identity", {})
+    identity = {k: v for d in event_details(plpy, m, sequences.EVENT) for k, v in d.get("identity", {}).items()}
     columns = tuple(replace(c, identity=identity.get(c.name, c.identity)) for c in columns_of(cols))
     return Plan(m["schema_name"], m["rel_name"], columns, tuple(m["columns"]), tuple(m["key_columns"]),
                 m["key_id"], m["context_prefix"], tuple(m["blind_index"]), m["shadow_name"],
@@ -83,6 +83,13 @@ def set_state(plpy, m: dict, state: str) -> None:
                 " WHERE migration_id = $1", ["int8", "text"], [m["migration_id"], state])
     log_event(plpy, m["migration_id"], m["table_name"], f"state {state}", {"from": m["state"]})
     m["state"] = state
+
+
+def event_details(plpy, m: dict, event: str) -> list[dict]:
+    """The details of every event of this kind of the migration, oldest first."""
+    rows = query(plpy, "SELECT detail::text AS d FROM colcrypt.migration_events WHERE migration_id = $1"
+                       " AND event = $2 ORDER BY event_id", ["int8", "text"], [m["migration_id"], event])
+    return [json.loads(r["d"]) for r in rows]
 
 
 def event_detail(plpy, m: dict, event: str) -> dict:

@@ -5,7 +5,7 @@ free at once, so that applications queue behind it for at most the lock timeout 
 import random
 import time
 
-from colcrypt.plpy_helpers import fail, interval_seconds, query
+from colcrypt.plpy_helpers import execute_one, fail, interval_seconds, query
 
 RETRYABLE = {"55P03", "40P01"}  # lock_not_available, deadlock_detected
 
@@ -80,7 +80,7 @@ def lock_name(plpy, view_oid: int) -> None:
     no-op ALTER takes the view's lock alone.)"""
     v = plpy.execute(f"SELECT {int(view_oid)}::regclass::text AS v, relowner::regrole::text AS o FROM pg_class"
                      f" WHERE oid = {int(view_oid)}")[0]
-    plpy.execute(f"ALTER VIEW {v['v']} OWNER TO {v['o']}")
+    execute_one(plpy, f"ALTER VIEW {v['v']} OWNER TO {v['o']}")
 
 
 # The names of migrated tables (to the end: a cleaned migration's name still reads its shadow)

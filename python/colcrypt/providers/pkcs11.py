@@ -4,8 +4,10 @@ local provider (key id and version), so a wrapped key cannot be moved to another
 
 The KEK is named by a PKCS#11 URI (RFC 7512), e.g. pkcs11:token=colcrypt;object=kek-2026, which is
 what the keyring stores. The module (the HSM's library) and the user PIN come from the configuration,
-never from SQL: module-path in the URI or COLCRYPT_PKCS11_MODULE, and COLCRYPT_PKCS11_PIN_FILE (a file
-readable only by its owner) or COLCRYPT_PKCS11_PIN. Wrapped form: nonce(12) || ciphertext || tag(16).
+never from SQL: on the server colcrypt.provider_config alone (a keyring entry naming a module is refused:
+key administrators write the keyring), on a client module-path in the URI (left out of the keyring) or
+COLCRYPT_PKCS11_MODULE, and COLCRYPT_PKCS11_PIN_FILE (a file readable only by its owner) or
+COLCRYPT_PKCS11_PIN. Wrapped form: nonce(12) || ciphertext || tag(16).
 """
 
 import os
@@ -38,6 +40,14 @@ def parse_uri(uri: str) -> dict[str, str]:
     return attrs
 
 
+def strip_module(uri: str) -> str:
+    """The URI without its module-path attribute: what names the KEK, not the library of this machine."""
+    path, sep, query = uri[len("pkcs11:"):].partition("?")
+    keep = [p for p in path.split(";") if p and not p.startswith("module-path=")]
+    params = [p for p in query.split("&") if p and not p.startswith("module-path=")]
+    return "pkcs11:" + ";".join(keep) + ("?" + "&".join(params) if params else "")
+
+
 def _pin(config: dict) -> str:
     path = config.get("pin_file") or os.environ.get("COLCRYPT_PKCS11_PIN_FILE")
     if path:
@@ -57,8 +67,15 @@ class Provider:
     name = NAME
 
     def __init__(self, uri: str, config: dict | None = None):
+        """config: the server's (colcrypt.provider_config), which alone names the module the server
+        loads; a client may name one in the URI (module-path), which the keyring never keeps."""
         self.attrs = parse_uri(uri)
-        self.ref, self.config = uri, config or {}
+        if config is not None and "module-path" in self.attrs:
+            raise ColcryptError("KC006", "pkcs11: the keyring's KEK reference names a PKCS#11 module (module-path), "
+                                         "which the server never loads from SQL",
+                                "The server loads the module colcrypt.provider_config names. Rewrap the key under a "
+                                "URI without module-path (colcrypt keys rewrap).")
+        self.ref, self.config = strip_module(uri), config or {}
         self.module = (self.attrs.get("module-path") or self.config.get("module")
                        or os.environ.get("COLCRYPT_PKCS11_MODULE", DEFAULT_MODULE))
         os.environ.update(self.config.get("env", {}))  # e.g. SOFTHSM2_CONF, read when the module loads

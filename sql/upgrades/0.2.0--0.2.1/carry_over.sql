@@ -36,14 +36,14 @@ BEGIN
                                                         m.owner::regrole::text);
             CONTINUE;
         END IF;
-        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', m.shadow::regclass, m.owner::regrole::text);
+        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %s', m.shadow::regclass, m.owner::regrole);
         FOREACH v_fn IN ARRAY ARRAY[
             pg_catalog.to_regprocedure(pg_catalog.format('colcrypt.dual_write_%s()', m.migration_id)),
             pg_catalog.to_regprocedure(pg_catalog.format('colcrypt.truncate_%s()', m.migration_id)),
             pg_catalog.to_regprocedure(pg_catalog.format('colcrypt.instead_%s()', m.migration_id))
         ] LOOP
             IF v_fn IS NOT NULL THEN
-                EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %I', v_fn, m.owner::regrole::text);
+                EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO %s', v_fn, m.owner::regrole);
             END IF;
         END LOOP;
         IF m.state OPERATOR(pg_catalog.=) ANY (ARRAY['cutover_reads', 'cutover_writes', 'finalized'])
@@ -53,7 +53,7 @@ BEGIN
                     a.privilege_type,
                     NULL::name AS col,
                     CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                        ELSE pg_catalog.quote_ident(a.grantee::regrole::text) END AS who
+                        ELSE a.grantee::regrole::text END AS who
                 FROM pg_catalog.pg_class AS c, pg_catalog.aclexplode(c.relacl) AS a
                 WHERE c.oid OPERATOR(pg_catalog.=) m.source AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
                 UNION ALL
@@ -61,7 +61,7 @@ BEGIN
                     a.privilege_type,
                     t.attname,
                     CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                        ELSE pg_catalog.quote_ident(a.grantee::regrole::text) END
+                        ELSE a.grantee::regrole::text END
                 FROM pg_catalog.pg_attribute AS t, pg_catalog.aclexplode(t.attacl) AS a
                 WHERE t.attrelid OPERATOR(pg_catalog.=) m.source AND t.attacl IS NOT NULL
                   AND a.grantee OPERATOR(pg_catalog.<>) m.owner
