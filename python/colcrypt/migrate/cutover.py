@@ -246,7 +246,7 @@ def _switch_writes(plpy, m: dict, plan, moved: list[dict], called: list[dict]) -
     lock_name(plpy, m["view_oid"])
     execute_one(plpy, f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
     dual_write = generated_function("dual_write", m["migration_id"])
-    plpy.execute(mirror_function(plan, dual_write, called))
+    execute_one(plpy, mirror_function(plan, dual_write, called))
     for t in moved:
         row_triggers.moved_to(plpy, t, plan.shadow, m["shadow_oid"])
     for t in moved + called:
@@ -255,8 +255,8 @@ def _switch_writes(plpy, m: dict, plan, moved: list[dict], called: list[dict]) -
                  ["oid"], [m["view_oid"]])[0]
     sequences_to_name(plpy, m, plan.source, name["n"], name["o"])
     plan = plan_of(plpy, m)  # with the identity columns given to the name
-    plpy.execute(writes_function(plan, instead_function_name(m), m["table_name"], reverse_tag=dual_write,
-                                 identity_seq=identity_sequence(plpy, m, plan), called=called))
+    execute_one(plpy, writes_function(plan, instead_function_name(m), m["table_name"], reverse_tag=dual_write,
+                                      identity_seq=identity_sequence(plpy, m, plan), called=called))
 
 
 def sequences_to_name(plpy, m: dict, table: str, name: str, owner: str) -> None:
