@@ -62,7 +62,7 @@ def statistics_residue(plpy, table: str, stats: dict | None) -> list[dict]:
         return []
     what = (f"the {stats['rows']} statistics rows of {table} (most common values, histogram bounds) are dead rows "
             "of pg_statistic, still in its file") if stats else f"the statistics of {table} may be dead rows of it"
-    return [{"place": "planner statistics", "detail": f"{what}: a plain VACUUM leaves them there",
+    return [{"place": "planner statistics", "detail": f"{what}: a plain VACUUM need not overwrite them",
              "action": f"{PURGE} (a superuser or the database owner; it locks the catalog for a moment), then "
                        "CHECKPOINT; colcrypt cleanup runs it"}]
 
