@@ -8,11 +8,13 @@
  * a member of the owner role), so the switch never grants a right the caller lacks.
  *
  * Rows come back as json (row_to_json of each result row); the statement's parameters are the
- * function's own arguments after the first two, with their types.
+ * function's own arguments after the first two, with their types; each statement is prepared once
+ * per backend.
  */
 #include "colcrypt.h"
 
 #include "catalog/pg_class.h"
+#include "common/hashfn.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -28,6 +30,58 @@
 PG_FUNCTION_INFO_V1(colcrypt_as_owner);
 
 #define AS_OWNER_FIXED_ARGS 2
+#define PLAN_CACHE_SIZE 64
+
+/*
+ * Statements prepared once per backend and kept, as PL/Python's prepared plans were before the step ran
+ * them here: a backfill runs one statement per batch, and its batches may take milliseconds. The cache
+ * is emptied when full (a discovery over many tables prepares one statement each).
+ */
+typedef struct PreparedStatement
+{
+	uint64		hash;
+	char	   *sql;
+	int			nargs;
+	Oid			types[FUNC_MAX_ARGS];
+	SPIPlanPtr	plan;
+} PreparedStatement;
+
+static PreparedStatement prepared[PLAN_CACHE_SIZE];
+static int	nprepared = 0;
+
+static SPIPlanPtr
+prepared_statement(const char *sql, int nargs, Oid *types)
+{
+	uint64		hash = hash_bytes_extended((const unsigned char *) sql, strlen(sql), (uint64) nargs);
+	SPIPlanPtr	plan;
+
+	for (int i = 0; i < nprepared; i++)
+		if (prepared[i].hash == hash && prepared[i].nargs == nargs &&
+			memcmp(prepared[i].types, types, sizeof(Oid) * nargs) == 0 && strcmp(prepared[i].sql, sql) == 0)
+			return prepared[i].plan;
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+						errmsg("colcrypt: _as_owner could not prepare its statement: %s",
+							   SPI_result_code_string(SPI_result))));
+	if (nprepared == PLAN_CACHE_SIZE)
+	{
+		for (int i = 0; i < nprepared; i++)
+		{
+			SPI_freeplan(prepared[i].plan);
+			pfree(prepared[i].sql);
+		}
+		nprepared = 0;
+	}
+	SPI_keepplan(plan);
+	prepared[nprepared].hash = hash;
+	prepared[nprepared].sql = MemoryContextStrdup(TopMemoryContext, sql);
+	prepared[nprepared].nargs = nargs;
+	memcpy(prepared[nprepared].types, types, sizeof(Oid) * nargs);
+	prepared[nprepared].plan = plan;
+	nprepared++;
+	return plan;
+}
 
 static Oid
 owner_of(Oid relid)
@@ -120,12 +174,17 @@ colcrypt_as_owner(PG_FUNCTION_ARGS)
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION |
 						   SECURITY_NOFORCE_RLS);
+	/*
+	 * The key cache's handle is a setting: made inside the level below, it would be reverted with the
+	 * owner's settings, and the keys the statement loaded dropped with it.
+	 */
+	set_cache_handle();
 	guc_level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 
 	SPI_connect();
-	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	ret = SPI_execute_plan(prepared_statement(sql, nargs, types), values, nulls, false, 0);
 	if (ret < 0)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
 						errmsg("colcrypt: _as_owner could not run its statement: %s", SPI_result_code_string(ret))));

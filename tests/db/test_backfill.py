@@ -243,3 +243,15 @@ def test_concurrent_random_load_loses_nothing(db, conn, app_role):
     assert v == (0, 0, 0, True)
     assert scalar(conn, "SELECT count(*) FROM crm.customers_encrypted WHERE position(convert_to(lpad('77', 9, '0'),"
                         " 'UTF8') IN ssn_encrypted) > 0") == 0  # no plaintext in the shadow
+
+
+def test_the_keys_a_batch_unwraps_stay_for_the_next(conn):
+    """Each batch runs as the table's owner, in a setting level reverted after it (colcrypt._as_owner); the key
+    cache's handle must outlive it, or every batch would unwrap the key again (an HSM or KMS round trip)."""
+    conn.execute("CREATE TABLE kept (id int PRIMARY KEY, ssn text);"
+                 " INSERT INTO kept SELECT g, 's' || g::text FROM generate_series(1, 3000) g")
+    conn.execute("SELECT colcrypt.prepare('kept', ARRAY['ssn'], 'k')")
+    conn.execute("SELECT colcrypt.forget_keys()")
+    conn.execute("CALL colcrypt.backfill('kept', p_batch_size => 100, p_target_batch => '1 ms')")
+    assert scalar(conn, "SELECT batches FROM colcrypt.backfill_ranges") > 10
+    assert conn.execute("SELECT key_id, source FROM colcrypt.loaded_keys()").fetchall() == [("k", "server")]

@@ -11,6 +11,7 @@ COLCRYPT_PKCS11_PIN. Wrapped form: nonce(12) || ciphertext || tag(16).
 """
 
 import os
+import time
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -91,6 +92,21 @@ class Provider:
                                 "Create the KEK in the HSM first (an AES-256 key, sensitive, not extractable), "
                                 "or check the object= label.") from None
 
+    def _token(self, lib):
+        """The token by its label. SoftHSM2 keeps tokens in files that other processes rewrite (a login,
+        an object): a token can be missing from one look, so it is looked for three times."""
+        import pkcs11
+
+        for attempt in range(3):
+            try:
+                return lib.get_token(token_label=self.attrs["token"])
+            except pkcs11.NoSuchToken:
+                if attempt < 2:
+                    lib.reinitialize()
+                    time.sleep(0.05 * (attempt + 1))
+        raise ColcryptError("KC006", f"pkcs11: no token labelled {self.attrs['token']!r} in {self.module}",
+                            "Check the token= label (softhsm2-util --show-slots lists them).")
+
     def _session(self):
         import pkcs11
 
@@ -99,11 +115,7 @@ class Provider:
         except (RuntimeError, OSError) as e:
             raise ColcryptError("KC006", f"pkcs11: the module {self.module} cannot be loaded ({e})",
                                 "Install the HSM's PKCS#11 library or set COLCRYPT_PKCS11_MODULE.") from None
-        try:
-            token = lib.get_token(token_label=self.attrs["token"])
-        except pkcs11.NoSuchToken:
-            raise ColcryptError("KC006", f"pkcs11: no token labelled {self.attrs['token']!r} in {self.module}",
-                                "Check the token= label (softhsm2-util --show-slots lists them).") from None
+        token = self._token(lib)
         try:
             return token.open(user_pin=_pin(self.config))
         except (pkcs11.PinIncorrect, pkcs11.PinLenRange, pkcs11.PinInvalid):
