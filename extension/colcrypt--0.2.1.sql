@@ -1623,17 +1623,18 @@ BEGIN
           AND m.state OPERATOR(pg_catalog.<>) ALL (ARRAY['cleaned', 'rolled_back'])
         LIMIT 1;
     ELSE
-        SELECT m.table_name, pg_catalog.format('%s (%s)', colcrypt._ddl_refusal(c.command), c.object_identity)
+        SELECT m.table_name, pg_catalog.format('%s (%s)', r.refusal, c.object_identity)
         INTO v_table, v_change
         FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
+        CROSS JOIN LATERAL (SELECT colcrypt._ddl_refusal(c.command) AS refusal) AS r
         JOIN colcrypt.migrations AS m
             ON c.objid OPERATOR(pg_catalog.=) ANY (ARRAY[m.source::pg_catalog.oid, m.shadow::pg_catalog.oid,
                                                          m.name_view::pg_catalog.oid])
         WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
           AND m.state OPERATOR(pg_catalog.<>) ALL (ARRAY['cleaned', 'rolled_back'])
-          AND colcrypt._ddl_refusal(c.command) IS NOT NULL
+          AND r.refusal IS NOT NULL
           -- finalize disables colcrypt's triggers on the plaintext table (a restore disables them again)
-          AND NOT (colcrypt._ddl_refusal(c.command) OPERATOR(pg_catalog.=) 'DISABLE TRIGGER (of colcrypt)'
+          AND NOT (r.refusal OPERATOR(pg_catalog.=) 'DISABLE TRIGGER (of colcrypt)'
                    AND m.state OPERATOR(pg_catalog.=) 'finalized')
         LIMIT 1;
     END IF;

@@ -54,6 +54,7 @@ prepared_statement(const char *sql, int nargs, Oid *types)
 {
 	uint64		hash = hash_bytes_extended((const unsigned char *) sql, strlen(sql), (uint64) nargs);
 	SPIPlanPtr	plan;
+	int			statements;
 
 	for (int i = 0; i < nprepared; i++)
 		if (prepared[i].hash == hash && prepared[i].nargs == nargs &&
@@ -64,6 +65,17 @@ prepared_statement(const char *sql, int nargs, Oid *types)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
 						errmsg("colcrypt: _as_owner could not prepare its statement: %s",
 							   SPI_result_code_string(SPI_result))));
+	/* SPI would run every statement of the text: a name the owner chose could end one and start another */
+	statements = list_length(SPI_plan_get_plan_sources(plan));
+	if (statements != 1)
+	{
+		SPI_freeplan(plan);
+		ereport(ERROR, (errcode(CC_ERR_STATEMENTS),
+						errmsg("colcrypt: generated SQL would have run %d statements as the table's owner",
+							   statements),
+						errhint("A name or text the table's owner chose holds SQL. Nothing was run; rename it, "
+								"or drop it, and run the step again.")));
+	}
 	if (nprepared == PLAN_CACHE_SIZE)
 	{
 		for (int i = 0; i < nprepared; i++)
@@ -166,10 +178,8 @@ colcrypt_as_owner(PG_FUNCTION_ARGS)
 	/*
 	 * An error unwinds the switch with the (sub)transaction it aborts, which restores the user id,
 	 * the security context and the settings, as for PostgreSQL's own maintenance commands.
-	 */
-	/*
-	 * NOFORCE_RLS: the step reads every row, as PostgreSQL's own maintenance does; the owner can turn FORCE ROW
-	 * LEVEL SECURITY off itself, so this grants nothing.
+	 * NOFORCE_RLS: the step reads every row, as PostgreSQL's own maintenance does; the owner can turn
+	 * FORCE ROW LEVEL SECURITY off itself, so this grants nothing.
 	 */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION |

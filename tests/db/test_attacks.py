@@ -286,3 +286,13 @@ def test_generated_sql_runs_only_as_one_statement(conn):
     assert conn.execute("SELECT colcrypt._statement_count('SELECT 1'), colcrypt._statement_count('SELECT 1; SELECT 2'),"
                         " colcrypt._statement_count($x$CREATE FUNCTION f() RETURNS int AS 'SELECT 1; SELECT 2'"
                         " LANGUAGE sql$x$)").fetchone() == (1, 2, 1)
+
+
+def test_as_owner_runs_one_statement_only(conn, roles):
+    """The shared switch to the owner's rights refuses a text of two statements itself, whatever its caller checked."""
+    conn.execute(f'CREATE TABLE app.t (id int PRIMARY KEY); ALTER TABLE app.t OWNER TO "{roles.owner}"')
+    with raises_sqlstate("KC028", "2 statements"):
+        conn.execute("SELECT * FROM colcrypt._as_owner('app.t'::regclass, 'SELECT 1; DROP TABLE app.t')")
+    assert scalar(conn, "SELECT to_regclass('app.t') IS NOT NULL")
+    assert conn.execute("SELECT r::text FROM colcrypt._as_owner('app.t'::regclass, 'SELECT current_user AS u') AS r"
+                        ).fetchone()[0] == f'{{"u":"{roles.owner}"}}'

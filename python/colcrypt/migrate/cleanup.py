@@ -4,7 +4,7 @@ short switch (its sequences belong to the name since the read cutover: sequences
 triggers and functions go, the constraints finalize moved are validated, and the name keeps
 serving the shadow. Returns what it did and where plaintext may still live."""
 
-from colcrypt.migrate.cutover import sequences_to_name
+from colcrypt.migrate.cutover import sequences_to_view
 from colcrypt.migrate.finalize import constraint_moves, final_function
 from colcrypt.migrate.preflight import ROW_TYPE_USERS_SQL
 from colcrypt.migrate.residue import dropped_statistics, residue_of
@@ -97,9 +97,7 @@ def _validate_moved(plpy, m: dict) -> list[str]:
 def _drop(plpy, m: dict, plan, moves: dict) -> None:
     lock_name(plpy, m["view_oid"])
     execute_one(plpy, f"LOCK TABLE {plan.source}, {plan.shadow} IN ACCESS EXCLUSIVE MODE")
-    name = query(plpy, "SELECT $1::regclass::text AS n, relowner::regrole::text AS o FROM pg_class WHERE oid = $1",
-                 ["oid"], [m["view_oid"]])[0]
-    sequences_to_name(plpy, m, plan.source, name["n"], name["o"])  # before they go with the table
+    sequences_to_view(plpy, m, plan.source)  # before they go with the table
     plan = plan_of(plpy, m)
     execute_one(plpy, f"DROP TABLE {plan.source}")
     mid = m["migration_id"]

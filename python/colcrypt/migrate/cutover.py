@@ -251,9 +251,7 @@ def _switch_writes(plpy, m: dict, plan, moved: list[dict], called: list[dict]) -
         row_triggers.moved_to(plpy, t, plan.shadow, m["shadow_oid"])
     for t in moved + called:
         execute_one(plpy, f"ALTER TABLE {plan.source} DISABLE TRIGGER {ident(t['name'])}")
-    name = query(plpy, "SELECT $1::regclass::text AS n, relowner::regrole::text AS o FROM pg_class WHERE oid = $1",
-                 ["oid"], [m["view_oid"]])[0]
-    sequences_to_name(plpy, m, plan.source, name["n"], name["o"])
+    sequences_to_view(plpy, m, plan.source)
     plan = plan_of(plpy, m)  # with the identity columns given to the name
     execute_one(plpy, writes_function(plan, instead_function_name(m), m["table_name"], reverse_tag=dual_write,
                                       identity_seq=identity_sequence(plpy, m, plan), called=called))
@@ -265,6 +263,13 @@ def sequences_to_name(plpy, m: dict, table: str, name: str, owner: str) -> None:
     moved = sequences.to_name(plpy, m["source_oid"], table, name, owner)
     if moved["identity"] or moved["serial"]:
         log_event(plpy, m["migration_id"], m["table_name"], sequences.EVENT, moved)
+
+
+def sequences_to_view(plpy, m: dict, table: str) -> None:
+    """sequences_to_name for a migration whose name is a view already (a later switch)."""
+    name = query(plpy, "SELECT $1::regclass::text AS n, relowner::regrole::text AS o FROM pg_class WHERE oid = $1",
+                 ["oid"], [m["view_oid"]])[0]
+    sequences_to_name(plpy, m, table, name["n"], name["o"])
 
 
 def called_triggers(plpy, m: dict) -> list[dict]:

@@ -164,10 +164,10 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
     if any(b not in columns for b in blind) or len(set(blind)) != len(blind):
         fail(plpy, "KC008", f"p_blind_index names columns that are not among the columns to encrypt: {blind}",
              "A blind index is for encrypted columns with equality lookups, e.g. ARRAY['email'].")
-    # a database not updated from 0.2.0 yet has no context_version: its migrations take version 1's contexts
-    version = CONTEXT_VERSION if query(plpy, "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid ="
-                                             " 'colcrypt.migrations'::regclass AND attname = 'context_version') AS v",
-                                       [], [])[0]["v"] else 1
+    # a database not updated from 0.2.0 yet: its migrations take version 1's contexts, and the shadow and the
+    # generated functions are the caller's, as 0.2.0 had them (from 0.2.1 on: the owner's)
+    updated = owner_rights(plpy)
+    version = CONTEXT_VERSION if updated else 1
     plan = Plan(schema, relname, tuple(Column(c["attname"], c["type"], c["attnotnull"]) for c in all_cols),
                 tuple(columns), tuple(key), key_id,
                 context_prefix(schema, relname) if version > 1 else f"{schema}.{relname}", tuple(blind),
@@ -179,11 +179,9 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
     trunc_fn = generated_function("truncate", migration_id)
     shadow_comment = f"colcrypt: encrypted copy of {source} (migration {migration_id})"
     owner = t["owner"]  # regrole's text: quoted where it must be
-    # the owner's from 0.2.1 on (a database not updated yet: the caller's, as 0.2.0 had them)
-    owned = owner_rights(plpy)
     statements = [
         create_shadow(plan),
-        *([f"ALTER TABLE {plan.shadow} OWNER TO {owner}"] if owned else []),  # its indexes and writes: the owner's
+        *([f"ALTER TABLE {plan.shadow} OWNER TO {owner}"] if updated else []),  # its indexes and writes: the owner's
         *bidx_indexes(plan),
         *index_statements(query(plpy, INDEXES_SQL, ["oid", "text[]", "text[]"], [oid, list(columns), key]), plan),
         f"COMMENT ON TABLE {plan.shadow} IS {literal(shadow_comment)}",
@@ -194,7 +192,7 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
         f"REVOKE ALL ON FUNCTION {row_fn}(), {trunc_fn}() FROM PUBLIC",
         # definers: they run as the owner, never as the DBA
         *([f"ALTER FUNCTION {row_fn}() OWNER TO {owner}", f"ALTER FUNCTION {trunc_fn}() OWNER TO {owner}"]
-          if owned else []),
+          if updated else []),
         f"CREATE TRIGGER colcrypt_dual_write AFTER INSERT OR UPDATE OR DELETE ON {source}"
         f" FOR EACH ROW EXECUTE FUNCTION {row_fn}()",
     ]

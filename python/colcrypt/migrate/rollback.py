@@ -14,9 +14,9 @@ from colcrypt.migrate.schedule import unschedule_all
 from colcrypt.migrate.sqlgen import generated_function, ident
 from colcrypt.migrate.state import (
     event_detail,
-    event_details,
     live_migration,
     log_event,
+    moved_sequences,
     plan_of,
     require_state,
     set_state,
@@ -73,11 +73,7 @@ def _undo(plpy, m: dict, plan, finalized: dict | None) -> None:
             execute_one(plpy, f"ALTER TABLE {plan.source} {enable} TRIGGER {ident(name)}")
     if m["view_oid"]:  # the read cutover took every privilege of the table's grantees to the name
         set_privileges(plpy, m["source_oid"], m["view_oid"], "GRANT", writes_only=False)
-        moved = {"serial": [], "identity": {}}
-        for d in event_details(plpy, m, sequences.EVENT):
-            moved["serial"] += d.get("serial", [])
-            moved["identity"].update(d.get("identity", {}))
-        sequences.to_table(plpy, m["view_oid"], plan.source, moved)
+        sequences.to_table(plpy, m["view_oid"], plan.source, moved_sequences(plpy, m))
         execute_one(plpy, f"ALTER TABLE {plan.source} RENAME TO {ident(m['view_name'])}")
         for d in dependents:  # their text names the view; now the name is the table again
             options = f" WITH ({d['options']})" if d["options"] else ""
@@ -121,7 +117,7 @@ def _catch_up(plpy, m: dict, plan, finalized: dict) -> None:
         if into:
             execute_one(plpy, f"ALTER TABLE {rel} DROP CONSTRAINT {ident(fk['name'])}")
         if add_foreign_key(plpy, rel, fk["name"], definition(parts, ref)):
-            owner = rel if "rel_oid" in fk else f"{ident(plan.schema)}.{ident(m['view_name'])}"
+            owner = rel if into else f"{ident(plan.schema)}.{ident(m['view_name'])}"
             restored.append(f"ALTER TABLE {owner} VALIDATE CONSTRAINT {ident(fk['name'])}")
     if restored:
         plpy.notice("colcrypt: foreign keys restored NOT VALID (every row satisfies them); validate them at a quiet "

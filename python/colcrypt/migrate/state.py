@@ -52,7 +52,7 @@ def plan_of(plpy, m: dict) -> Plan:
     """The migration's plan from the catalog: its plaintext table (renamed after cutover), its shadow. Its
     identity columns are those of the table, and those that gave their sequence to the name (sequences)."""
     cols = query(plpy, COLUMNS_SQL, ["oid"], [m["source_oid"]])
-    identity = {k: v for d in event_details(plpy, m, sequences.EVENT) for k, v in d.get("identity", {}).items()}
+    identity = moved_sequences(plpy, m)["identity"]
     columns = tuple(replace(c, identity=identity.get(c.name, c.identity)) for c in columns_of(cols))
     return Plan(m["schema_name"], m["rel_name"], columns, tuple(m["columns"]), tuple(m["key_columns"]),
                 m["key_id"], m["context_prefix"], tuple(m["blind_index"]), m["shadow_name"],
@@ -94,6 +94,13 @@ def event_details(plpy, m: dict, event: str) -> list[dict]:
 
 def event_detail(plpy, m: dict, event: str) -> dict:
     """The detail of the migration's latest event of this kind ({} when there is none)."""
-    rows = query(plpy, "SELECT detail::text AS d FROM colcrypt.migration_events WHERE migration_id = $1"
-                       " AND event = $2 ORDER BY event_id DESC LIMIT 1", ["int8", "text"], [m["migration_id"], event])
-    return json.loads(rows[0]["d"]) if rows else {}
+    return ([{}] + event_details(plpy, m, event))[-1]
+
+
+def moved_sequences(plpy, m: dict) -> dict:
+    """What the switches gave the name (sequences.to_name), all of it: {"serial": [...], "identity": {...}}."""
+    moved = {"serial": [], "identity": {}}
+    for d in event_details(plpy, m, sequences.EVENT):
+        moved["serial"] += d.get("serial", [])
+        moved["identity"].update(d.get("identity", {}))
+    return moved
