@@ -5,7 +5,7 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 SERVER_PYTHON ?= /usr/bin/python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-VERSION := 0.2.1
+VERSION := 0.3.0
 PYTEST_ARGS ?=
 
 .PHONY: all setup venv build install server-python lint test unit dbtest demo bench reference clean

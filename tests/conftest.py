@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from tree_hash import EXTENSION, PYTHON, tree_hash  # noqa: E402
 
 SETTINGS = {
-    "shared_preload_libraries": "'pg_cron, pg_stat_statements, pgaudit'",
+    "shared_preload_libraries": "'colcrypt, pg_cron, pg_stat_statements, pgaudit'",
     "pgaudit.log": "'all'",
     "pgaudit.log_parameter": "on",
     "fsync": "off",

@@ -11,6 +11,8 @@
 
 #include "postgres.h"
 
+#include "access/attnum.h"
+
 #include <openssl/evp.h>
 
 #define CC_ERR_AUTH			MAKE_SQLSTATE('K','C','0','0','1')
@@ -23,6 +25,7 @@
 #define CC_ERR_SEALED		MAKE_SQLSTATE('K','C','0','0','9')
 #define CC_ERR_NOT_CONFIGURED MAKE_SQLSTATE('K','C','0','1','0')
 #define CC_ERR_STATEMENTS	MAKE_SQLSTATE('K','C','0','2','8')
+#define CC_ERR_CATALOG		MAKE_SQLSTATE('K','C','0','2','9')
 
 #define CC_ENVELOPE_VERSION	1
 #define CC_ALG_AES256GCM	1
@@ -54,6 +57,47 @@ typedef struct CachedKey
 	unsigned char bidx_key[32];	/* HMAC-SHA256(data key, "colcrypt-blind-index-v1") */
 } CachedKey;
 
+/* An encrypted column of a table: its logical column (stored NULL) and where its value lives. */
+typedef struct LogicalColumn
+{
+	AttrNumber	attnum;			/* the column under its own name and type */
+	AttrNumber	cipher;			/* bytea: the envelope */
+	AttrNumber	bidx;			/* bytea: the blind index, or InvalidAttrNumber */
+	Oid			type;
+	int32		typmod;
+	Oid			collation;
+	char	   *key_id;
+	char	   *context;		/* the column's context; a value's adds '#' and the row key */
+} LogicalColumn;
+
+typedef struct EncryptedRel
+{
+	Oid			relid;			/* hash key */
+	int			ncols;
+	LogicalColumn *cols;
+	int			nkeys;
+	AttrNumber *keys;			/* the row key, bound into each value's context */
+	void	   *seal;			/* row_seal.c's casts, made on first use */
+} EncryptedRel;
+
+/* encrypted_rels.c */
+extern void encrypted_rels_refresh(void);
+extern EncryptedRel *encrypted_rel(Oid relid);
+extern bool any_encrypted_rel(void);
+extern Oid	decrypt_function_oid(bool keyed);
+
+/* row_seal.c */
+struct TupleTableSlot;
+struct RelationData;
+extern int	seal_row(EncryptedRel *rel, Datum *values, bool *isnull);
+extern void seal_slot(struct RelationData *relation, struct TupleTableSlot *slot);
+
+/* read_rewrite.c */
+extern void read_rewrite_install(void);
+
+/* utility.c */
+extern void utility_install(void);
+
 /* keycache.c */
 extern char *colcrypt_kek_file;
 extern CachedKey *keycache_active(const char *key_id, int len);
@@ -71,6 +115,10 @@ extern void session_seal_clear(void);
 
 /* envelope.c */
 extern void colcrypt_random(unsigned char *out, int len);
+extern bytea *envelope_seal(const char *key_id, int key_id_len, const char *ctx, int ctx_len,
+							const char *pt, int pt_len);
+extern bytea *envelope_blind_index(const char *key_id, int key_id_len, const char *ctx, int ctx_len,
+								   const char *val, int val_len);
 
 /* aead.c */
 extern bool aead_sodium_available;

@@ -44,6 +44,8 @@ _PG_init(void)
 							   NULL, &reverse_write, "", PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("colcrypt");
+	read_rewrite_install();
+	utility_install();
 }
 
 /*
@@ -100,15 +102,12 @@ require_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 						errhint("Pass the key id and the context (the column's stable identity, e.g. 'crm.customers.ssn').")));
 }
 
-Datum
-colcrypt_encrypt_column(PG_FUNCTION_ARGS)
+/* Seal a value's text form into an envelope with the active version of key key_id, for context ctx. */
+bytea *
+envelope_seal(const char *key_id, int key_id_len, const char *ctx, int ctx_len, const char *pt, int pt_len)
 {
-	text	   *value;
-	text	   *key_id;
-	text	   *context;
 	CachedKey  *key;
 	int			hdr_len;
-	int			pt_len;
 	int			out_len;
 	bytea	   *result;
 	unsigned char *p;
@@ -117,18 +116,9 @@ colcrypt_encrypt_column(PG_FUNCTION_ARGS)
 	unsigned char *aad;
 	uint32		version_be;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	require_arg(fcinfo, 1, "key id");
-	require_arg(fcinfo, 2, "context");
-	value = PG_GETARG_TEXT_PP(0);
-	key_id = PG_GETARG_TEXT_PP(1);
-	context = PG_GETARG_TEXT_PP(2);
-
-	key = keycache_active(VARDATA_ANY(key_id), VARSIZE_ANY_EXHDR(key_id));
+	key = keycache_active(key_id, key_id_len);
 	keycache_count_encryption(key);
 
-	pt_len = VARSIZE_ANY_EXHDR(value);
 	hdr_len = 3 + key->key_id_len + 4;
 	out_len = hdr_len + CC_NONCE_LEN + pt_len + CC_TAG_LEN;
 	result = (bytea *) palloc(VARHDRSZ + out_len);
@@ -145,12 +135,28 @@ colcrypt_encrypt_column(PG_FUNCTION_ARGS)
 	p += 4;
 	next_nonce(p);
 	p += CC_NONCE_LEN;
-	aad = build_aad(aad_buf, sizeof(aad_buf), hdr, hdr_len, VARDATA_ANY(context),
-					VARSIZE_ANY_EXHDR(context));
-	aead_seal(key, p - CC_NONCE_LEN, aad, hdr_len + VARSIZE_ANY_EXHDR(context),
-			  (unsigned char *) VARDATA_ANY(value), pt_len, p, p + pt_len);
+	aad = build_aad(aad_buf, sizeof(aad_buf), hdr, hdr_len, ctx, ctx_len);
+	aead_seal(key, p - CC_NONCE_LEN, aad, hdr_len + ctx_len, (const unsigned char *) pt, pt_len, p, p + pt_len);
+	return result;
+}
 
-	PG_RETURN_BYTEA_P(result);
+Datum
+colcrypt_encrypt_column(PG_FUNCTION_ARGS)
+{
+	text	   *value;
+	text	   *key_id;
+	text	   *context;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	require_arg(fcinfo, 1, "key id");
+	require_arg(fcinfo, 2, "context");
+	value = PG_GETARG_TEXT_PP(0);
+	key_id = PG_GETARG_TEXT_PP(1);
+	context = PG_GETARG_TEXT_PP(2);
+	PG_RETURN_BYTEA_P(envelope_seal(VARDATA_ANY(key_id), VARSIZE_ANY_EXHDR(key_id),
+									VARDATA_ANY(context), VARSIZE_ANY_EXHDR(context),
+									VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)));
 }
 
 /* The characters colcrypt.key_versions allows in a key id (ASCII only). */
@@ -364,17 +370,32 @@ colcrypt_verify_column(PG_FUNCTION_ARGS)
  * row): HMAC-SHA256(blind-index key, context || 0x00 || value), truncated. Equal values in one
  * column give equal tokens; nothing else about the value can be read from it without the key.
  */
+/* The blind index of a value's text form: HMAC-SHA256(blind-index key, ctx || 0x00 || value), 16 bytes. */
+bytea *
+envelope_blind_index(const char *key_id, int key_id_len, const char *ctx, int ctx_len, const char *val, int val_len)
+{
+	CachedKey  *key = keycache_active(key_id, key_id_len);
+	unsigned char *msg;
+	bytea	   *result;
+
+	msg = palloc(ctx_len + 1 + val_len);
+	memcpy(msg, ctx, ctx_len);
+	msg[ctx_len] = 0;
+	memcpy(msg + ctx_len + 1, val, val_len);
+	result = (bytea *) palloc(VARHDRSZ + 16);
+	SET_VARSIZE(result, VARHDRSZ + 16);
+	aead_blind_index(key, msg, ctx_len + 1 + val_len, (unsigned char *) VARDATA(result));
+	memset(msg, 0, ctx_len + 1 + val_len);
+	pfree(msg);
+	return result;
+}
+
 Datum
 colcrypt_blind_index(PG_FUNCTION_ARGS)
 {
 	text	   *value;
 	text	   *key_id;
 	text	   *context;
-	CachedKey  *key;
-	int			ctx_len;
-	int			val_len;
-	unsigned char *msg;
-	bytea	   *result;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -383,17 +404,7 @@ colcrypt_blind_index(PG_FUNCTION_ARGS)
 	value = PG_GETARG_TEXT_PP(0);
 	key_id = PG_GETARG_TEXT_PP(1);
 	context = PG_GETARG_TEXT_PP(2);
-	key = keycache_active(VARDATA_ANY(key_id), VARSIZE_ANY_EXHDR(key_id));
-	ctx_len = VARSIZE_ANY_EXHDR(context);
-	val_len = VARSIZE_ANY_EXHDR(value);
-	msg = palloc(ctx_len + 1 + val_len);
-	memcpy(msg, VARDATA_ANY(context), ctx_len);
-	msg[ctx_len] = 0;
-	memcpy(msg + ctx_len + 1, VARDATA_ANY(value), val_len);
-	result = (bytea *) palloc(VARHDRSZ + 16);
-	SET_VARSIZE(result, VARHDRSZ + 16);
-	aead_blind_index(key, msg, ctx_len + 1 + val_len, (unsigned char *) VARDATA(result));
-	memset(msg, 0, ctx_len + 1 + val_len);
-	pfree(msg);
-	PG_RETURN_BYTEA_P(result);
+	PG_RETURN_BYTEA_P(envelope_blind_index(VARDATA_ANY(key_id), VARSIZE_ANY_EXHDR(key_id),
+										   VARDATA_ANY(context), VARSIZE_ANY_EXHDR(context),
+										   VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)));
 }

@@ -4,7 +4,7 @@ This package is imported in two places: by clients (CLI, installer, session key 
 for the modules that import neither psycopg nor plpy at top level, by PL/Python inside the server.
 """
 
-__version__ = "0.2.1"
+__version__ = "0.3.0"
 
 
 def connect(*args, **kwargs):

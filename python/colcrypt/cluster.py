@@ -71,7 +71,7 @@ class Cluster:
             "port": str(self.port),
             "listen_addresses": "''",
             "unix_socket_directories": f"'{self.root}'",
-            "shared_preload_libraries": "'pg_cron, pg_stat_statements'",
+            "shared_preload_libraries": "'colcrypt, pg_cron, pg_stat_statements'",
             "cron.database_name": "'postgres'",
             "cron.use_background_workers": "on",
             "max_worker_processes": "16",

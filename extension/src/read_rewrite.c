@@ -1,0 +1,487 @@
+/*
+ * read_rewrite.c — the planner hook that lets every statement use a table's encrypted columns by
+ * their own names.
+ *
+ * An encrypted column's logical column is stored NULL; its value lives in its envelope column
+ * (encrypted_rels.c). Before the standard planner runs, each read of a logical column anywhere in
+ * the query (target lists, quals, joins, SET and VALUES expressions, RETURNING, EXCLUDED, MERGE
+ * actions, sublinks, CTEs, row-level security quals) becomes the decryption of its envelope with
+ * the row's context, cast back to the column's type; a whole-row reference becomes the row with
+ * those columns decrypted. The executor then runs the statement on the table as on any table: row
+ * locks, EvalPlanQual re-checks, ON CONFLICT, MERGE and RETURNING behave as they do there, and a
+ * re-check evaluates the decryption again on the newer row.
+ *
+ * Writes need one more thing: an UPDATE (or ON CONFLICT DO UPDATE, or MERGE ... UPDATE) that sets
+ * a logical column also sets its envelope and blind index to NULL, unless the statement sets them
+ * itself. The encrypting trigger (encrypt_row.c) then tells "the statement gave this column a
+ * value" (envelope NULL: encrypt the logical column's value, NULL included) from "the column was
+ * left alone" (the envelope carried over from the old row: keep it).
+ */
+#include "colcrypt.h"
+
+#include "access/table.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "jit/jit.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/planner.h"
+#include "parser/analyze.h"
+#include "parser/parse_coerce.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+static planner_hook_type prev_planner = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
+
+typedef struct Rewrite
+{
+	List	   *rtables;		/* the range tables of the queries around, innermost first */
+	List	   *excluded;		/* and their ON CONFLICT's EXCLUDED range table index, or 0 */
+} Rewrite;
+
+static Node *rewrite_mutator(Node *node, Rewrite *rw);
+
+static LogicalColumn *
+logical_column(EncryptedRel *rel, AttrNumber attnum)
+{
+	for (int i = 0; i < rel->ncols; i++)
+		if (rel->cols[i].attnum == attnum)
+			return &rel->cols[i];
+	return NULL;
+}
+
+static Var *
+column_var(Oid relid, Index varno, AttrNumber attnum, int levelsup)
+{
+	Oid			type;
+	int32		typmod;
+	Oid			collation;
+
+	get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
+	return makeVar(varno, attnum, type, typmod, collation, levelsup);
+}
+
+/* Key types whose output is their text cast: decrypt_column(value, prefix, key) builds the context in C. */
+static bool
+keyed_type(Oid type)
+{
+	return type == INT2OID || type == INT4OID || type == INT8OID || type == TEXTOID ||
+		type == VARCHAROID || type == UUIDOID;
+}
+
+/* key::text, or ROW(k1, k2, ...)::text: the row key as the dual-write trigger binds it into a context. */
+static Node *
+key_text(EncryptedRel *rel, Index varno, int levelsup)
+{
+	Node	   *key;
+	Node	   *text;
+
+	if (rel->nkeys == 1)
+		key = (Node *) column_var(rel->relid, varno, rel->keys[0], levelsup);
+	else
+	{
+		RowExpr    *row = makeNode(RowExpr);
+
+		for (int i = 0; i < rel->nkeys; i++)
+			row->args = lappend(row->args, column_var(rel->relid, varno, rel->keys[i], levelsup));
+		row->row_typeid = RECORDOID;
+		row->row_format = COERCE_IMPLICIT_CAST;
+		row->location = -1;
+		key = (Node *) row;
+	}
+	text = coerce_to_target_type(NULL, key, exprType(key), TEXTOID, -1, COERCION_EXPLICIT,
+								 COERCE_EXPLICIT_CAST, -1);
+	if (text == NULL)
+		ereport(ERROR, (errcode(CC_ERR_CATALOG),
+						errmsg("colcrypt: the key of table %s has no cast to text", get_rel_name(rel->relid)),
+						errhint("colcrypt binds each value to its row's key as text; give the key type a cast to text.")));
+	return text;
+}
+
+/* The plaintext of one logical column of the row varno: its envelope decrypted, cast to the column's type. */
+static Node *
+plaintext(EncryptedRel *rel, LogicalColumn *col, Index varno, int levelsup, int location)
+{
+	Var		   *envelope = makeVar(varno, col->cipher, BYTEAOID, -1, InvalidOid, levelsup);
+	Const	   *prefix = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+								   PointerGetDatum(cstring_to_text(psprintf("%s#", col->context))), false, false);
+	List	   *args;
+	bool		keyed = rel->nkeys == 1 && keyed_type(get_atttype(rel->relid, rel->keys[0]));
+	Node	   *value;
+	Node	   *typed;
+
+	if (keyed)
+		args = list_make3(envelope, prefix, column_var(rel->relid, varno, rel->keys[0], levelsup));
+	else
+		args = list_make2(envelope, makeFuncExpr(F_TEXTCAT, TEXTOID,
+												 list_make2(prefix, key_text(rel, varno, levelsup)),
+												 DEFAULT_COLLATION_OID, DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL));
+	value = (Node *) makeFuncExpr(decrypt_function_oid(keyed), TEXTOID, args, DEFAULT_COLLATION_OID,
+								  DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);
+	typed = coerce_to_target_type(NULL, value, TEXTOID, col->type, col->typmod, COERCION_EXPLICIT,
+								  COERCE_IMPLICIT_CAST, location);
+	if (typed == NULL)
+		ereport(ERROR, (errcode(CC_ERR_CATALOG),
+						errmsg("colcrypt: column %s of table %s cannot be cast from text",
+							   get_attname(rel->relid, col->attnum, false), get_rel_name(rel->relid)),
+						errhint("An encrypted column's type needs a cast from text (its input function).")));
+	if (exprCollation(typed) != col->collation)
+		typed = (Node *) makeRelabelType((Expr *) typed, col->type, col->typmod, col->collation,
+										 COERCE_IMPLICIT_CAST);
+	return typed;
+}
+
+static bool
+is_envelope_column(EncryptedRel *rel, AttrNumber attnum)
+{
+	for (int i = 0; i < rel->ncols; i++)
+		if (rel->cols[i].cipher == attnum || rel->cols[i].bidx == attnum)
+			return attnum != InvalidAttrNumber;
+	return false;
+}
+
+/*
+ * A whole-row reference: the row of the table's type, each logical column decrypted; or, for a
+ * function that takes any record (row_to_json, to_json, to_jsonb), a record of the columns the
+ * application knows, without the envelopes, so that it sees the row the plaintext table gave.
+ */
+static Node *
+whole_row(EncryptedRel *rel, Var *var, bool application_record)
+{
+	Relation	r = table_open(rel->relid, NoLock);
+	TupleDesc	desc = RelationGetDescr(r);
+	RowExpr    *row = makeNode(RowExpr);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		LogicalColumn *col = logical_column(rel, att->attnum);
+		Node	   *arg;
+
+		if (application_record && (att->attisdropped || is_envelope_column(rel, att->attnum)))
+			continue;
+		if (att->attisdropped)
+			arg = (Node *) makeNullConst(INT4OID, -1, InvalidOid);
+		else if (col)
+			arg = plaintext(rel, col, var->varno, var->varlevelsup, var->location);
+		else
+			arg = (Node *) makeVar(var->varno, att->attnum, att->atttypid, att->atttypmod, att->attcollation,
+								   var->varlevelsup);
+		row->args = lappend(row->args, arg);
+		row->colnames = lappend(row->colnames, makeString(pstrdup(att->attisdropped ? "" : NameStr(att->attname))));
+	}
+	row->row_typeid = application_record ? RECORDOID : var->vartype;
+	row->row_format = COERCE_IMPLICIT_CAST;
+	row->location = var->location;
+	table_close(r, NoLock);
+	return (Node *) row;
+}
+
+static EncryptedRel *
+rel_of(Rewrite *rw, Index varno, int levelsup)
+{
+	List	   *rtable;
+	RangeTblEntry *rte;
+
+	if (levelsup >= list_length(rw->rtables) || varno < 1)
+		return NULL;
+	rtable = list_nth(rw->rtables, levelsup);
+	if (varno > list_length(rtable))
+		return NULL;
+	rte = rt_fetch(varno, rtable);
+	return rte->rtekind == RTE_RELATION ? encrypted_rel(rte->relid) : NULL;
+}
+
+/*
+ * A target list that assigns columns of an encrypted table (UPDATE's, ON CONFLICT's SET, MERGE's
+ * UPDATE): each logical column it sets gets its envelope and blind index set to NULL as well,
+ * unless the list sets them itself.
+ */
+static List *
+reset_envelopes(EncryptedRel *rel, List *tlist)
+{
+	List	   *resets = NIL;
+	ListCell   *lc;
+
+	foreach(lc, tlist)
+	{
+		TargetEntry *te = lfirst(lc);
+		LogicalColumn *col = te->resjunk ? NULL : logical_column(rel, te->resno);
+
+		if (col == NULL)
+			continue;
+		for (int k = 0; k < 2; k++)
+		{
+			AttrNumber	attnum = k == 0 ? col->cipher : col->bidx;
+			bool		set = false;
+			ListCell   *lc2;
+
+			if (attnum == InvalidAttrNumber)
+				continue;
+			foreach(lc2, tlist)
+				set |= ((TargetEntry *) lfirst(lc2))->resno == attnum;
+			if (!set)
+				resets = lappend(resets, makeTargetEntry((Expr *) makeNullConst(BYTEAOID, -1, InvalidOid), attnum,
+														 get_attname(rel->relid, attnum, false), false));
+		}
+	}
+	return list_concat(tlist, resets);
+}
+
+/* ON CONFLICT (email): an arbiter on an encrypted column is its blind index, whose unique index stands for the column's. */
+static List *
+arbiters(EncryptedRel *rel, List *elems)
+{
+	ListCell   *lc;
+
+	foreach(lc, elems)
+	{
+		InferenceElem *elem = lfirst(lc);
+		Var		   *var = (Var *) elem->expr;
+		LogicalColumn *col;
+
+		if (!IsA(var, Var) || (col = logical_column(rel, var->varattno)) == NULL)
+			continue;
+		if (col->bidx == InvalidAttrNumber)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+							errmsg("colcrypt: ON CONFLICT (%s) on table %s: the encrypted column has no blind index",
+								   get_attname(rel->relid, col->attnum, false), get_rel_name(rel->relid)),
+							errhint("A unique constraint on an encrypted column is kept through a unique blind index; prepare the migration with p_blind_index for this column.")));
+		elem->expr = (Node *) makeVar(var->varno, col->bidx, BYTEAOID, -1, InvalidOid, var->varlevelsup);
+		elem->infercollid = InvalidOid;
+		elem->inferopclass = InvalidOid;
+	}
+	return elems;
+}
+
+static void
+rewrite_writes(Query *q)
+{
+	EncryptedRel *rel;
+	ListCell   *lc;
+
+	if (q->resultRelation == 0)
+		return;
+	rel = encrypted_rel(rt_fetch(q->resultRelation, q->rtable)->relid);
+	if (rel == NULL)
+		return;
+	if (q->commandType == CMD_UPDATE)
+		q->targetList = reset_envelopes(rel, q->targetList);
+	if (q->onConflict)
+	{
+		q->onConflict->arbiterElems = arbiters(rel, q->onConflict->arbiterElems);
+		if (q->onConflict->action == ONCONFLICT_UPDATE)
+			q->onConflict->onConflictSet = reset_envelopes(rel, q->onConflict->onConflictSet);
+	}
+	foreach(lc, q->mergeActionList)
+	{
+		MergeAction *action = lfirst(lc);
+
+		if (action->commandType == CMD_UPDATE)
+			action->targetList = reset_envelopes(rel, action->targetList);
+	}
+}
+
+static Node *
+rewrite_mutator(Node *node, Rewrite *rw)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+		EncryptedRel *rel = rel_of(rw, var->varno, var->varlevelsup);
+		LogicalColumn *col;
+
+		if (rel == NULL)
+			return node;
+		if (var->varattno == InvalidAttrNumber)
+			return whole_row(rel, var, false);
+		if ((col = logical_column(rel, var->varattno)) == NULL)
+			return node;
+		if (var->varno == list_nth_int(rw->excluded, var->varlevelsup))
+		{
+			/*
+			 * EXCLUDED is the row proposed for insertion: still plaintext when the conflict was found
+			 * before inserting it, sealed when it was found on inserting it (a blind index's).
+			 */
+			CoalesceExpr *either = makeNode(CoalesceExpr);
+
+			either->coalescetype = col->type;
+			either->coalescecollid = col->collation;
+			either->args = list_make2(var, plaintext(rel, col, var->varno, var->varlevelsup, var->location));
+			either->location = -1;
+			return (Node *) either;
+		}
+		return plaintext(rel, col, var->varno, var->varlevelsup, var->location);
+	}
+	if (IsA(node, FuncExpr))
+	{
+		FuncExpr   *fn = (FuncExpr *) node;
+		Var		   *var = fn->args ? linitial(fn->args) : NULL;
+		EncryptedRel *rel;
+
+		if ((fn->funcid == F_ROW_TO_JSON_RECORD || fn->funcid == F_ROW_TO_JSON_RECORD_BOOL ||
+			 fn->funcid == F_TO_JSON || fn->funcid == F_TO_JSONB) &&
+			var != NULL && IsA(var, Var) && var->varattno == InvalidAttrNumber &&
+			(rel = rel_of(rw, var->varno, var->varlevelsup)) != NULL)
+		{
+			fn->args = list_concat(list_make1(whole_row(rel, var, true)),
+								   (List *) rewrite_mutator((Node *) list_delete_first(fn->args), rw));
+			return node;
+		}
+	}
+	if (IsA(node, OnConflictExpr))
+	{
+		/* exclRelTlist stays: it lists EXCLUDED's stored columns, which the rewritten SET reads. */
+		OnConflictExpr *oc = (OnConflictExpr *) node;
+
+		oc->onConflictSet = (List *) rewrite_mutator((Node *) oc->onConflictSet, rw);
+		oc->onConflictWhere = rewrite_mutator(oc->onConflictWhere, rw);
+		return node;
+	}
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+
+		rw->rtables = lcons(q->rtable, rw->rtables);
+		rw->excluded = lcons_int(q->onConflict ? q->onConflict->exclRelIndex : 0, rw->excluded);
+		rewrite_writes(q);
+		q = query_tree_mutator(q, rewrite_mutator, rw, QTW_DONT_COPY_QUERY);
+		rw->rtables = list_delete_first(rw->rtables);
+		rw->excluded = list_delete_first(rw->excluded);
+		return (Node *) q;
+	}
+	return expression_tree_mutator(node, rewrite_mutator, rw);
+}
+
+static bool
+encrypted_rte_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		return rte->rtekind == RTE_RELATION && encrypted_rel(rte->relid) != NULL;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, encrypted_rte_walker, context, QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, encrypted_rte_walker, context);
+}
+
+static PlannedStmt *
+colcrypt_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
+{
+	bool		rewritten = false;
+	PlannedStmt *stmt;
+
+	encrypted_rels_refresh();
+	if (any_encrypted_rel() && encrypted_rte_walker((Node *) parse, NULL))
+	{
+		Rewrite		rw = {NIL, NIL};
+
+		parse = (Query *) rewrite_mutator((Node *) parse, &rw);
+		rewritten = true;
+	}
+	stmt = prev_planner ? prev_planner(parse, query_string, cursorOptions, boundParams)
+		: standard_planner(parse, query_string, cursorOptions, boundParams);
+	/* JIT's tuple deforming trusts NOT NULL, and a logical column is stored NULL. */
+	if (rewritten)
+		stmt->jitFlags &= ~PGJIT_DEFORM;
+	return stmt;
+}
+
+/*
+ * SELECT *, t.* and RETURNING * list the table's columns as it had them: its envelope and blind
+ * index columns (last in the table) are left out of the expansion, as they are of the plaintext
+ * table, and a column named on its own is listed. A star's Vars all carry the star's location.
+ */
+static List *
+without_envelopes(List *tlist, List *rtable)
+{
+	List	   *kept = NIL;
+	ListCell   *lc;
+	AttrNumber	resno = 1;
+
+	foreach(lc, tlist)
+	{
+		TargetEntry *te = lfirst(lc);
+		Var		   *var = (Var *) te->expr;
+		bool		drop = false;
+
+		if (IsA(var, Var) && var->varlevelsup == 0 && !te->resjunk && te->ressortgroupref == 0)
+		{
+			RangeTblEntry *rte = rt_fetch(var->varno, rtable);
+			EncryptedRel *rel = rte->rtekind == RTE_RELATION ? encrypted_rel(rte->relid) : NULL;
+
+			if (rel && is_envelope_column(rel, var->varattno))
+			{
+				ListCell   *lc2;
+
+				foreach(lc2, tlist)
+				{
+					Var		   *other = (Var *) ((TargetEntry *) lfirst(lc2))->expr;
+
+					drop |= lc2 != lc && IsA(other, Var) && other->varno == var->varno &&
+						other->varlevelsup == 0 && other->location == var->location && var->location >= 0;
+				}
+			}
+		}
+		if (!drop)
+		{
+			te->resno = resno++;
+			kept = lappend(kept, te);
+		}
+	}
+	return kept;
+}
+
+static void
+hide_envelopes(Query *q)
+{
+	if (q->commandType == CMD_UTILITY && q->utilityStmt)
+	{
+		Node	   *inner = NULL;
+
+		if (IsA(q->utilityStmt, ExplainStmt))
+			inner = ((ExplainStmt *) q->utilityStmt)->query;
+		else if (IsA(q->utilityStmt, CreateTableAsStmt))
+			inner = ((CreateTableAsStmt *) q->utilityStmt)->query;
+		else if (IsA(q->utilityStmt, DeclareCursorStmt))
+			inner = ((DeclareCursorStmt *) q->utilityStmt)->query;
+		if (inner && IsA(inner, Query))
+			hide_envelopes((Query *) inner);
+		return;
+	}
+	if (q->setOperations)
+		return;
+	if (q->commandType == CMD_SELECT)
+		q->targetList = without_envelopes(q->targetList, q->rtable);
+	q->returningList = without_envelopes(q->returningList, q->rtable);
+}
+
+static void
+colcrypt_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze)
+		prev_post_parse_analyze(pstate, query, jstate);
+	encrypted_rels_refresh();
+	if (any_encrypted_rel())
+		hide_envelopes(query);
+}
+
+void
+read_rewrite_install(void)
+{
+	prev_planner = planner_hook;
+	planner_hook = colcrypt_planner;
+	prev_post_parse_analyze = post_parse_analyze_hook;
+	post_parse_analyze_hook = colcrypt_post_parse_analyze;
+}
