@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
+#include "nodes/parsenodes.h"
 
 #include <openssl/evp.h>
 
@@ -94,6 +95,12 @@ extern void seal_slot(struct RelationData *relation, struct TupleTableSlot *slot
 
 /* read_rewrite.c */
 extern void read_rewrite_install(void);
+
+/* client_columns.c */
+extern int	colcrypt_nesting;
+extern bool utility_nests(Node *stmt);
+extern void hide_envelope_columns(Query *q);
+extern void client_columns_install(void);
 
 /* utility.c */
 extern void utility_install(void);

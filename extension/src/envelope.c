@@ -46,6 +46,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("colcrypt");
 	read_rewrite_install();
 	utility_install();
+	client_columns_install();
 }
 
 /*

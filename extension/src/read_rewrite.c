@@ -22,7 +22,6 @@
 #include "access/table.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
-#include "jit/jit.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
@@ -37,6 +36,8 @@
 
 static planner_hook_type prev_planner = NULL;
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
+static int	planning = 0;		/* inside the standard planner */
+static List *covered = NIL;		/* eref of the encrypted tables' RTEs the hook rewrote, this planning */
 
 typedef struct Rewrite
 {
@@ -349,8 +350,17 @@ rewrite_mutator(Node *node, Rewrite *rw)
 	{
 		Query	   *q = (Query *) node;
 
+		ListCell   *lc;
+
 		rw->rtables = lcons(q->rtable, rw->rtables);
 		rw->excluded = lcons_int(q->onConflict ? q->onConflict->exclRelIndex : 0, rw->excluded);
+		foreach(lc, q->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+
+			if (rte->rtekind == RTE_RELATION && encrypted_rel(rte->relid))
+				covered = lappend(covered, rte->eref);
+		}
 		rewrite_writes(q);
 		q = query_tree_mutator(q, rewrite_mutator, rw, QTW_DONT_COPY_QUERY);
 		rw->rtables = list_delete_first(rw->rtables);
@@ -376,112 +386,205 @@ encrypted_rte_walker(Node *node, void *context)
 	return expression_tree_walker(node, encrypted_rte_walker, context);
 }
 
+/*
+ * The plan-level net. The standard planner inlines SQL set-returning functions itself, after the
+ * hook has seen the query, so a logical column read in such a function's body reaches the plan
+ * unrewritten. Those bodies are SELECTs, whose reads are the scans' own expressions: each scan of a
+ * table with encrypted columns has the Vars of its logical columns replaced as the hook would have.
+ */
+typedef struct ScanFix
+{
+	EncryptedRel *rel;
+	Index		scanrelid;
+} ScanFix;
+
+static Node *
+scan_mutator(Node *node, ScanFix *fix)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+		LogicalColumn *col;
+
+		if (var->varno != fix->scanrelid || var->varlevelsup != 0)
+			return node;
+		if (var->varattno == InvalidAttrNumber)
+			return whole_row(fix->rel, var, false);
+		if ((col = logical_column(fix->rel, var->varattno)) != NULL)
+			return plaintext(fix->rel, col, var->varno, 0, var->location);
+		return node;
+	}
+	return expression_tree_mutator(node, scan_mutator, fix);
+}
+
+/*
+ * A scan that returns every column as stored (the planner's physical target list, for a parent that
+ * picks what it needs): when the hook rewrote the table's references (the RTE is one it saw), a
+ * logical column there is the stored NULL that nothing above reads; decrypting it would cost, and need
+ * the key, for nothing. A table the hook did not see (a pulled-up copy, an inlined function's body)
+ * gets every logical column decrypted.
+ */
+static bool
+physical_tlist(List *tlist, Oid relid)
+{
+	ListCell   *lc;
+	Relation	r = table_open(relid, NoLock);
+	int			natts = RelationGetNumberOfAttributes(r);
+
+	table_close(r, NoLock);
+	if (list_length(tlist) != natts)
+		return false;
+	foreach(lc, tlist)
+	{
+		TargetEntry *te = lfirst(lc);
+
+		if (IsA(te->expr, Var) ? ((Var *) te->expr)->varattno != te->resno : !IsA(te->expr, Const))
+			return false;
+	}
+	return true;
+}
+
+static void
+fix_plan(Plan *plan, PlannedStmt *stmt)
+{
+	ListCell   *lc;
+	List	   *children = NIL;
+
+	if (plan == NULL)
+		return;
+	switch (nodeTag(plan))
+	{
+		case T_SeqScan:
+		case T_SampleScan:
+		case T_IndexScan:
+		case T_BitmapHeapScan:
+		case T_TidScan:
+		case T_TidRangeScan:
+			{
+				Scan	   *scan = (Scan *) plan;
+				RangeTblEntry *rte = rt_fetch(scan->scanrelid, stmt->rtable);
+				ScanFix		fix = {rte->rtekind == RTE_RELATION ? encrypted_rel(rte->relid) : NULL, scan->scanrelid};
+
+				if (fix.rel == NULL)
+					break;
+				if (!list_member_ptr(covered, rte->eref) || !physical_tlist(plan->targetlist, rte->relid))
+					plan->targetlist = (List *) scan_mutator((Node *) plan->targetlist, &fix);
+				plan->qual = (List *) scan_mutator((Node *) plan->qual, &fix);
+				if (IsA(plan, IndexScan))
+				{
+					((IndexScan *) plan)->indexqualorig = (List *) scan_mutator((Node *) ((IndexScan *) plan)->indexqualorig, &fix);
+					((IndexScan *) plan)->indexorderbyorig = (List *) scan_mutator((Node *) ((IndexScan *) plan)->indexorderbyorig, &fix);
+				}
+				else if (IsA(plan, BitmapHeapScan))
+					((BitmapHeapScan *) plan)->bitmapqualorig = (List *) scan_mutator((Node *) ((BitmapHeapScan *) plan)->bitmapqualorig, &fix);
+				else if (IsA(plan, TidScan))
+					((TidScan *) plan)->tidquals = (List *) scan_mutator((Node *) ((TidScan *) plan)->tidquals, &fix);
+				else if (IsA(plan, TidRangeScan))
+					((TidRangeScan *) plan)->tidrangequals = (List *) scan_mutator((Node *) ((TidRangeScan *) plan)->tidrangequals, &fix);
+				break;
+			}
+		case T_Append:
+			children = ((Append *) plan)->appendplans;
+			break;
+		case T_MergeAppend:
+			children = ((MergeAppend *) plan)->mergeplans;
+			break;
+		case T_BitmapAnd:
+			children = ((BitmapAnd *) plan)->bitmapplans;
+			break;
+		case T_BitmapOr:
+			children = ((BitmapOr *) plan)->bitmapplans;
+			break;
+		case T_SubqueryScan:
+			children = list_make1(((SubqueryScan *) plan)->subplan);
+			break;
+		case T_CustomScan:
+			children = ((CustomScan *) plan)->custom_plans;
+			break;
+		default:
+			break;
+	}
+	foreach(lc, children)
+		fix_plan(lfirst(lc), stmt);
+	fix_plan(plan->lefttree, stmt);
+	fix_plan(plan->righttree, stmt);
+}
+
+static void
+fix_plans(PlannedStmt *stmt)
+{
+	ListCell   *lc;
+
+	fix_plan(stmt->planTree, stmt);
+	foreach(lc, stmt->subplans)
+		fix_plan(lfirst(lc), stmt);
+}
+
 static PlannedStmt *
 colcrypt_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
-	bool		rewritten = false;
 	PlannedStmt *stmt;
 
+	List	   *outer_covered = covered;
+
 	encrypted_rels_refresh();
+	covered = NIL;
+	if (any_encrypted_rel() && colcrypt_nesting == 0)
+		hide_envelope_columns(parse);
 	if (any_encrypted_rel() && encrypted_rte_walker((Node *) parse, NULL))
 	{
 		Rewrite		rw = {NIL, NIL};
 
 		parse = (Query *) rewrite_mutator((Node *) parse, &rw);
-		rewritten = true;
 	}
-	stmt = prev_planner ? prev_planner(parse, query_string, cursorOptions, boundParams)
-		: standard_planner(parse, query_string, cursorOptions, boundParams);
-	/* JIT's tuple deforming trusts NOT NULL, and a logical column is stored NULL. */
-	if (rewritten)
-		stmt->jitFlags &= ~PGJIT_DEFORM;
+	colcrypt_nesting++;
+	planning++;
+	PG_TRY();
+	{
+		stmt = prev_planner ? prev_planner(parse, query_string, cursorOptions, boundParams)
+			: standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_CATCH();
+	{
+		colcrypt_nesting--;
+		planning--;
+		covered = outer_covered;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	colcrypt_nesting--;
+	planning--;
+	if (any_encrypted_rel())
+		fix_plans(stmt);
+	covered = outer_covered;
 	return stmt;
 }
 
 /*
- * SELECT *, t.* and RETURNING * list the table's columns as it had them: its envelope and blind
- * index columns (last in the table) are left out of the expansion, as they are of the plaintext
- * table, and a column named on its own is listed. A star's Vars all carry the star's location.
+ * The standard planner parses the body of a SQL set-returning function it inlines, after the hook
+ * saw the query: that body is rewritten here (the rewrite is idempotent, so a statement that is
+ * parsed while planning and planned again later is rewritten once in effect).
  */
-static List *
-without_envelopes(List *tlist, List *rtable)
-{
-	List	   *kept = NIL;
-	ListCell   *lc;
-	AttrNumber	resno = 1;
-
-	foreach(lc, tlist)
-	{
-		TargetEntry *te = lfirst(lc);
-		Var		   *var = (Var *) te->expr;
-		bool		drop = false;
-
-		if (IsA(var, Var) && var->varlevelsup == 0 && !te->resjunk && te->ressortgroupref == 0)
-		{
-			RangeTblEntry *rte = rt_fetch(var->varno, rtable);
-			EncryptedRel *rel = rte->rtekind == RTE_RELATION ? encrypted_rel(rte->relid) : NULL;
-
-			if (rel && is_envelope_column(rel, var->varattno))
-			{
-				ListCell   *lc2;
-
-				foreach(lc2, tlist)
-				{
-					Var		   *other = (Var *) ((TargetEntry *) lfirst(lc2))->expr;
-
-					drop |= lc2 != lc && IsA(other, Var) && other->varno == var->varno &&
-						other->varlevelsup == 0 && other->location == var->location && var->location >= 0;
-				}
-			}
-		}
-		if (!drop)
-		{
-			te->resno = resno++;
-			kept = lappend(kept, te);
-		}
-	}
-	return kept;
-}
-
-static void
-hide_envelopes(Query *q)
-{
-	if (q->commandType == CMD_UTILITY && q->utilityStmt)
-	{
-		Node	   *inner = NULL;
-
-		if (IsA(q->utilityStmt, ExplainStmt))
-			inner = ((ExplainStmt *) q->utilityStmt)->query;
-		else if (IsA(q->utilityStmt, CreateTableAsStmt))
-			inner = ((CreateTableAsStmt *) q->utilityStmt)->query;
-		else if (IsA(q->utilityStmt, DeclareCursorStmt))
-			inner = ((DeclareCursorStmt *) q->utilityStmt)->query;
-		if (inner && IsA(inner, Query))
-			hide_envelopes((Query *) inner);
-		return;
-	}
-	if (q->setOperations)
-		return;
-	if (q->commandType == CMD_SELECT)
-		q->targetList = without_envelopes(q->targetList, q->rtable);
-	q->returningList = without_envelopes(q->returningList, q->rtable);
-}
-
 static void
 colcrypt_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(pstate, query, jstate);
-	encrypted_rels_refresh();
-	if (any_encrypted_rel())
-		hide_envelopes(query);
+	if (planning > 0 && any_encrypted_rel() && encrypted_rte_walker((Node *) query, NULL))
+	{
+		Rewrite		rw = {NIL, NIL};
+
+		rewrite_mutator((Node *) query, &rw);
+	}
 }
 
 void
 read_rewrite_install(void)
 {
-	prev_planner = planner_hook;
-	planner_hook = colcrypt_planner;
 	prev_post_parse_analyze = post_parse_analyze_hook;
 	post_parse_analyze_hook = colcrypt_post_parse_analyze;
+	prev_planner = planner_hook;
+	planner_hook = colcrypt_planner;
 }

@@ -201,6 +201,7 @@ colcrypt_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	EncryptedRel *rel = NULL;
+	int			nests;
 
 	if (IsA(stmt, CopyStmt) && ((CopyStmt *) stmt)->query == NULL)
 		rel = named_rel(((CopyStmt *) stmt)->relation);
@@ -219,10 +220,20 @@ colcrypt_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		else
 			index_statement((IndexStmt *) stmt, rel);
 	}
-	if (prev_utility)
-		prev_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	nests = utility_nests(stmt);
+	colcrypt_nesting += nests;
+	PG_TRY();
+	{
+		if (prev_utility)
+			prev_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		colcrypt_nesting -= nests;
+	}
+	PG_END_TRY();
 }
 
 void

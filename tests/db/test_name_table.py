@@ -179,3 +179,42 @@ def test_prepared_statements_follow_a_registration(db, roles):
             c.execute("INSERT INTO colcrypt.encrypted_columns VALUES ('app.late', 'v', 'v_encrypted', NULL, 'k',"
                       " '\"app\".\"late\".\"v\"', '{id}')")
         assert scalar(app, "EXECUTE get(1)") == "plain"
+
+
+def test_functions_views_and_json_see_the_plaintext_row(roles, acct):
+    with roles.connect(roles.owner) as c:
+        # an inlined SQL function's body is planned inside the planner; a PL/pgSQL row variable has the table's type
+        c.execute("CREATE FUNCTION app.all_accts() RETURNS SETOF app.acct LANGUAGE sql STABLE"
+                  " AS 'SELECT * FROM app.acct'")
+        c.execute("CREATE FUNCTION app.email_of(integer) RETURNS text LANGUAGE plpgsql AS"
+                  " $$ DECLARE r app.acct; BEGIN SELECT * INTO r FROM app.acct WHERE id = $1; RETURN r.email; END $$")
+        c.execute("CREATE VIEW app.acct_view AS SELECT id, email FROM app.acct")
+        c.execute(f'GRANT SELECT ON app.acct_view TO "{roles.app}"')
+    with roles.connect(roles.app) as c:
+        assert c.execute("SELECT id, email FROM app.all_accts() ORDER BY id").fetchall() == [
+            (1, "a@example.com"), (2, "b@example.com"), (3, None)]
+        assert c.execute("SELECT * FROM app.all_accts() WHERE id = 1").fetchall() == [(1, "a@example.com", 0, None)]
+        assert scalar(c, "SELECT app.email_of(2)") == "b@example.com"
+        assert scalar(c, "SELECT email FROM app.acct_view WHERE id = 2") == "b@example.com"
+        assert c.execute("SELECT * FROM (SELECT * FROM app.acct ORDER BY balance, id) s LIMIT 1").fetchall() == [
+            (1, "a@example.com", 0, None)]
+        assert scalar(c, "SELECT row_to_json(a)::text FROM app.acct a WHERE id = 1") == \
+            '{"id":1,"email":"a@example.com","balance":0,"note":null}'
+        assert scalar(c, "SELECT to_jsonb(a) ->> 'email' FROM app.acct a WHERE id = 1") == "a@example.com"
+        assert scalar(c, "SELECT (a).email FROM (SELECT a FROM app.acct a WHERE id = 2) s") == "b@example.com"
+
+
+def test_columns_are_not_decrypted_where_nothing_reads_them(db, roles, acct):
+    """A role without the key reads the unencrypted columns, also where the planner scans every column."""
+    with db.connect() as c:
+        c.execute("CREATE ROLE acct_counter LOGIN")
+        c.execute("GRANT USAGE ON SCHEMA app TO acct_counter")
+        c.execute("GRANT SELECT ON app.acct TO acct_counter")
+    try:
+        with psycopg.connect(db.cluster.dsn(db.name, user="acct_counter"), autocommit=True) as c:
+            assert scalar(c, "SELECT count(*) FROM (SELECT id FROM app.acct ORDER BY balance) s") == 3
+            assert scalar(c, "SELECT sum(balance) FROM app.acct a JOIN generate_series(1, 3) g ON a.id = g") == 0
+    finally:
+        with db.connect() as c:
+            c.execute("DROP OWNED BY acct_counter")
+            c.execute("DROP ROLE acct_counter")
