@@ -10,6 +10,8 @@
  *   them.
  * - CREATE INDEX on an encrypted column indexes its blind index (equality is what an index on
  *   ciphertext can serve); an expression or a predicate over one is refused.
+ * - ALTER TABLE changes the table freely, except that an encrypted column or an envelope column
+ *   cannot be dropped, renamed or retyped (colcrypt.encrypted_columns names them).
  */
 #include "colcrypt.h"
 
@@ -181,6 +183,50 @@ index_statement(IndexStmt *index, EncryptedRel *rel)
 						errhint("Write the predicate over unencrypted columns.")));
 }
 
+static bool
+encrypted_or_envelope(EncryptedRel *rel, const char *name)
+{
+	AttrNumber	attnum = name ? get_attnum(rel->relid, name) : InvalidAttrNumber;
+
+	if (attnum == InvalidAttrNumber)
+		return false;
+	for (int i = 0; i < rel->ncols; i++)
+		if (rel->cols[i].attnum == attnum || is_envelope(rel, attnum))
+			return true;
+	return false;
+}
+
+static void
+refuse_column_change(EncryptedRel *rel, const char *column, const char *what)
+{
+	ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					errmsg("colcrypt: cannot %s column %s of table %s: it is encrypted, or holds an encrypted column's envelope",
+						   what, column, get_rel_name(rel->relid)),
+					errhint("Other columns can be added, dropped, renamed and retyped as on any table. To change an encrypted column, migrate it back (a new table without it) or add a new column and encrypt that.")));
+}
+
+/* ALTER TABLE may change the table freely, except its encrypted columns and their envelopes. */
+static void
+alter_statement(AlterTableStmt *alter, EncryptedRel *rel)
+{
+	ListCell   *lc;
+
+	foreach(lc, alter->cmds)
+	{
+		AlterTableCmd *cmd = lfirst(lc);
+
+		if (!encrypted_or_envelope(rel, cmd->name))
+			continue;
+		if (cmd->subtype == AT_DropColumn)
+			refuse_column_change(rel, cmd->name, "drop");
+		else if (cmd->subtype == AT_AlterColumnType)
+			refuse_column_change(rel, cmd->name, "change the type of");
+		else if (cmd->subtype == AT_AddIdentity ||
+				 cmd->subtype == AT_SetNotNull)
+			refuse_column_change(rel, cmd->name, "make an identity or NOT NULL");
+	}
+}
+
 static EncryptedRel *
 named_rel(RangeVar *relation)
 {
@@ -207,7 +253,15 @@ colcrypt_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		rel = named_rel(((CopyStmt *) stmt)->relation);
 	else if (IsA(stmt, IndexStmt))
 		rel = named_rel(((IndexStmt *) stmt)->relation);
-	if (rel)
+	else if (IsA(stmt, AlterTableStmt))
+		rel = named_rel(((AlterTableStmt *) stmt)->relation);
+	else if (IsA(stmt, RenameStmt) && ((RenameStmt *) stmt)->renameType == OBJECT_COLUMN &&
+			 (rel = named_rel(((RenameStmt *) stmt)->relation)) != NULL &&
+			 encrypted_or_envelope(rel, ((RenameStmt *) stmt)->subname))
+		refuse_column_change(rel, ((RenameStmt *) stmt)->subname, "rename");
+	if (rel && IsA(stmt, AlterTableStmt))
+		alter_statement((AlterTableStmt *) stmt, rel);
+	else if (rel && !IsA(stmt, RenameStmt))
 	{
 		if (readOnlyTree)
 		{

@@ -140,6 +140,15 @@ def test_owner_ddl_and_indexes(roles, acct):
         assert "email_bidx" in scalar(c, "SELECT pg_get_indexdef('app.acct_by_email'::regclass)")
         with raises_sqlstate("0A000"):
             c.execute("CREATE INDEX ON app.acct (lower(email))")
+        with raises_sqlstate("0A000", "encrypted"):
+            c.execute("ALTER TABLE app.acct ADD CONSTRAINT acct_email_unique UNIQUE (email)")
+        for ddl in ("ALTER TABLE app.acct DROP COLUMN email", "ALTER TABLE app.acct DROP COLUMN email_encrypted",
+                    "ALTER TABLE app.acct ALTER COLUMN email TYPE varchar(100)",
+                    "ALTER TABLE app.acct RENAME COLUMN email TO mail",
+                    "ALTER TABLE app.acct RENAME COLUMN email_bidx TO b"):
+            with raises_sqlstate("0A000", "encrypted"):
+                c.execute(ddl)
+        c.execute("ALTER TABLE app.acct ALTER COLUMN remark TYPE varchar(200), ADD CONSTRAINT positive CHECK (balance >= 0)")
         c.execute("ANALYZE app.acct")
         c.execute("VACUUM app.acct")
         assert scalar(c, "SELECT count(*) FROM pg_stats WHERE tablename = 'acct' AND attname = 'email'"
