@@ -31,6 +31,25 @@ COMMENT ON COLUMN colcrypt.encrypted_columns.key_columns IS
 'The row key, in order, bound into each value''s context.';
 COMMENT ON COLUMN colcrypt.encrypted_columns.migration_id IS 'The migration that encrypted the column.';
 
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.encrypted_columns', '');
+
+-- sql/tables/read_redirects.sql
+CREATE TABLE colcrypt.read_redirects (
+    relation regclass PRIMARY KEY,
+    shadow regclass NOT NULL,
+    migration_id bigint NOT NULL REFERENCES colcrypt.migrations ON DELETE CASCADE
+);
+
+COMMENT ON TABLE colcrypt.read_redirects IS
+'The read cutover: the plain reads (not the target of a write, not locked FOR UPDATE/SHARE) of each relation in '
+'the statements clients send go to its shadow, decrypted, while writes still go to the relation. The planner '
+'hook of the colcrypt module reads this table.';
+COMMENT ON COLUMN colcrypt.read_redirects.relation IS 'The table under the name applications use (plaintext).';
+COMMENT ON COLUMN colcrypt.read_redirects.shadow IS 'Its shadow, which serves the reads.';
+COMMENT ON COLUMN colcrypt.read_redirects.migration_id IS 'The migration at the read cutover.';
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.read_redirects', '');
+
 -- sql/functions/encrypt_row.sql
 -- security: INVOKER. It encrypts with the key grants of whoever writes the row.
 -- search_path: not SET here (it would cost on every row); the C code resolves no names, and its slow path
@@ -54,7 +73,7 @@ LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY INVOKER
 AS 'MODULE_PATHNAME', 'colcrypt_encrypted_columns_changed';
 
 COMMENT ON FUNCTION colcrypt._encrypted_columns_changed() IS
-'Trigger of colcrypt.encrypted_columns: every session drops its cache of the table, and plans of the tables '
+'Trigger of colcrypt.encrypted_columns and colcrypt.read_redirects: every session drops its cache of the table, and plans of the tables '
 'named are made again.';
 
 -- sql/functions/table_am_handler.sql
@@ -85,6 +104,12 @@ AFTER INSERT OR UPDATE OR DELETE ON colcrypt.encrypted_columns
 FOR EACH ROW EXECUTE FUNCTION colcrypt._encrypted_columns_changed();
 CREATE TRIGGER colcrypt_encrypted_columns_truncated
 AFTER TRUNCATE ON colcrypt.encrypted_columns
+FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._encrypted_columns_changed();
+CREATE TRIGGER colcrypt_read_redirects_changed
+AFTER INSERT OR UPDATE OR DELETE ON colcrypt.read_redirects
+FOR EACH ROW EXECUTE FUNCTION colcrypt._encrypted_columns_changed();
+CREATE TRIGGER colcrypt_read_redirects_truncated
+AFTER TRUNCATE ON colcrypt.read_redirects
 FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._encrypted_columns_changed();
 
 -- sql/security.sql

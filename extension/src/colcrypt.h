@@ -81,7 +81,17 @@ typedef struct EncryptedRel
 	void	   *seal;			/* row_seal.c's casts, made on first use */
 } EncryptedRel;
 
+/* A table whose plain reads go to its shadow (the read cutover). */
+typedef struct Redirect
+{
+	Oid			relid;			/* hash key: the table under the name */
+	Oid			shadow;
+	int			natts;
+	AttrNumber *map;			/* the shadow's attnum of each of the table's, by name; 0 for dropped */
+} Redirect;
+
 /* encrypted_rels.c */
+extern Redirect *read_redirect(Oid relid);
 extern void encrypted_rels_refresh(void);
 extern EncryptedRel *encrypted_rel(Oid relid);
 extern bool any_encrypted_rel(void);

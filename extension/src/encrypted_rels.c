@@ -38,6 +38,8 @@ static MemoryContext rels_cxt = NULL;
 static bool rels_valid = false;
 static bool callback_registered = false;
 static Oid	catalog_relid = InvalidOid;
+static HTAB *redirects = NULL;	/* colcrypt.read_redirects, in rels_cxt too */
+static Oid	redirects_relid = InvalidOid;
 static List *retired = NIL;		/* in TopMemoryContext */
 static Oid	decrypt_oid = InvalidOid;	/* colcrypt.decrypt_column(bytea, text) */
 static Oid	decrypt_keyed_oid = InvalidOid; /* colcrypt.decrypt_column(bytea, text, anyelement) */
@@ -61,8 +63,9 @@ rels_invalidated(Datum arg, Oid relid)
 {
 	if (!rels_valid)
 		return;
-	if (relid == InvalidOid || relid == catalog_relid ||
-		hash_search(rels, &relid, HASH_FIND, NULL) != NULL)
+	if (relid == InvalidOid || relid == catalog_relid || relid == redirects_relid ||
+		hash_search(rels, &relid, HASH_FIND, NULL) != NULL ||
+		(redirects && hash_search(redirects, &relid, HASH_FIND, NULL) != NULL))
 		rels_valid = false;
 }
 
@@ -117,15 +120,55 @@ add_row(Datum *values, bool *nulls)
 	get_atttypetypmodcoll(relid, col->attnum, &col->type, &col->typmod, &col->collation);
 }
 
+/* A read redirect: the source's columns, by number, mapped by name to the shadow's. */
+static void
+add_redirect(Datum *values, bool *nulls)
+{
+	Oid			relid = DatumGetObjectId(values[0]);
+	Oid			shadow = DatumGetObjectId(values[1]);
+	Redirect   *r;
+	Relation	source;
+	TupleDesc	desc;
+	bool		found;
+
+	if (get_rel_relkind(relid) == '\0' || get_rel_relkind(shadow) == '\0')
+		return;
+	r = hash_search(redirects, &relid, HASH_ENTER, &found);
+	r->shadow = shadow;
+	source = table_open(relid, AccessShareLock);
+	desc = RelationGetDescr(source);
+	r->natts = desc->natts;
+	r->map = MemoryContextAllocZero(rels_cxt, sizeof(AttrNumber) * (desc->natts + 1));
+	for (int i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped)
+			r->map[i + 1] = column_attnum(shadow, NameStr(TupleDescAttr(desc, i)->attname));
+	table_close(source, AccessShareLock);
+}
+
+static void
+load(Oid catalog, void (*add) (Datum *values, bool *nulls))
+{
+	Relation	rel = table_open(catalog, AccessShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		slot_getallattrs(slot);
+		add(slot->tts_values, slot->tts_isnull);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+}
+
 static void
 rebuild(void)
 {
 	Oid			nsp = get_namespace_oid("colcrypt", true);
 	HASHCTL		ctl;
-	Relation	catalog;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
-	Snapshot	snapshot;
 	MemoryContext old;
 
 	catalog_relid = OidIsValid(nsp) ? get_relname_relid("encrypted_columns", nsp) : InvalidOid;
@@ -153,6 +196,7 @@ rebuild(void)
 	ctl.entrysize = sizeof(EncryptedRel);
 	ctl.hcxt = rels_cxt;
 	rels = hash_create("colcrypt encrypted tables", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	redirects = NULL;
 	if (!OidIsValid(catalog_relid))
 		return;
 
@@ -166,19 +210,12 @@ rebuild(void)
 			return;				/* CREATE EXTENSION is still running */
 	}
 	old = MemoryContextSwitchTo(rels_cxt);
-	catalog = table_open(catalog_relid, AccessShareLock);
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	scan = table_beginscan(catalog, snapshot, 0, NULL);
-	slot = table_slot_create(catalog, NULL);
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-	{
-		slot_getallattrs(slot);
-		add_row(slot->tts_values, slot->tts_isnull);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	table_close(catalog, AccessShareLock);
+	load(catalog_relid, add_row);
+	redirects_relid = get_relname_relid("read_redirects", nsp);
+	ctl.entrysize = sizeof(Redirect);
+	redirects = hash_create("colcrypt read redirects", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	if (OidIsValid(redirects_relid))
+		load(redirects_relid, add_redirect);
 	MemoryContextSwitchTo(old);
 	rels_valid = true;
 }
@@ -214,6 +251,15 @@ Oid
 decrypt_function_oid(bool keyed)
 {
 	return keyed ? decrypt_keyed_oid : decrypt_oid;
+}
+
+/* The shadow that plain reads of relid go to (the read cutover), or NULL. */
+Redirect *
+read_redirect(Oid relid)
+{
+	if (redirects == NULL)
+		return NULL;
+	return hash_search(redirects, &relid, HASH_FIND, NULL);
 }
 
 /* True when any table of this database has encrypted columns (a cheap test for every statement). */

@@ -37,7 +37,7 @@
 static planner_hook_type prev_planner = NULL;
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static int	planning = 0;		/* inside the standard planner */
-static List *covered = NIL;		/* eref of the encrypted tables' RTEs the hook rewrote, this planning */
+static List *covered = NIL;		/* the encrypted tables whose references the hook rewrote, this planning */
 
 typedef struct Rewrite
 {
@@ -359,7 +359,7 @@ rewrite_mutator(Node *node, Rewrite *rw)
 			RangeTblEntry *rte = lfirst(lc);
 
 			if (rte->rtekind == RTE_RELATION && encrypted_rel(rte->relid))
-				covered = lappend(covered, rte->eref);
+				covered = list_append_unique_oid(covered, rte->relid);
 		}
 		rewrite_writes(q);
 		q = query_tree_mutator(q, rewrite_mutator, rw, QTW_DONT_COPY_QUERY);
@@ -368,6 +368,152 @@ rewrite_mutator(Node *node, Rewrite *rw)
 		return (Node *) q;
 	}
 	return expression_tree_mutator(node, rewrite_mutator, rw);
+}
+
+/*
+ * The read cutover: a client statement's plain reads of the table (not its target, not locked FOR
+ * UPDATE/SHARE) read the shadow instead, decrypted, while writes still go to the table. The table's
+ * own range-table entry stays (unreferenced) so that its privileges are checked and its plans depend
+ * on it; its row-level security quals move with the read.
+ */
+typedef struct Remap
+{
+	Index		rti;
+	int			levelsup;
+	Redirect   *redirect;
+	Oid			source_type;
+} Remap;
+
+static Node *
+remap_mutator(Node *node, Remap *rm)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		if (var->varno != rm->rti || var->varlevelsup != rm->levelsup)
+			return node;
+		if (var->varattno > 0)
+		{
+			Var		   *mapped = copyObject(var);
+
+			mapped->varattno = rm->redirect->map[var->varattno];
+			mapped->varattnosyn = mapped->varattno;
+			return (Node *) mapped;
+		}
+		if (var->varattno == InvalidAttrNumber)
+		{
+			/* the row, of the table's type, from the shadow's columns */
+			RowExpr    *row = makeNode(RowExpr);
+			Relation	r = table_open(rm->redirect->relid, NoLock);
+			TupleDesc	desc = RelationGetDescr(r);
+
+			for (int i = 0; i < desc->natts; i++)
+			{
+				Form_pg_attribute att = TupleDescAttr(desc, i);
+
+				row->args = lappend(row->args, att->attisdropped ? (Node *) makeNullConst(INT4OID, -1, InvalidOid)
+									: (Node *) makeVar(var->varno, rm->redirect->map[i + 1], att->atttypid,
+													   att->atttypmod, att->attcollation, var->varlevelsup));
+				row->colnames = lappend(row->colnames, makeString(pstrdup(att->attisdropped ? "" : NameStr(att->attname))));
+			}
+			table_close(r, NoLock);
+			row->row_typeid = rm->source_type;
+			row->row_format = COERCE_IMPLICIT_CAST;
+			row->location = var->location;
+			return (Node *) row;
+		}
+		return node;				/* system columns: ctid, tableoid of the shadow's row */
+	}
+	if (IsA(node, Query))
+	{
+		Query	   *q;
+
+		rm->levelsup++;
+		q = query_tree_mutator((Query *) node, remap_mutator, rm, QTW_DONT_COPY_QUERY);
+		rm->levelsup--;
+		return (Node *) q;
+	}
+	return expression_tree_mutator(node, remap_mutator, rm);
+}
+
+static bool
+locked(Query *q, Index rti)
+{
+	ListCell   *lc;
+
+	foreach(lc, q->rowMarks)
+		if (((RowMarkClause *) lfirst(lc))->rti == rti)
+			return true;
+	return false;
+}
+
+static void
+redirect_reads(Query *q)
+{
+	int			n = list_length(q->rtable);
+	ListCell   *lc;
+
+	for (Index rti = 1; rti <= n; rti++)
+	{
+		RangeTblEntry *rte = rt_fetch(rti, q->rtable);
+		Redirect   *redirect;
+		Remap		rm;
+
+		if (rte->rtekind != RTE_RELATION || (redirect = read_redirect(rte->relid)) == NULL ||
+			rti == q->resultRelation || locked(q, rti) ||
+			(q->onConflict && rti == q->onConflict->exclRelIndex))
+			continue;
+		q->rtable = lappend(q->rtable, copyObject(rte));
+		((RangeTblEntry *) llast(q->rtable))->securityQuals = NIL;
+		rm.rti = rti;
+		rm.levelsup = 0;
+		rm.redirect = redirect;
+		rm.source_type = get_rel_type_id(rte->relid);
+		rte->securityQuals = (List *) remap_mutator((Node *) rte->securityQuals, &rm);
+		query_tree_mutator(q, remap_mutator, &rm, QTW_DONT_COPY_QUERY | QTW_IGNORE_RANGE_TABLE);
+		/* the range table's own expressions (functions, VALUES, subqueries) may be lateral references */
+		foreach(lc, q->rtable)
+		{
+			RangeTblEntry *other = lfirst(lc);
+
+			if (other == rte)
+				continue;
+			if (other->rtekind == RTE_SUBQUERY)
+			{
+				rm.levelsup = 1;
+				query_tree_mutator(other->subquery, remap_mutator, &rm, QTW_DONT_COPY_QUERY);
+				rm.levelsup = 0;
+			}
+			else
+			{
+				other->joinaliasvars = (List *) remap_mutator((Node *) other->joinaliasvars, &rm);
+				other->functions = (List *) remap_mutator((Node *) other->functions, &rm);
+				other->values_lists = (List *) remap_mutator((Node *) other->values_lists, &rm);
+			}
+		}
+		rte = rt_fetch(rti, q->rtable);
+		rte->relid = redirect->shadow;
+		rte->relkind = get_rel_relkind(redirect->shadow);
+		rte->requiredPerms = 0;
+		rte->selectedCols = NULL;
+		rte->insertedCols = rte->updatedCols = rte->extraUpdatedCols = NULL;
+	}
+}
+
+static bool
+redirect_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		redirect_reads((Query *) node);
+		return query_tree_walker((Query *) node, redirect_walker, context, 0);
+	}
+	return expression_tree_walker(node, redirect_walker, context);
 }
 
 static bool
@@ -421,10 +567,10 @@ scan_mutator(Node *node, ScanFix *fix)
 
 /*
  * A scan that returns every column as stored (the planner's physical target list, for a parent that
- * picks what it needs): when the hook rewrote the table's references (the RTE is one it saw), a
- * logical column there is the stored NULL that nothing above reads; decrypting it would cost, and need
- * the key, for nothing. A table the hook did not see (a pulled-up copy, an inlined function's body)
- * gets every logical column decrypted.
+ * picks what it needs): when the hook rewrote the table's references in this statement (also in a
+ * subquery the planner pulls up), a logical column there is the stored NULL that nothing above reads;
+ * decrypting it would cost, and need the key, for nothing. A table the hook did not see at all (read
+ * only inside an inlined function's view) gets every logical column decrypted.
  */
 static bool
 physical_tlist(List *tlist, Oid relid)
@@ -469,7 +615,7 @@ fix_plan(Plan *plan, PlannedStmt *stmt)
 
 				if (fix.rel == NULL)
 					break;
-				if (!list_member_ptr(covered, rte->eref) || !physical_tlist(plan->targetlist, rte->relid))
+				if (!list_member_oid(covered, rte->relid) || !physical_tlist(plan->targetlist, rte->relid))
 					plan->targetlist = (List *) scan_mutator((Node *) plan->targetlist, &fix);
 				plan->qual = (List *) scan_mutator((Node *) plan->qual, &fix);
 				if (IsA(plan, IndexScan))
@@ -532,7 +678,10 @@ colcrypt_planner(Query *parse, const char *query_string, int cursorOptions, Para
 	encrypted_rels_refresh();
 	covered = NIL;
 	if (any_encrypted_rel() && colcrypt_nesting == 0)
+	{
+		redirect_walker((Node *) parse, NULL);
 		hide_envelope_columns(parse);
+	}
 	if (any_encrypted_rel() && encrypted_rte_walker((Node *) parse, NULL))
 	{
 		Rewrite		rw = {NIL, NIL};

@@ -19,10 +19,13 @@ def _connect(args) -> psycopg.Connection:
 
 
 def cmd_install(args) -> None:
-    from colcrypt.install import install
+    from colcrypt.install import install, preload_note
 
     with _connect(args) as conn:
         print(f"colcrypt: {install(conn)}")
+        note = preload_note(conn)
+        if note:
+            print(f"colcrypt: note: {note}")
 
 
 def cmd_keys_create(args) -> None:

@@ -14,6 +14,17 @@ NEEDS = {
 }
 
 
+PRELOAD_NOTE = ("colcrypt is not in shared_preload_libraries: add it (shared_preload_libraries = 'colcrypt, ...' in "
+                "postgresql.conf) and restart before a read cutover. Its hooks keep COPY, CREATE INDEX and SELECT * "
+                "meaning what they meant in every session's first statement (docs/design/cutover.md).")
+
+
+def preload_note(conn: psycopg.Connection) -> str | None:
+    """What to do when the server does not load colcrypt at start, or None."""
+    libraries = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]
+    return None if "colcrypt" in [name.strip() for name in libraries.split(",")] else PRELOAD_NOTE
+
+
 def install(conn: psycopg.Connection) -> str:
     """Create or update colcrypt; return what was done. Raises ColcryptError naming what is missing."""
     available = dict(conn.execute(

@@ -26,3 +26,5 @@ COMMENT ON COLUMN colcrypt.encrypted_columns.context IS
 COMMENT ON COLUMN colcrypt.encrypted_columns.key_columns IS
 'The row key, in order, bound into each value''s context.';
 COMMENT ON COLUMN colcrypt.encrypted_columns.migration_id IS 'The migration that encrypted the column.';
+
+SELECT pg_catalog.pg_extension_config_dump('colcrypt.encrypted_columns', '');

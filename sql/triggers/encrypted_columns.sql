@@ -5,3 +5,9 @@ FOR EACH ROW EXECUTE FUNCTION colcrypt._encrypted_columns_changed();
 CREATE TRIGGER colcrypt_encrypted_columns_truncated
 AFTER TRUNCATE ON colcrypt.encrypted_columns
 FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._encrypted_columns_changed();
+CREATE TRIGGER colcrypt_read_redirects_changed
+AFTER INSERT OR UPDATE OR DELETE ON colcrypt.read_redirects
+FOR EACH ROW EXECUTE FUNCTION colcrypt._encrypted_columns_changed();
+CREATE TRIGGER colcrypt_read_redirects_truncated
+AFTER TRUNCATE ON colcrypt.read_redirects
+FOR EACH STATEMENT EXECUTE FUNCTION colcrypt._encrypted_columns_changed();

@@ -267,9 +267,9 @@ def test_a_trigger_name_that_holds_sql_is_refused_at_the_write_cutover(conn, rol
     with raises_sqlstate("KC024", "hold the text that surrounds its WHEN condition"):
         conn.execute("SELECT FROM colcrypt.cutover('app.t', 'writes')")
     assert scalar(conn, "SELECT count(*) FROM app.ran") == 0 and not superuser(conn, roles.owner)
-    with roles.connect(roles.owner) as owner:  # renamed, it moves, its WHEN condition with it
+    with roles.connect(roles.owner) as owner:  # renamed (the table keeps its name until the write cutover), it moves
         owner.execute("SET colcrypt.allow_ddl = on")
-        owner.execute(psycopg.sql.SQL("ALTER TRIGGER {} ON app.t_plaintext RENAME TO plain").format(
+        owner.execute(psycopg.sql.SQL("ALTER TRIGGER {} ON app.t RENAME TO plain").format(
             psycopg.sql.Identifier(evil[:63])))
     conn.execute("SELECT FROM colcrypt.cutover('app.t', 'writes')")
     defs = [r[0] for r in conn.execute("SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid ="

@@ -148,7 +148,8 @@ def test_owner_ddl_and_indexes(roles, acct):
                     "ALTER TABLE app.acct RENAME COLUMN email_bidx TO b"):
             with raises_sqlstate("0A000", "encrypted"):
                 c.execute(ddl)
-        c.execute("ALTER TABLE app.acct ALTER COLUMN remark TYPE varchar(200), ADD CONSTRAINT positive CHECK (balance >= 0)")
+        c.execute("ALTER TABLE app.acct ALTER COLUMN remark TYPE varchar(200),"
+                  " ADD CONSTRAINT positive CHECK (balance >= 0)")
         c.execute("ANALYZE app.acct")
         c.execute("VACUUM app.acct")
         assert scalar(c, "SELECT count(*) FROM pg_stats WHERE tablename = 'acct' AND attname = 'email'"
@@ -227,3 +228,48 @@ def test_columns_are_not_decrypted_where_nothing_reads_them(db, roles, acct):
         with db.connect() as c:
             c.execute("DROP OWNED BY acct_counter")
             c.execute("DROP ROLE acct_counter")
+
+
+def test_read_cutover_sends_plain_reads_to_the_shadow(db, roles, acct):
+    """colcrypt.read_redirects: the client's plain reads of the plaintext table read its shadow (decrypted),
+    with the table's own privileges; writes and locked reads stay on the table."""
+    with roles.connect(roles.owner) as c:
+        c.execute("CREATE TABLE app.src (id integer PRIMARY KEY, email text, balance integer NOT NULL DEFAULT 0,"
+                  " note text)")
+        c.execute("INSERT INTO app.src SELECT id, 'plain-' || coalesce(email, ''), balance, note FROM app.acct")
+        c.execute(f'GRANT SELECT, UPDATE ON app.src TO "{roles.app}"')
+    with roles.connect(roles.app) as app:
+        app.execute("PREPARE get AS SELECT email FROM app.src WHERE id = $1")
+        assert scalar(app, "EXECUTE get(1)") == "plain-a@example.com"
+        with db.connect() as c:
+            c.execute("INSERT INTO colcrypt.migrations (migration_id, table_name, source, shadow, columns, key_columns,"
+                      " key_types, key_id, context_prefix, state) VALUES (9001, 'app.src', 'app.src', 'app.acct',"
+                      " '{email}', '{id}', '{integer}', 'k', '\"app\".\"acct\"', 'cutover_reads')")
+            c.execute("INSERT INTO colcrypt.read_redirects VALUES ('app.src', 'app.acct', 9001)")
+        assert scalar(app, "EXECUTE get(1)") == "a@example.com"  # the prepared statement follows
+        assert app.execute("SELECT * FROM app.src ORDER BY id LIMIT 2").fetchall() == [
+            (1, "a@example.com", 0, None), (2, "b@example.com", 0, None)]
+        assert scalar(app, "SELECT row_to_json(s)::text FROM app.src s WHERE id = 2") == \
+            '{"id":2,"email":"b@example.com","balance":0,"note":null}'
+        plan = "\n".join(r[0] for r in app.execute("EXPLAIN (VERBOSE) SELECT email FROM app.src WHERE id = 1"))
+        assert "acct" in plan and "decrypt_column" in plan
+        # writes, and reads that lock, are the table's
+        assert app.execute("UPDATE app.src SET balance = 5 WHERE id = 1 RETURNING email").fetchone() == (
+            "plain-a@example.com",)
+        assert scalar(app, "SELECT email FROM app.src WHERE id = 1 FOR UPDATE") == "plain-a@example.com"
+        with db.connect() as c:
+            c.execute("DELETE FROM colcrypt.read_redirects")
+        assert scalar(app, "EXECUTE get(1)") == "plain-a@example.com"
+    with db.connect() as c:
+        c.execute("CREATE ROLE src_stranger LOGIN")
+        c.execute("GRANT USAGE ON SCHEMA app TO src_stranger")
+        c.execute("INSERT INTO colcrypt.read_redirects VALUES ('app.src', 'app.acct', 9001)")
+    try:
+        with psycopg.connect(db.cluster.dsn(db.name, user="src_stranger"), autocommit=True) as c:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="src"):
+                c.execute("SELECT id FROM app.src")
+    finally:
+        with db.connect() as c:
+            c.execute("DELETE FROM colcrypt.read_redirects")
+            c.execute("DROP OWNED BY src_stranger")
+            c.execute("DROP ROLE src_stranger")

@@ -45,10 +45,20 @@ def test_prepare_creates_shadow_triggers_and_records(crm):
     assert key_columns == ["id"]
     cols = crm.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid ="
                        " 'crm.customers_encrypted'::regclass AND attnum > 0 ORDER BY attnum").fetchall()
-    assert cols == [("id", "bigint"), ("name", "text"), ("ssn_encrypted", "bytea"), ("email_encrypted", "bytea"),
-                    ("born_encrypted", "bytea"), ("score", "numeric(6,2)"), ("encryption_key_id", "text"),
+    # the table the name will be: its columns in order (the encrypted ones stored NULL), then their envelopes
+    assert cols == [("id", "bigint"), ("name", "text"), ("ssn", "text"), ("email", "character varying(80)"),
+                    ("born", "date"),
+                    ("score", "numeric(6,2)"), ("ssn_encrypted", "bytea"), ("email_encrypted", "bytea"),
+                    ("born_encrypted", "bytea"), ("encryption_key_id", "text"),
                     ("encryption_algorithm", "text"), ("encrypted_at", "timestamp with time zone"),
                     ("migration_status", "text")]
+    assert scalar(crm, "SELECT amname FROM pg_am a JOIN pg_class c ON c.relam = a.oid"
+                       " WHERE c.oid = 'crm.customers_encrypted'::regclass") == "colcrypt"
+    assert crm.execute("SELECT column_name, envelope_column, blind_index_column, context, key_columns"
+                       " FROM colcrypt.encrypted_columns ORDER BY column_name").fetchall() == [
+        ("born", "born_encrypted", None, '"crm"."customers"."born"', ["id"]),
+        ("email", "email_encrypted", None, '"crm"."customers"."email"', ["id"]),
+        ("ssn", "ssn_encrypted", None, '"crm"."customers"."ssn"', ["id"])]
     triggers = dict(crm.execute("SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'crm.customers'::regclass"
                                 ).fetchall())
     assert triggers == {"colcrypt_dual_write": "A", "colcrypt_truncate": "A"}
@@ -209,7 +219,7 @@ def test_blind_index_for_equality_lookups(crm):
     crm.execute("INSERT INTO crm.people VALUES (4, 'a@x.org', '4')")
     cols = [r[0] for r in crm.execute("SELECT attname FROM pg_attribute WHERE attrelid ="
                                       " 'crm.people_encrypted'::regclass AND attnum > 0 ORDER BY attnum")]
-    assert cols[:4] == ["id", "email_encrypted", "email_bidx", "ssn_encrypted"]
+    assert cols[:6] == ["id", "email", "ssn", "email_encrypted", "email_bidx", "ssn_encrypted"]
     hits = [r[0] for r in crm.execute("SELECT id FROM crm.people_encrypted WHERE email_bidx ="
                                       " colcrypt.blind_index('a@x.org', 'k', %s) ORDER BY id",
                                       (column_context(crm, "crm.people", "email"),))]

@@ -34,7 +34,9 @@ def test_validation_catches_injected_corruption(migrated):
             UPDATE crm.customers_encrypted
             SET ssn_encrypted = set_byte(ssn_encrypted, 29, get_byte(ssn_encrypted, 29) # 255) WHERE id = 11;
             DELETE FROM crm.customers_encrypted WHERE id = 22;
-            INSERT INTO crm.customers_encrypted SELECT 99999, name, ssn_encrypted, email_encrypted, born_encrypted,
+            INSERT INTO crm.customers_encrypted (id, name, ssn_encrypted, email_encrypted, born_encrypted,
+                   encryption_key_id, encryption_algorithm, encrypted_at, migration_status)
+            SELECT 99999, name, ssn_encrypted, email_encrypted, born_encrypted,
                    encryption_key_id, encryption_algorithm, encrypted_at, migration_status
             FROM crm.customers_encrypted WHERE id = 33;
             UPDATE crm.customers_encrypted SET email_encrypted =

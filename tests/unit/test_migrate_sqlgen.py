@@ -33,7 +33,12 @@ def test_names_are_always_quoted():
     shadow = create_shadow(PLAN)
     assert shadow.startswith('CREATE TABLE "Legacy CRM"."Robert""); DROP TABLE x; --_encrypted" (')
     assert '"Card No_encrypted" bytea' in shadow and '"Region" text NOT NULL' in shadow
-    assert 'PRIMARY KEY ("Region", "id")' in shadow
+    assert 'PRIMARY KEY ("Region", "id")' in shadow and shadow.endswith(" USING colcrypt")
+    # the table's columns in their order (the encrypted one as its logical column), then the envelopes
+    names = [line.split('" ')[0] + '"' for line in shadow.splitlines()[1:] if line.startswith('    "')]
+    assert names[:4] == ['    "Region"', '    "id"', '    "Card No"', '    "note"']
+    assert names[4] == '    "Card No_encrypted"'
+    assert create_shadow(PLAN, table_am=False).count('"Card No"') == 0
     for sql in (trigger_function(PLAN, "colcrypt.f"), backfill_batch(PLAN, True), validation(PLAN, True),
                 upper_key(PLAN)):
         assert EVIL not in sql.replace(ident(EVIL), "").replace(literal(PLAN.column_context("Card No") + "#"), "")

@@ -16,7 +16,16 @@ from colcrypt.migrate.cutover_sql import (
 from colcrypt.migrate.preflight import READERS_WITHOUT_KEY_SQL, ROW_TYPE_USERS_SQL, preflight
 from colcrypt.migrate.privileges import GRANTS_SQL, set_privileges
 from colcrypt.migrate.sqlgen import generated_function, ident, literal, truncate_function
-from colcrypt.migrate.state import event_detail, live_migration, log_event, plan_of, require_state, set_state
+from colcrypt.migrate.state import (
+    event_detail,
+    find_live,
+    live_migration,
+    log_event,
+    plan_of,
+    require_state,
+    set_state,
+    table_layout,
+)
 from colcrypt.migrate.switch import lock_name, run_switch, switch_timeout
 from colcrypt.migrate.writes_sql import mirror_function, writes_function
 from colcrypt.plpy_helpers import execute_one, fail, interval_seconds, owner_rights, query
@@ -85,7 +94,44 @@ def cutover(plpy, table: str, oid: int | None, stage: str, force: bool, lock_tim
     require_state(plpy, m, ("validated", "backfilled"), "cutover reads")
     _check_validation(plpy, m, table, force, age_s)
     _check_readers(plpy, m, table, force)
+    if table_layout(plpy, m):
+        return _cutover_reads_to_shadow(plpy, m, table, oid, timeout_s, retries)
     plan = plan_of(plpy, m)
+    _check_view_switch(plpy, m, plan, table)
+    findings = preflight(plpy, table, oid)
+    for f in findings:
+        plpy.notice(f"colcrypt preflight: {f['kind']}: {f['detail']} -> {f['remedy']}")
+    log_event(plpy, m["migration_id"], m["table_name"], "preflight", {"findings": findings})
+    result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"]], lambda: _switch_reads(plpy, m, plan),
+                        timeout_s, retries)
+    set_state(plpy, m, "cutover_reads")
+    log_event(plpy, m["migration_id"], m["table_name"], "cutover reads", result)
+    return {"stage": "reads", **result}
+
+
+def _cutover_reads_to_shadow(plpy, m: dict, table: str, oid: int | None, timeout_s: float, retries: int) -> dict:
+    """The read cutover of a migration whose shadow becomes the table (docs/design/cutover.md): the plain
+    reads of the statements clients send go to the shadow, decrypted, and the table stays what it is: the
+    table of record, which takes every write. No table changes: one row of colcrypt.read_redirects, whose
+    change makes every session plan its statements on the table again."""
+    findings = preflight(plpy, table, oid)
+    for f in findings:
+        plpy.notice(f"colcrypt preflight: {f['kind']}: {f['detail']} -> {f['remedy']}")
+    if "colcrypt" not in [n.strip() for n in plpy.execute("SELECT current_setting('shared_preload_libraries')"
+                                                           " AS l")[0]["l"].split(",")]:
+        plpy.notice("colcrypt: colcrypt is not in shared_preload_libraries: a session's reads go to the shadow once it "
+                    "has loaded the module; add it and restart before the write cutover")
+    log_event(plpy, m["migration_id"], m["table_name"], "preflight", {"findings": findings})
+    result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"]], lambda: query(
+        plpy, "INSERT INTO colcrypt.read_redirects (relation, shadow, migration_id) VALUES ($1, $2, $3)",
+        ["oid", "oid", "int8"], [m["source_oid"], m["shadow_oid"], m["migration_id"]]), timeout_s, retries)
+    set_state(plpy, m, "cutover_reads")
+    log_event(plpy, m["migration_id"], m["table_name"], "cutover reads", result)
+    return {"stage": "reads", **result}
+
+
+def _check_view_switch(plpy, m: dict, plan, table: str) -> None:
+    """What putting the view under the name needs (the table renamed aside, policies and row types carried)."""
     if plpy.execute(f"SELECT to_regclass({literal(plaintext_plan(plan).source)}) IS NOT NULL AS t")[0]["t"]:
         fail(plpy, "KC019", f"{plaintext_plan(plan).source} already exists",
              f"cutover renames {table} to it; rename or drop the existing relation first.")
@@ -101,15 +147,6 @@ def cutover(plpy, table: str, oid: int | None, stage: str, force: bool, lock_tim
                             "the name is a view: calls with the rows read through the name would fail",
              "Make them take the columns they need (or record), or drop them; then cut over. SELECT * FROM "
              "colcrypt.preflight(table) lists what uses the table's row type.")
-    findings = preflight(plpy, table, oid)
-    for f in findings:
-        plpy.notice(f"colcrypt preflight: {f['kind']}: {f['detail']} -> {f['remedy']}")
-    log_event(plpy, m["migration_id"], m["table_name"], "preflight", {"findings": findings})
-    result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"]], lambda: _switch_reads(plpy, m, plan),
-                        timeout_s, retries)
-    set_state(plpy, m, "cutover_reads")
-    log_event(plpy, m["migration_id"], m["table_name"], "cutover reads", result)
-    return {"stage": "reads", **result}
 
 
 def _check_validation(plpy, m: dict, table: str, force: bool, age_s: float | None) -> None:
@@ -214,8 +251,15 @@ def _carry_row_security(plpy, plan, oid: int, force: bool, grants: list) -> None
 
 def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -> dict:
     """Writes through the name go to the shadow first, then to the plaintext table in reverse; the
-    table's own triggers move to the shadow (refused when they use an encrypted column)."""
+    table's own triggers move to the shadow (refused when they use an encrypted column).
+
+    A migration whose read cutover sent reads to the shadow (the table layout) takes, for now, the view
+    of 0.2 and its writes in this one switch: the shadow taking the name itself is the next step of
+    docs/design/cutover.md."""
     require_state(plpy, m, ("cutover_reads",), "cutover writes")
+    redirected = table_layout(plpy, m) and not m["view_oid"]
+    if redirected:
+        _check_view_switch(plpy, m, plan_of(plpy, m), table)
     plan = plan_of(plpy, m)  # after the read cutover it names the renamed table
     generated = [c.name for c in plan.columns if c.generated]
     if generated:
@@ -233,8 +277,17 @@ def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -
                             f"{'; '.join(refused)}",
              "Rewrite them (without the encrypted columns, or as row triggers without WHEN); until then keep the "
              "read cutover (writes keep going to the plaintext table, where they fire).")
-    result = run_switch(plpy, table, [m["source_oid"], m["shadow_oid"], m["view_oid"]],
-                        lambda: _switch_writes(plpy, m, plan, moved, called), timeout_s, retries)
+    def steps() -> None:
+        nonlocal m, plan
+        if redirected:
+            query(plpy, "DELETE FROM colcrypt.read_redirects WHERE migration_id = $1", ["int8"], [m["migration_id"]])
+            _switch_reads(plpy, m, plan)
+            m = find_live(plpy, m["source_oid"])
+            plan = plan_of(plpy, m)
+        _switch_writes(plpy, m, plan, moved, called)
+
+    result = run_switch(plpy, table, [o for o in (m["source_oid"], m["shadow_oid"], m["view_oid"]) if o], steps,
+                        timeout_s, retries)
     set_state(plpy, m, "cutover_writes")
     log_event(plpy, m["migration_id"], m["table_name"], "cutover writes",
               {**result, "triggers": [t["name"] for t in moved + called], "called": called,

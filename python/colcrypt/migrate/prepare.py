@@ -15,6 +15,7 @@ from colcrypt.migrate.sqlgen import (
     generated_function,
     ident,
     literal,
+    register_columns,
     truncate_function,
 )
 from colcrypt.migrate.sqlgen import trigger_function as row_function
@@ -179,8 +180,9 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
     trunc_fn = generated_function("truncate", migration_id)
     shadow_comment = f"colcrypt: encrypted copy of {source} (migration {migration_id})"
     owner = t["owner"]  # regrole's text: quoted where it must be
+    table_am = plpy.execute("SELECT pg_catalog.to_regclass('colcrypt.encrypted_columns') IS NOT NULL AS v")[0]["v"]
     statements = [
-        create_shadow(plan),
+        create_shadow(plan, table_am),
         *([f"ALTER TABLE {plan.shadow} OWNER TO {owner}"] if updated else []),  # its indexes and writes: the owner's
         *bidx_indexes(plan),
         *index_statements(query(plpy, INDEXES_SQL, ["oid", "text[]", "text[]"], [oid, list(columns), key]), plan),
@@ -214,6 +216,8 @@ def prepare(plpy, table: str, table_oid: int | None, columns: list[str] | None, 
           ["int8", "text", "oid", "oid", "text[]", "text[]", "text[]", "text[]", "text", "text"],
           [migration_id, table, oid, shadow_oid, list(columns), blind, key, [plan.type_of(k) for k in key], key_id,
            plan.context_prefix])  # context_version: its default, 2
+    for sql in register_columns(plan, migration_id) if table_am else []:
+        execute_one(plpy, sql)
     detail = {"columns": list(columns), "blind_index": blind, "key_id": key_id, "key_columns": key,
               "shadow": plan.shadow}
     log_event(plpy, migration_id, table, "prepare", detail)

@@ -20,6 +20,7 @@ from colcrypt.migrate.state import (
     plan_of,
     require_state,
     set_state,
+    table_layout,
 )
 from colcrypt.migrate.switch import lock_names_of, run_switch, switch_timeout
 from colcrypt.plpy_helpers import as_owner, execute_one, query
@@ -85,6 +86,9 @@ def _undo(plpy, m: dict, plan, finalized: dict | None) -> None:
     mid = m["migration_id"]
     execute_one(plpy, f"DROP FUNCTION {generated_function('dual_write', mid)}(),"
                       f" {generated_function('truncate', mid)}()")
+    if table_layout(plpy, m):  # the shadow's reads and its encrypted columns end with it
+        for catalog in ("read_redirects", "encrypted_columns"):
+            query(plpy, f"DELETE FROM colcrypt.{catalog} WHERE migration_id = $1", ["int8"], [mid])
     execute_one(plpy, f"DROP TABLE {plan.shadow}")
 
 

@@ -149,18 +149,51 @@ def shadow_values(plan: Plan, row: str, status: str) -> list[str]:
     return values + [literal(plan.key_id), literal(ALGORITHM), "pg_catalog.now()", literal(status)]
 
 
-def create_shadow(plan: Plan) -> str:
+def not_null_check(plan: Plan, column: str) -> str:
+    """The NOT NULL of an encrypted column, over its pair: its logical column is stored NULL (a
+    restore or a subscriber brings rows that way), so the value or its envelope is what must be there."""
+    name = ident(f"{plan.table}_{column}_not_null"[:63])
+    return f"CONSTRAINT {name} CHECK ({ident(column)} IS NOT NULL OR {ident(column + SHADOW_SUFFIX)} IS NOT NULL)"
+
+
+def create_shadow(plan: Plan, table_am: bool = True) -> str:
+    """The shadow. With the access method colcrypt (0.3.0 on), it is the table the name will be:
+    every column of the table in its order, with its name and type (an encrypted one is its logical
+    column, stored NULL), then each encrypted column's envelope (and blind index), then the metadata.
+    Without (a database still at 0.2): each encrypted column replaced in place by its envelope."""
     cols = []
     for c in plan.columns:
-        if c.name in plan.sensitive:
+        if c.name not in plan.sensitive:
+            cols.append(f"{ident(c.name)} {c.type}{' NOT NULL' if c.not_null else ''}")
+        elif table_am:
+            cols.append(f"{ident(c.name)} {c.type}")
+        else:
             cols.append(f"{ident(c.name + SHADOW_SUFFIX)} bytea")
             if c.name in plan.blind:
                 cols.append(f"{ident(c.name + BIDX_SUFFIX)} bytea")
-        else:
-            cols.append(f"{ident(c.name)} {c.type}{' NOT NULL' if c.not_null else ''}")
+    if table_am:
+        for c in plan.columns:
+            if c.name in plan.sensitive:
+                cols.append(f"{ident(c.name + SHADOW_SUFFIX)} bytea")
+                if c.name in plan.blind:
+                    cols.append(f"{ident(c.name + BIDX_SUFFIX)} bytea")
     cols += [f"{name} {type_} NOT NULL" for name, type_ in METADATA.items()]
+    if table_am:
+        cols += [not_null_check(plan, c.name) for c in plan.columns if c.name in plan.sensitive and c.not_null]
     key = ", ".join(ident(k) for k in plan.key_columns)
-    return f"CREATE TABLE {plan.shadow} (\n    " + ",\n    ".join(cols) + f",\n    PRIMARY KEY ({key})\n)"
+    return (f"CREATE TABLE {plan.shadow} (\n    " + ",\n    ".join(cols) + f",\n    PRIMARY KEY ({key})\n)"
+            + (" USING colcrypt" if table_am else ""))
+
+
+def register_columns(plan: Plan, migration_id: int) -> list[str]:
+    """The rows of colcrypt.encrypted_columns that make the shadow's logical columns read and written as
+    plaintext (the access method and the planner hook read them)."""
+    keys = "ARRAY[" + ", ".join(literal(k) for k in plan.key_columns) + "]::name[]"
+    return [f"INSERT INTO colcrypt.encrypted_columns (relation, column_name, envelope_column, blind_index_column,"
+            f" key_id, context, key_columns, migration_id) VALUES ({literal(plan.shadow)}::regclass, {literal(c)},"
+            f" {literal(c + SHADOW_SUFFIX)}, {literal(c + BIDX_SUFFIX) if c in plan.blind else 'NULL'},"
+            f" {literal(plan.key_id)}, {literal(plan.column_context(c))}, {keys}, {int(migration_id)})"
+            for c in plan.sensitive]
 
 
 def bidx_indexes(plan: Plan) -> list[str]:
@@ -277,7 +310,8 @@ def count_up_to(plan: Plan) -> str:
 def validation(plan: Plan, sampled: bool) -> str:
     """Decrypt-and-compare in one statement, so in one snapshot: every source row (or a sample,
     $1 percent of pages, at most $2 rows) against its shadow row, and every shadow row (or a sample)
-    against the source. Verdicts: valid, mismatched (a value differs, or does not authenticate),
+    against the source (the shadow's stored columns only: reading a logical column would decrypt it,
+    strictly). Verdicts: valid, mismatched (a value differs, or does not authenticate),
     missing (in the source, not the shadow), orphaned (in the shadow, not the source)."""
     sample = " TABLESAMPLE SYSTEM ($1) REPEATABLE (11)" if sampled else ""
     limit = " LIMIT $2" if sampled else ""
@@ -293,7 +327,7 @@ def validation(plan: Plan, sampled: bool) -> str:
     same = " AND ".join(checks) or "true"
     present = " AND ".join(f"s.{ident(k)} IS NOT NULL" for k in plan.key_columns)
     return f"""WITH t AS (SELECT * FROM {plan.source} AS t{sample}{limit}),
-s AS (SELECT * FROM {plan.shadow} AS s{sample}{limit}),
+s AS (SELECT {', '.join('s.' + ident(n) for n in plan.shadow_columns())} FROM {plan.shadow} AS s{sample}{limit}),
 verdicts AS (
     SELECT CASE WHEN NOT ({present}) THEN 'missing' WHEN {same} THEN 'valid' ELSE 'mismatched' END AS verdict,
            {key_text(plan, 't')} AS k

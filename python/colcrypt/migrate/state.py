@@ -104,3 +104,14 @@ def moved_sequences(plpy, m: dict) -> dict:
         moved["serial"] += d.get("serial", [])
         moved["identity"].update(d.get("identity", {}))
     return moved
+
+
+LAYOUT_SQL = "SELECT EXISTS (SELECT FROM colcrypt.encrypted_columns WHERE migration_id = $1) AS v"
+
+
+def table_layout(plpy, m: dict) -> bool:
+    """Is the migration's shadow the table its name becomes (0.3.0 on: the access method colcrypt, its columns in
+    colcrypt.encrypted_columns)? Migrations prepared by 0.2 put a view under the name."""
+    if not plpy.execute("SELECT pg_catalog.to_regclass('colcrypt.encrypted_columns') IS NOT NULL AS v")[0]["v"]:
+        return False  # a database not updated to 0.3.0 yet
+    return bool(query(plpy, LAYOUT_SQL, ["int8"], [m["migration_id"]])[0]["v"])
