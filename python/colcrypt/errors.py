@@ -40,6 +40,8 @@ CATALOGUE = (
     ErrorCode("KC026", "audit_log_append_only", "UPDATE, DELETE or TRUNCATE of the event log"),
     ErrorCode("KC027", "row_type_taken", "a function takes the table's rows, whose type the name's view does not have"),
     ErrorCode("KC028", "more_than_one_statement", "generated SQL would have run more than one statement"),
+    ErrorCode("KC029", "encrypted_columns_mismatch",
+              "colcrypt.encrypted_columns does not describe the table (a column it names is missing)"),
     ErrorCode("42501", "insufficient_privilege", "the role has no access to the key"),
 )
 

@@ -5,6 +5,7 @@ from psycopg import sql
 
 from colcrypt import __version__
 from colcrypt.errors import ColcryptError
+from colcrypt.plpy_helpers import preloaded
 
 NEEDS = {
     "colcrypt": "the colcrypt extension files are not installed in this server: "
@@ -22,7 +23,7 @@ PRELOAD_NOTE = ("colcrypt is not in shared_preload_libraries: add it (shared_pre
 def preload_note(conn: psycopg.Connection) -> str | None:
     """What to do when the server does not load colcrypt at start, or None."""
     libraries = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]
-    return None if "colcrypt" in [name.strip() for name in libraries.split(",")] else PRELOAD_NOTE
+    return None if preloaded(libraries) else PRELOAD_NOTE
 
 
 def install(conn: psycopg.Connection) -> str:

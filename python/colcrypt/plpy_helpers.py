@@ -91,3 +91,8 @@ def as_owner(plpy, relation: int, sql: str, types: list[str] = (), args: list = 
     rows = query(plpy, f"SELECT colcrypt._as_owner($1, $2{params}) AS r", ["oid", "text", *types],
                  [relation, sql, *args])
     return [json.loads(r["r"]) for r in rows]
+
+
+def preloaded(shared_preload_libraries: str) -> bool:
+    """Does the server load colcrypt at start (the setting's value)?"""
+    return "colcrypt" in [name.strip().strip('"') for name in shared_preload_libraries.split(",")]

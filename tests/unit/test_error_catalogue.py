@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _raised() -> set[str]:
     codes = set()
-    for path in [*ROOT.glob("sql/**/*.sql"), *ROOT.glob("python/colcrypt/**/*.py"), *ROOT.glob("extension/src/*.c")]:
+    for path in [*ROOT.glob("sql/**/*.sql"), *ROOT.glob("python/colcrypt/**/*.py"), *ROOT.glob("extension/src/*.[ch]")]:
         text = path.read_text()
         codes |= set(re.findall(r"\bKC\d{3}\b", text))
         codes |= {"".join(m) for m in re.findall(r"MAKE_SQLSTATE\('(K)','(C)','(\d)','(\d)','(\d)'\)", text)}

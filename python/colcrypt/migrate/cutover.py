@@ -28,7 +28,7 @@ from colcrypt.migrate.state import (
 )
 from colcrypt.migrate.switch import lock_name, run_switch, switch_timeout
 from colcrypt.migrate.writes_sql import mirror_function, writes_function
-from colcrypt.plpy_helpers import execute_one, fail, interval_seconds, owner_rights, query
+from colcrypt.plpy_helpers import execute_one, fail, interval_seconds, owner_rights, preloaded, query
 
 STAGES = ("reads", "writes")
 
@@ -117,8 +117,7 @@ def _cutover_reads_to_shadow(plpy, m: dict, table: str, oid: int | None, timeout
     findings = preflight(plpy, table, oid)
     for f in findings:
         plpy.notice(f"colcrypt preflight: {f['kind']}: {f['detail']} -> {f['remedy']}")
-    if "colcrypt" not in [n.strip() for n in plpy.execute("SELECT current_setting('shared_preload_libraries')"
-                                                           " AS l")[0]["l"].split(",")]:
+    if not preloaded(plpy.execute("SELECT current_setting('shared_preload_libraries') AS l")[0]["l"]):
         plpy.notice("colcrypt: colcrypt is not in shared_preload_libraries: a session's reads go to the shadow once it "
                     "has loaded the module; add it and restart before the write cutover")
     log_event(plpy, m["migration_id"], m["table_name"], "preflight", {"findings": findings})
@@ -277,14 +276,14 @@ def _cutover_writes(plpy, m: dict, table: str, timeout_s: float, retries: int) -
                             f"{'; '.join(refused)}",
              "Rewrite them (without the encrypted columns, or as row triggers without WHEN); until then keep the "
              "read cutover (writes keep going to the plaintext table, where they fire).")
-    def steps() -> None:
-        nonlocal m, plan
+    def steps() -> None:  # each attempt from the same start (a failed one is rolled back)
+        now, now_plan = m, plan
         if redirected:
             query(plpy, "DELETE FROM colcrypt.read_redirects WHERE migration_id = $1", ["int8"], [m["migration_id"]])
             _switch_reads(plpy, m, plan)
-            m = find_live(plpy, m["source_oid"])
-            plan = plan_of(plpy, m)
-        _switch_writes(plpy, m, plan, moved, called)
+            now = find_live(plpy, m["source_oid"])
+            now_plan = plan_of(plpy, now)
+        _switch_writes(plpy, now, now_plan, moved, called)
 
     result = run_switch(plpy, table, [o for o in (m["source_oid"], m["shadow_oid"], m["view_oid"]) if o], steps,
                         timeout_s, retries)
