@@ -106,7 +106,8 @@ def test_state_tables_travel_with_pg_dump(conn):
         "colcrypt.baselines", "colcrypt.discovery_findings", "colcrypt.discovery_runs",
         "colcrypt.discovery_runs_run_id_seq", "colcrypt.encrypted_columns", "colcrypt.key_grants",
         "colcrypt.key_versions", "colcrypt.migration_events", "colcrypt.migration_events_event_id_seq",
-        "colcrypt.migrations", "colcrypt.migrations_migration_id_seq", "colcrypt.read_redirects", "colcrypt.validations",
+        "colcrypt.migrations", "colcrypt.migrations_migration_id_seq", "colcrypt.read_redirects",
+        "colcrypt.validations",
         "colcrypt.validations_validation_id_seq"]
 
 
