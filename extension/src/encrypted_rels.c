@@ -286,17 +286,14 @@ colcrypt_encrypted_columns_changed(PG_FUNCTION_ARGS)
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 		CacheInvalidateRelcacheAll();
-	if (trigdata->tg_trigtuple)
+	for (int i = 0; i < 2; i++)
 	{
-		Datum		relid = heap_getattr(trigdata->tg_trigtuple, 1, RelationGetDescr(trigdata->tg_relation), &isnull);
+		HeapTuple	row = i == 0 ? trigdata->tg_trigtuple : trigdata->tg_newtuple;
+		Datum		relid;
 
-		if (!isnull && get_rel_relkind(DatumGetObjectId(relid)) != '\0')
-			CacheInvalidateRelcacheByRelid(DatumGetObjectId(relid));
-	}
-	if (trigdata->tg_newtuple)
-	{
-		Datum		relid = heap_getattr(trigdata->tg_newtuple, 1, RelationGetDescr(trigdata->tg_relation), &isnull);
-
+		if (row == NULL)
+			continue;
+		relid = heap_getattr(row, 1, RelationGetDescr(trigdata->tg_relation), &isnull);
 		if (!isnull && get_rel_relkind(DatumGetObjectId(relid)) != '\0')
 			CacheInvalidateRelcacheByRelid(DatumGetObjectId(relid));
 	}

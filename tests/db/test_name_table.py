@@ -5,6 +5,7 @@ the name), registers it in colcrypt.encrypted_columns as a DBA does, then works 
 role and the table's owner, neither a superuser. The suite's cluster does not preload colcrypt, so
 every connection here also shows that opening such a table loads the hook."""
 
+import contextlib
 import subprocess
 import threading
 import time
@@ -33,6 +34,22 @@ def acct(db, roles):
     with roles.connect(roles.app) as c:
         c.execute("INSERT INTO app.acct (id, email) VALUES (1, 'a@example.com'), (2, 'b@example.com'), (3, NULL)")
     return "app.acct"
+
+
+@contextlib.contextmanager
+def reader(db, name: str):
+    """A login role that may read app.acct and holds no key grant, dropped afterwards."""
+    with db.connect() as c:
+        c.execute(f"CREATE ROLE {name} LOGIN")
+        c.execute(f"GRANT USAGE ON SCHEMA app TO {name}")
+        c.execute(f"GRANT SELECT ON app.acct TO {name}")
+    try:
+        with psycopg.connect(db.cluster.dsn(db.name, user=name), autocommit=True) as c:
+            yield c
+    finally:
+        with db.connect() as c:
+            c.execute(f"DROP OWNED BY {name}")
+            c.execute(f"DROP ROLE {name}")
 
 
 def stored(conn, id_):
@@ -159,19 +176,10 @@ def test_owner_ddl_and_indexes(roles, acct):
 
 
 def test_a_role_without_the_key_reads_the_other_columns(db, roles, acct):
-    with db.connect() as c:
-        c.execute("CREATE ROLE acct_reader LOGIN")
-        c.execute("GRANT USAGE ON SCHEMA app TO acct_reader")
-        c.execute("GRANT SELECT ON app.acct TO acct_reader")
-    try:
-        with psycopg.connect(db.cluster.dsn(db.name, user="acct_reader"), autocommit=True) as c:
-            assert scalar(c, "SELECT balance FROM app.acct WHERE id = 1") == 0
-            with raises_sqlstate("42501"):
-                c.execute("SELECT email FROM app.acct WHERE id = 1")
-    finally:
-        with db.connect() as c:
-            c.execute("DROP OWNED BY acct_reader")
-            c.execute("DROP ROLE acct_reader")
+    with reader(db, "acct_reader") as c:
+        assert scalar(c, "SELECT balance FROM app.acct WHERE id = 1") == 0
+        with raises_sqlstate("42501"):
+            c.execute("SELECT email FROM app.acct WHERE id = 1")
 
 
 def test_prepared_statements_follow_a_registration(db, roles):
@@ -216,18 +224,9 @@ def test_functions_views_and_json_see_the_plaintext_row(roles, acct):
 
 def test_columns_are_not_decrypted_where_nothing_reads_them(db, roles, acct):
     """A role without the key reads the unencrypted columns, also where the planner scans every column."""
-    with db.connect() as c:
-        c.execute("CREATE ROLE acct_counter LOGIN")
-        c.execute("GRANT USAGE ON SCHEMA app TO acct_counter")
-        c.execute("GRANT SELECT ON app.acct TO acct_counter")
-    try:
-        with psycopg.connect(db.cluster.dsn(db.name, user="acct_counter"), autocommit=True) as c:
-            assert scalar(c, "SELECT count(*) FROM (SELECT id FROM app.acct ORDER BY balance) s") == 3
-            assert scalar(c, "SELECT sum(balance) FROM app.acct a JOIN generate_series(1, 3) g ON a.id = g") == 0
-    finally:
-        with db.connect() as c:
-            c.execute("DROP OWNED BY acct_counter")
-            c.execute("DROP ROLE acct_counter")
+    with reader(db, "acct_counter") as c:
+        assert scalar(c, "SELECT count(*) FROM (SELECT id FROM app.acct ORDER BY balance) s") == 3
+        assert scalar(c, "SELECT sum(balance) FROM app.acct a JOIN generate_series(1, 3) g ON a.id = g") == 0
 
 
 def test_read_cutover_sends_plain_reads_to_the_shadow(db, roles, acct):
