@@ -81,12 +81,7 @@ envelope_origin(Var *var, List *rtable)
 	{
 		EncryptedRel *rel = encrypted_rel(rte->relid);
 
-		if (rel == NULL || var->varattno <= 0)
-			return false;
-		for (int i = 0; i < rel->ncols; i++)
-			if (rel->cols[i].cipher == var->varattno || rel->cols[i].bidx == var->varattno)
-				return true;
-		return false;
+		return rel != NULL && var->varattno > 0 && envelope_column(rel, var->varattno);
 	}
 	if (rte->rtekind == RTE_FUNCTION && list_length(rte->functions) == 1 && var->varattno > 0)
 	{
@@ -95,12 +90,7 @@ envelope_origin(Var *var, List *rtable)
 		Oid			relid = typeOrDomainTypeRelid(type);
 		EncryptedRel *rel = OidIsValid(relid) ? encrypted_rel(relid) : NULL;
 
-		if (rel == NULL)
-			return false;
-		for (int i = 0; i < rel->ncols; i++)
-			if (rel->cols[i].cipher == var->varattno || rel->cols[i].bidx == var->varattno)
-				return true;
-		return false;
+		return rel != NULL && envelope_column(rel, var->varattno);
 	}
 	if (rte->rtekind == RTE_SUBQUERY && var->varattno > 0 &&
 		var->varattno <= list_length(rte->subquery->targetList))

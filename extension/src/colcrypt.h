@@ -96,6 +96,8 @@ extern void encrypted_rels_refresh(void);
 extern EncryptedRel *encrypted_rel(Oid relid);
 extern bool any_encrypted_rel(void);
 extern Oid	decrypt_function_oid(bool keyed);
+extern LogicalColumn *logical_column(EncryptedRel *rel, AttrNumber attnum);
+extern bool envelope_column(EncryptedRel *rel, AttrNumber attnum);
 
 /* row_seal.c */
 struct TupleTableSlot;

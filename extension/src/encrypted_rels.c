@@ -177,7 +177,6 @@ rebuild(void)
 		/* No colcrypt in this database (yet: CREATE EXTENSION may be running): look again next time. */
 		if (rels && hash_get_num_entries(rels) == 0)
 			return;
-		catalog_relid = InvalidOid;
 	}
 
 	/*
@@ -260,6 +259,28 @@ read_redirect(Oid relid)
 	if (redirects == NULL)
 		return NULL;
 	return hash_search(redirects, &relid, HASH_FIND, NULL);
+}
+
+/* The encrypted column whose logical column is attnum, or NULL. */
+LogicalColumn *
+logical_column(EncryptedRel *rel, AttrNumber attnum)
+{
+	for (int i = 0; i < rel->ncols; i++)
+		if (rel->cols[i].attnum == attnum)
+			return &rel->cols[i];
+	return NULL;
+}
+
+/* Does attnum hold an encrypted column's envelope or blind index? */
+bool
+envelope_column(EncryptedRel *rel, AttrNumber attnum)
+{
+	if (attnum == InvalidAttrNumber)
+		return false;
+	for (int i = 0; i < rel->ncols; i++)
+		if (rel->cols[i].cipher == attnum || rel->cols[i].bidx == attnum)
+			return true;
+	return false;
 }
 
 /* True when any table of this database has encrypted columns (a cheap test for every statement). */

@@ -47,15 +47,6 @@ typedef struct Rewrite
 
 static Node *rewrite_mutator(Node *node, Rewrite *rw);
 
-static LogicalColumn *
-logical_column(EncryptedRel *rel, AttrNumber attnum)
-{
-	for (int i = 0; i < rel->ncols; i++)
-		if (rel->cols[i].attnum == attnum)
-			return &rel->cols[i];
-	return NULL;
-}
-
 static Var *
 column_var(Oid relid, Index varno, AttrNumber attnum, int levelsup)
 {
@@ -137,15 +128,6 @@ plaintext(EncryptedRel *rel, LogicalColumn *col, Index varno, int levelsup, int 
 	return typed;
 }
 
-static bool
-is_envelope_column(EncryptedRel *rel, AttrNumber attnum)
-{
-	for (int i = 0; i < rel->ncols; i++)
-		if (rel->cols[i].cipher == attnum || rel->cols[i].bidx == attnum)
-			return attnum != InvalidAttrNumber;
-	return false;
-}
-
 /*
  * A whole-row reference: the row of the table's type, each logical column decrypted; or, for a
  * function that takes any record (row_to_json, to_json, to_jsonb), a record of the columns the
@@ -164,7 +146,7 @@ whole_row(EncryptedRel *rel, Var *var, bool application_record)
 		LogicalColumn *col = logical_column(rel, att->attnum);
 		Node	   *arg;
 
-		if (application_record && (att->attisdropped || is_envelope_column(rel, att->attnum)))
+		if (application_record && (att->attisdropped || envelope_column(rel, att->attnum)))
 			continue;
 		if (att->attisdropped)
 			arg = (Node *) makeNullConst(INT4OID, -1, InvalidOid);

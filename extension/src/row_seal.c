@@ -185,12 +185,17 @@ seal_slot(Relation relation, TupleTableSlot *slot)
 	bool	   *isnull;
 	MemoryContext old;
 	HeapTuple	tuple;
+	int			i;
 
 	encrypted_rels_refresh();
 	rel = encrypted_rel(RelationGetRelid(relation));
 	if (rel == NULL)
 		return;
 	slot_getallattrs(slot);
+	for (i = 0; i < rel->ncols && slot->tts_isnull[rel->cols[i].attnum - 1]; i++)
+		;
+	if (i == rel->ncols)
+		return;					/* no plaintext in the row (an UPDATE of other columns, a restore) */
 	values = palloc(sizeof(Datum) * desc->natts);
 	isnull = palloc(sizeof(bool) * desc->natts);
 	memcpy(values, slot->tts_values, sizeof(Datum) * desc->natts);

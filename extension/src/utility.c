@@ -28,19 +28,7 @@ static ProcessUtility_hook_type prev_utility = NULL;
 static LogicalColumn *
 column_named(EncryptedRel *rel, const char *name)
 {
-	for (int i = 0; i < rel->ncols; i++)
-		if (strcmp(get_attname(rel->relid, rel->cols[i].attnum, false), name) == 0)
-			return &rel->cols[i];
-	return NULL;
-}
-
-static bool
-is_envelope(EncryptedRel *rel, AttrNumber attnum)
-{
-	for (int i = 0; i < rel->ncols; i++)
-		if (rel->cols[i].cipher == attnum || (rel->cols[i].bidx != InvalidAttrNumber && rel->cols[i].bidx == attnum))
-			return true;
-	return false;
+	return logical_column(rel, get_attnum(rel->relid, name));
 }
 
 /* The table's columns as applications know them: not dropped, not generated, no envelopes. */
@@ -55,7 +43,7 @@ application_columns(EncryptedRel *rel, bool writable)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (att->attisdropped || (writable && att->attgenerated) || is_envelope(rel, att->attnum))
+		if (att->attisdropped || (writable && att->attgenerated) || envelope_column(rel, att->attnum))
 			continue;
 		names = lappend(names, makeString(pstrdup(NameStr(att->attname))));
 	}
@@ -188,12 +176,7 @@ encrypted_or_envelope(EncryptedRel *rel, const char *name)
 {
 	AttrNumber	attnum = name ? get_attnum(rel->relid, name) : InvalidAttrNumber;
 
-	if (attnum == InvalidAttrNumber)
-		return false;
-	for (int i = 0; i < rel->ncols; i++)
-		if (rel->cols[i].attnum == attnum || is_envelope(rel, attnum))
-			return true;
-	return false;
+	return attnum != InvalidAttrNumber && (logical_column(rel, attnum) != NULL || envelope_column(rel, attnum));
 }
 
 static void
